@@ -1,0 +1,69 @@
+"""The one outbound HTTP session: explicit timeouts, retries only for idempotent reads.
+
+Every call to an EHR (authorization server, FHIR, Messages API) goes through `session()`.
+Logs name the method, host, path and status, never headers or bodies (they carry tokens and PHI).
+"""
+
+import logging
+import threading
+import uuid
+from urllib.parse import urlsplit
+
+import requests
+from django.conf import settings
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
+
+logger = logging.getLogger("smartapp.http")
+_local = threading.local()
+
+CORRELATION_HEADERS = ("opc-request-id", "X-Request-Id", "Cerner-Correlation-Id")
+
+
+class TimeoutSession(requests.Session):
+    def request(self, method: str, url: str, *args, **kwargs) -> requests.Response:  # type: ignore[override]
+        kwargs.setdefault("timeout", (settings.HTTP_CONNECT_TIMEOUT, settings.HTTP_READ_TIMEOUT))
+        headers = kwargs.pop("headers", None) or {}
+        headers.setdefault("opc-request-id", uuid.uuid4().hex)
+        response = super().request(method, url, *args, headers=headers, **kwargs)
+        parts = urlsplit(url)
+        logger.info(
+            "%s %s%s -> %s correlation=%s",
+            method.upper(),
+            parts.netloc,
+            parts.path,
+            response.status_code,
+            correlation_id(response),
+        )
+        return response
+
+
+def correlation_id(response: requests.Response) -> str:
+    """The EHR's id for this exchange, for support tickets and the audit trail."""
+    for name in CORRELATION_HEADERS:
+        if response.headers.get(name):
+            return response.headers[name]
+    return ""
+
+
+def _new_session() -> TimeoutSession:
+    http = TimeoutSession()
+    retry = Retry(
+        total=2,
+        backoff_factor=0.2,
+        status_forcelist=(502, 503, 504),
+        allowed_methods=frozenset({"GET", "HEAD", "OPTIONS"}),  # never retry a write blindly
+        respect_retry_after_header=True,
+        raise_on_status=False,
+    )
+    adapter = HTTPAdapter(max_retries=retry, pool_connections=20, pool_maxsize=20)
+    http.mount("http://", adapter)
+    http.mount("https://", adapter)
+    return http
+
+
+def session() -> TimeoutSession:
+    """A per-thread pooled session (requests.Session is not safe to share across threads)."""
+    if not hasattr(_local, "session"):
+        _local.session = _new_session()
+    return _local.session

@@ -1,0 +1,166 @@
+"""Settings for smartapp. Everything a deployment changes comes from the environment."""
+
+import base64
+import hashlib
+import sys
+from pathlib import Path
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+from smartapp.lib.env import env_bool, env_int, env_list, env_str
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+TESTING = "pytest" in sys.modules
+
+DEBUG = env_bool("DJANGO_DEBUG", False)
+# Development and tests may run on throwaway secrets; a deployment must provide its own.
+INSECURE_DEFAULTS_ALLOWED = DEBUG or TESTING
+
+SECRET_KEY = env_str("SECRET_KEY")
+if not SECRET_KEY:
+    if not INSECURE_DEFAULTS_ALLOWED:
+        raise ImproperlyConfigured("SECRET_KEY is required (or set DJANGO_DEBUG=1 for development)")
+    SECRET_KEY = "insecure-development-key-do-not-use-in-production"
+
+
+def _derived_fernet_key(secret: str) -> str:
+    return base64.urlsafe_b64encode(hashlib.sha256(secret.encode()).digest()).decode()
+
+
+# Comma-separated Fernet keys: the first encrypts, all decrypt (rotation).
+FIELD_ENCRYPTION_KEYS = env_list("FIELD_ENCRYPTION_KEYS")
+if not FIELD_ENCRYPTION_KEYS:
+    if not INSECURE_DEFAULTS_ALLOWED:
+        raise ImproperlyConfigured("FIELD_ENCRYPTION_KEYS is required to encrypt tokens at rest")
+    FIELD_ENCRYPTION_KEYS = [_derived_fernet_key(SECRET_KEY)]
+
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost,testserver")
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
+
+SANDBOX_ENABLED = env_bool("SANDBOX_ENABLED", TESTING)
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "smartapp.audit",
+    "smartapp.tenants",
+    "smartapp.launch",
+    "smartapp.fhir",
+    "smartapp.clinical",
+]
+if SANDBOX_ENABLED:
+    INSTALLED_APPS.append("smartapp.sandbox")
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "smartapp.lib.middleware.ContentSecurityPolicyMiddleware",
+]
+
+ROOT_URLCONF = "smartapp.urls"
+WSGI_APPLICATION = "smartapp.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+DATABASES = {
+    "default": dj_database_url.parse(
+        env_str("DATABASE_URL", f"sqlite:///{BASE_DIR / 'db.sqlite3'}"), conn_max_age=60
+    )
+}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # A file (not :memory:) so live-server threads and the test each get their own connection.
+    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / ".test-db.sqlite3")}
+    DATABASES["default"]["OPTIONS"] = {"timeout": 30}
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+REDIS_URL = env_str("REDIS_URL", "redis://127.0.0.1:6379/0")
+CACHE_URL = env_str("CACHE_URL")  # e.g. redis://…; empty keeps a per-process memory cache
+CACHES = {
+    "default": (
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}
+        if CACHE_URL
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    )
+}
+
+CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", REDIS_URL)
+CELERY_RESULT_BACKEND = None
+CELERY_TASK_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 60)
+CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 90)
+CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
+CELERY_BEAT_SCHEDULE: dict[str, dict] = {}
+
+SECURE_COOKIES = env_bool("SECURE_COOKIES", False)
+# Inside an EHR iframe on another site, cookies must be SameSite=None, which requires Secure.
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = SECURE_COOKIES
+SESSION_COOKIE_SAMESITE = CSRF_COOKIE_SAMESITE = "None" if SECURE_COOKIES else "Lax"
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_AGE = env_int("SESSION_COOKIE_AGE", 12 * 3600)
+X_FRAME_OPTIONS = "SAMEORIGIN"
+# Origins allowed to frame the app (the EHR); CSP frame-ancestors replaces X-Frame-Options.
+FRAME_ANCESTORS = env_list("FRAME_ANCESTORS", "'self'")
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("BEHIND_PROXY") else None
+
+# Outbound HTTP to EHRs (see smartapp/lib/http.py).
+HTTP_CONNECT_TIMEOUT = float(env_str("HTTP_CONNECT_TIMEOUT", "5"))
+HTTP_READ_TIMEOUT = float(env_str("HTTP_READ_TIMEOUT", "20"))
+DISCOVERY_CACHE_SECONDS = env_int("DISCOVERY_CACHE_SECONDS", 3600)
+# Refresh access tokens this many seconds before they expire.
+TOKEN_REFRESH_MARGIN_SECONDS = env_int("TOKEN_REFRESH_MARGIN_SECONDS", 60)
+# A tenant file loaded by `manage.py register_tenants` at start-up (see README).
+TENANTS_FILE = env_str("TENANTS_FILE")
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = env_str("TIME_ZONE", "UTC")
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = BASE_DIR / env_str("STATIC_ROOT", "staticfiles")
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
+WHITENOISE_USE_FINDERS = True
+
+LOGIN_URL = "admin:login"
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+    "loggers": {"django.server": {"level": "WARNING"}},
+}
