@@ -1,0 +1,50 @@
+import http.server
+import threading
+
+import pytest
+
+from smartapp.lib import http as outbound
+
+
+class _Handler(http.server.BaseHTTPRequestHandler):
+    calls: list[tuple[str, str]] = []
+    status = 503
+
+    def _answer(self):
+        _Handler.calls.append((self.command, self.headers.get("opc-request-id", "")))
+        self.send_response(_Handler.status)
+        self.send_header("opc-request-id", "ehr-correlation-1")
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    do_GET = do_POST = _answer
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def server():
+    _Handler.calls = []
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+
+
+def test_it_retries_a_read_that_met_a_gateway_error(server):
+    response = outbound.session().get(f"{server}/Patient/1")
+    assert response.status_code == 503
+    assert [method for method, _ in _Handler.calls] == ["GET", "GET", "GET"]
+
+
+def test_it_never_retries_a_write(server):
+    outbound.session().post(f"{server}/Basic", json={})
+    assert [method for method, _ in _Handler.calls] == ["POST"]
+
+
+def test_it_sends_a_request_id_and_reads_the_ehrs_correlation_id(server):
+    response = outbound.session().post(f"{server}/Basic", json={})
+    assert len(_Handler.calls[0][1]) == 32
+    assert outbound.correlation_id(response) == "ehr-correlation-1"

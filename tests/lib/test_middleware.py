@@ -1,0 +1,6 @@
+def test_every_page_forbids_inline_script_and_limits_framing(client):
+    response = client.get("/admin/login/")
+    policy = response["Content-Security-Policy"]
+    assert "script-src 'self'" in policy
+    assert "frame-ancestors 'self'" in policy
+    assert "X-Frame-Options" not in response
