@@ -1,0 +1,74 @@
+"""Resource handlers by type. Later resource types add a module and `@register` a handler."""
+
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from django.db.models import QuerySet
+from django.http import QueryDict
+
+
+@dataclass
+class Access:
+    """Who is calling, from a verified access token."""
+
+    persona: str
+    scopes: list[str]
+    client_id: str
+    user_type: str
+    user: str
+    patient: str
+    # Set per call when only a patient/ scope allows it: results are limited to this patient.
+    compartment_patient: str | None = None
+
+
+class FhirError(Exception):
+    """Ends the request with an OperationOutcome (or an empty body for 406)."""
+
+    def __init__(self, status: int, code: str = "", text: str = "", severity: str = "error"):
+        super().__init__(text or code)
+        self.status, self.code, self.text, self.severity = status, code, text, severity
+
+    def outcome(self) -> dict[str, Any]:
+        issue: dict[str, Any] = {"severity": self.severity, "code": self.code}
+        if self.text:
+            issue["details"] = {"text": self.text}
+        return {"resourceType": "OperationOutcome", "issue": [issue]}
+
+
+class ResourceHandler:
+    type_name: ClassVar[str]
+    include_total: ClassVar[bool] = True
+    default_count: ClassVar[int] = 20
+    max_count: ClassVar[int] = 200
+    # Resources whose rows belong to one patient (patient persona sees only its own).
+    in_patient_compartment: ClassVar[bool] = False
+
+    def read(self, *, tenant: str, fhir_id: str, access: Access) -> dict[str, Any] | None:
+        raise FhirError(405, "not-supported", "read is not supported for this resource")
+
+    def search(self, *, tenant: str, params: QueryDict, access: Access) -> QuerySet[Any]:
+        """Rows with a `resource` JSON field, in page order."""
+        raise FhirError(405, "not-supported", "search is not supported for this resource")
+
+
+HANDLERS: dict[str, ResourceHandler] = {}
+
+
+def register(cls: type[ResourceHandler]) -> type[ResourceHandler]:
+    HANDLERS[cls.type_name] = cls()
+    return cls
+
+
+def handler_for(resource_type: str) -> ResourceHandler | None:
+    _load()
+    return HANDLERS.get(resource_type)
+
+
+def supported_types() -> list[str]:
+    _load()
+    return sorted(HANDLERS)
+
+
+def _load() -> None:
+    # Importing the modules registers their handlers.
+    from smartapp.sandbox.fhir import patient, practitioner  # noqa: F401

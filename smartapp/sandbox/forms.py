@@ -1,0 +1,54 @@
+"""The EHR page's launch form."""
+
+from typing import Any
+
+from django import forms
+
+from smartapp.sandbox.links import TENANT
+from smartapp.sandbox.models import Client, Encounter, Patient, Practitioner
+
+
+def _start(encounter: Encounter) -> str:
+    return str(encounter.resource.get("period", {}).get("start", ""))[:10]
+
+
+class LaunchForm(forms.Form):
+    client = forms.ModelChoiceField(
+        queryset=Client.objects.none(), label="App", to_field_name="client_id"
+    )
+    practitioner = forms.ModelChoiceField(
+        queryset=Practitioner.objects.none(), label="Clinician", to_field_name="fhir_id"
+    )
+    patient = forms.ModelChoiceField(queryset=Patient.objects.none(), to_field_name="fhir_id")
+    encounter = forms.ModelChoiceField(
+        queryset=Encounter.objects.none(),
+        required=False,
+        to_field_name="fhir_id",
+        empty_label="(no encounter)",
+    )
+    need_patient_banner = forms.BooleanField(
+        required=False, initial=True, label="Show patient banner"
+    )
+
+    def __init__(self, *args: Any, tenant: str = TENANT, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        fields = self.fields
+        fields["client"].queryset = Client.objects.filter(tenant_id=tenant, persona="provider")  # type: ignore[attr-defined]
+        fields["practitioner"].queryset = Practitioner.objects.filter(tenant_id=tenant).order_by(
+            "fhir_id"
+        )  # type: ignore[attr-defined]
+        fields["patient"].queryset = Patient.objects.filter(tenant_id=tenant).order_by("fhir_id")  # type: ignore[attr-defined]
+        encounters = (
+            Encounter.objects.filter(tenant_id=tenant).select_related("patient").order_by("fhir_id")
+        )
+        fields["encounter"].queryset = encounters  # type: ignore[attr-defined]
+        fields["encounter"].label_from_instance = (  # type: ignore[attr-defined]
+            lambda e: f"{e.fhir_id} — {e.patient.display_name} ({_start(e)})"
+        )
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        encounter, patient = data.get("encounter"), data.get("patient")
+        if encounter and patient and encounter.patient_id != patient.pk:
+            self.add_error("encounter", "That encounter belongs to another patient.")
+        return data

@@ -1,0 +1,174 @@
+"""Sandbox state: seeded people, registered clients, keys, launches and grants.
+
+FHIR resources are stored as the JSON bodies Millennium would return; the columns beside them
+exist only so searches can filter without parsing JSON.
+"""
+
+from django.db import models
+
+
+class SandboxSettings(models.Model):
+    """One row: the public base URL the sandbox was seeded for (every URL it hands out uses it)."""
+
+    base_url = models.CharField(max_length=300)
+
+    def __str__(self) -> str:
+        return self.base_url
+
+
+class SigningKey(models.Model):
+    """A private JWK. `purpose` is `id_token:{env}` or `access:{env}:{host}`."""
+
+    kid = models.CharField(max_length=100, unique=True)
+    purpose = models.CharField(max_length=100, unique=True)
+    private_jwk = models.JSONField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.kid
+
+
+class Client(models.Model):
+    PERSONAS = [("provider", "provider"), ("patient", "patient"), ("system", "system")]
+
+    client_id = models.CharField(max_length=100, unique=True)
+    client_secret = models.CharField(max_length=200, blank=True)  # empty: public client
+    name = models.CharField(max_length=200)
+    tenant_id = models.CharField(max_length=64)
+    persona = models.CharField(max_length=20, choices=PERSONAS)
+    redirect_uri = models.CharField(max_length=500, blank=True)
+    launch_url = models.CharField(max_length=500, blank=True)
+    scopes = models.TextField()
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.persona})"
+
+    @property
+    def is_public(self) -> bool:
+        return not self.client_secret
+
+    @property
+    def scope_set(self) -> set[str]:
+        return set(self.scopes.split())
+
+
+class Practitioner(models.Model):
+    tenant_id = models.CharField(max_length=64)
+    fhir_id = models.CharField(max_length=64)
+    username = models.CharField(max_length=100)
+    family = models.CharField(max_length=200)
+    given = models.CharField(max_length=200)
+    npi = models.CharField(max_length=20)
+    active = models.BooleanField(default=True)
+    resource = models.JSONField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["tenant_id", "fhir_id"], name="sandbox_practitioner_id")
+        ]
+
+    def __str__(self) -> str:
+        return self.display_name
+
+    @property
+    def display_name(self) -> str:
+        return str(self.resource["name"][0]["text"])
+
+
+class Patient(models.Model):
+    tenant_id = models.CharField(max_length=64)
+    fhir_id = models.CharField(max_length=64)
+    username = models.CharField(max_length=100)
+    family = models.CharField(max_length=200)
+    given = models.CharField(max_length=200)
+    birth_date = models.DateField()
+    gender = models.CharField(max_length=20)
+    mrn = models.CharField(max_length=40)
+    phone = models.CharField(max_length=40)
+    email = models.CharField(max_length=200)
+    postal_code = models.CharField(max_length=20)
+    resource = models.JSONField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["tenant_id", "fhir_id"], name="sandbox_patient_id")
+        ]
+
+    def __str__(self) -> str:
+        return self.display_name
+
+    @property
+    def display_name(self) -> str:
+        return str(self.resource["name"][0]["text"])
+
+
+class Encounter(models.Model):
+    tenant_id = models.CharField(max_length=64)
+    fhir_id = models.CharField(max_length=64)
+    patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="encounters")
+    resource = models.JSONField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["tenant_id", "fhir_id"], name="sandbox_encounter_id")
+        ]
+
+    def __str__(self) -> str:
+        return f"Encounter {self.fhir_id}"
+
+
+class LaunchContext(models.Model):
+    """What PowerChart knows when it launches an app: user, patient, encounter."""
+
+    launch_id = models.CharField(max_length=64, unique=True)
+    tenant_id = models.CharField(max_length=64)
+    client = models.ForeignKey(Client, on_delete=models.CASCADE)
+    practitioner = models.ForeignKey(Practitioner, on_delete=models.CASCADE)
+    patient = models.ForeignKey(Patient, on_delete=models.CASCADE)
+    encounter = models.ForeignKey(Encounter, null=True, blank=True, on_delete=models.CASCADE)
+    need_patient_banner = models.BooleanField(default=True)
+    expires_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"Launch {self.launch_id}"
+
+
+class PendingAuthorization(models.Model):
+    """An authorize request waiting for the user to log in and consent."""
+
+    txn = models.CharField(max_length=64, unique=True)
+    params = models.JSONField()
+    user_fhir_id = models.CharField(max_length=64, blank=True)
+    expires_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"Pending {self.pk}"
+
+
+class Grant(models.Model):
+    """One authorization: its code (single use) and, when granted, its refresh token."""
+
+    tenant_id = models.CharField(max_length=64)
+    client = models.ForeignKey(Client, on_delete=models.CASCADE)
+    persona = models.CharField(max_length=20)
+    host = models.CharField(max_length=40)
+    scope = models.TextField()
+    redirect_uri = models.CharField(max_length=500, blank=True)
+    user_type = models.CharField(max_length=20)  # Practitioner | Patient
+    user_fhir_id = models.CharField(max_length=64)
+    username = models.CharField(max_length=100)
+    user_name = models.CharField(max_length=300)
+    patient_fhir_id = models.CharField(max_length=64, blank=True)
+    encounter_fhir_id = models.CharField(max_length=64, blank=True)
+    need_patient_banner = models.BooleanField(default=False)
+    nonce = models.CharField(max_length=300, blank=True)
+    code_challenge = models.CharField(max_length=200, blank=True)
+    code_hash = models.CharField(max_length=64, unique=True)
+    code_expires_at = models.DateTimeField()
+    code_used_at = models.DateTimeField(null=True, blank=True)
+    refresh_hash = models.CharField(max_length=64, blank=True, db_index=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"Grant {self.pk} ({self.persona})"
