@@ -1,1 +1,11 @@
-urlpatterns: list = []
+from django.urls import path
+
+from smartapp.launch import views
+
+app_name = "launch"
+urlpatterns = [
+    path("", views.start, name="start"),
+    path("signin", views.sign_in, name="sign_in"),
+    path("launch", views.ehr_launch, name="ehr_launch"),
+    path("launch/callback", views.callback, name="callback"),
+]

@@ -1,0 +1,164 @@
+"""The FHIR gateway: the only code that calls FHIR servers.
+
+It owns timeouts (via smartapp.lib.http), typed errors, paging rules and the audit trail.
+Logs carry resource types, ids, statuses and correlation ids, never tokens, names or bodies.
+"""
+
+import logging
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+import requests
+from fhirclient.models.resource import Resource
+
+from smartapp.audit import services as audit
+from smartapp.fhir.errors import FhirError, Timeout, Unreachable, error_from_response
+from smartapp.fhir.resources import parse_resource
+from smartapp.lib.http import correlation_id, session
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+TokenProvider = Callable[[], str]
+FHIR_JSON = "application/fhir+json"
+# Search parameters whose values are ids, safe to keep in the audit trail (others may be PHI).
+ID_PARAMS = {"_id", "patient", "subject", "encounter", "-encounter", "_count", "actor", "practitioner"}
+MAX_PAGES = 50
+
+
+@dataclass(frozen=True)
+class AuditContext:
+    who: str
+    tenant: str
+    launch_id: str | None = None
+    patient_id: str = ""
+    reason: str = ""
+
+
+@dataclass
+class SearchResult:
+    resources: list[Resource]
+    next_url: str | None
+
+
+def query_summary(resource_type: str, params: dict[str, Any]) -> str:
+    parts = [f"{k}={v}" if k in ID_PARAMS else k for k, v in sorted(params.items())]
+    return f"{resource_type}?{'&'.join(parts)}"
+
+
+def _same_origin(url: str, base: str) -> bool:
+    a, b = urlsplit(url), urlsplit(base)
+    return (a.scheme.lower(), a.netloc.lower()) == (b.scheme.lower(), b.netloc.lower())
+
+
+class FhirGateway:
+    def __init__(self, *, base_url: str, token: TokenProvider, audit_context: AuditContext | None = None) -> None:
+        self.base_url = base_url.rstrip("/")
+        self._token = token
+        self._audit = audit_context
+
+    def _get(self, url: str, params: dict[str, Any] | None, what: str) -> requests.Response:
+        headers = {"Accept": FHIR_JSON, "Authorization": f"Bearer {self._token()}"}
+        try:
+            response = session().get(url, params=params, headers=headers)
+        except requests.Timeout:
+            logger.warning("fhir timeout %s", what)
+            raise Timeout(f"The EHR did not answer in time ({what}).") from None
+        except requests.RequestException as error:
+            logger.warning("fhir unreachable %s: %s", what, type(error).__name__)
+            raise Unreachable(f"The EHR could not be reached ({what}).") from None
+        logger.info("fhir GET %s -> %s correlation=%s", what, response.status_code, correlation_id(response))
+        return response
+
+    def _record(self, action: str, what: str, response: requests.Response | None, patient_id: str = "") -> None:
+        if self._audit is None:
+            return
+        audit.record(
+            who=self._audit.who, tenant=self._audit.tenant, action=action, what=what,
+            patient_id=patient_id or self._audit.patient_id, launch_id=self._audit.launch_id,
+            status=response.status_code if response is not None else None,
+            correlation_id=correlation_id(response) if response is not None else "",
+            reason=self._audit.reason,
+        )
+
+    def _json(self, response: requests.Response, what: str) -> dict[str, Any]:
+        if not 200 <= response.status_code < 300:
+            raise error_from_response(response)
+        try:
+            return response.json()
+        except ValueError:
+            raise FhirError(f"The EHR sent an unreadable answer ({what}).", status=response.status_code) from None
+
+    def read(self, resource_type: str, resource_id: str) -> Resource:
+        """Reads one resource by type and id."""
+        what = f"{resource_type}/{resource_id}"
+        response = None
+        try:
+            response = self._get(f"{self.base_url}/{what}", None, what)
+            data = self._json(response, what)
+        finally:
+            patient = resource_id if resource_type == "Patient" else ""
+            self._record("read", what, response, patient)
+        if data.get("resourceType") != resource_type or str(data.get("id")) != str(resource_id):
+            raise FhirError(f"The EHR answered {what} with another resource.", status=response.status_code)
+        return parse_resource(data)
+
+    def _page(self, url: str, params: dict[str, Any] | None, what: str) -> tuple[list[dict[str, Any]], str | None]:
+        response = None
+        try:
+            response = self._get(url, params, what)
+            bundle = self._json(response, what)
+        finally:
+            self._record("search", what, response)
+        entries = [e.get("resource") or {} for e in bundle.get("entry") or []]
+        matches = [r for r in entries if r.get("resourceType") != "OperationOutcome"]
+        next_url = next((link.get("url") for link in bundle.get("link") or [] if link.get("relation") == "next"), None)
+        return matches, next_url
+
+    def _safe_next(self, next_url: str | None) -> str | None:
+        if next_url and not _same_origin(next_url, self.base_url):
+            logger.warning("fhir ignored a next link on another origin %s", urlsplit(next_url).netloc)
+            return None
+        return next_url
+
+    def search(self, resource_type: str, params: dict[str, Any], *, all_pages: bool = False) -> SearchResult:
+        """Searches; follows `link[next]` (same origin only) when `all_pages`; de-duplicates by id."""
+        what = query_summary(resource_type, params)
+        raw, next_url = self._page(f"{self.base_url}/{resource_type}", params, what)
+        next_url = self._safe_next(next_url)
+        pages = 1
+        while all_pages and next_url and pages < MAX_PAGES:
+            more, next_url = self._page(next_url, None, f"{resource_type} next page")
+            next_url = self._safe_next(next_url)
+            raw.extend(more)
+            pages += 1
+        return SearchResult(resources=[parse_resource(r) for r in _dedupe(raw)], next_url=next_url)
+
+
+def _dedupe(resources: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    seen: set[tuple[str, str]] = set()
+    unique = []
+    for resource in resources:
+        key = (str(resource.get("resourceType")), str(resource.get("id")))
+        if resource.get("id") is None or key not in seen:
+            seen.add(key)
+            unique.append(resource)
+    return unique
+
+
+def fetch_parallel(calls: dict[str, Callable[[], T]], *, max_workers: int = 6) -> dict[str, T]:
+    """Runs independent gateway calls at once; re-raises the first error after all finish."""
+    from django.db import close_old_connections
+
+    def run(call: Callable[[], T]) -> T:
+        try:
+            return call()
+        finally:
+            close_old_connections()  # worker threads open their own DB connections (audit rows)
+
+    with ThreadPoolExecutor(max_workers=min(max_workers, max(len(calls), 1))) as pool:
+        futures = {name: pool.submit(run, call) for name, call in calls.items()}
+    return {name: future.result() for name, future in futures.items()}

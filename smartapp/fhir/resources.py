@@ -1,0 +1,43 @@
+"""Parsing FHIR JSON into fhirclient's R4 models, tolerant of Millennium's known quirks."""
+
+import logging
+from typing import Any
+
+from fhirclient.models.fhirabstractbase import FHIRValidationError
+from fhirclient.models.fhirelementfactory import FHIRElementFactory
+from fhirclient.models.resource import Resource
+
+logger = logging.getLogger(__name__)
+
+
+def _fix_known_quirks(value: Any) -> Any:
+    """Millennium sends ContactPoint.rank as a string ("1"); R4 says positiveInt."""
+    if isinstance(value, list):
+        return [_fix_known_quirks(item) for item in value]
+    if not isinstance(value, dict):
+        return value
+    fixed = {key: _fix_known_quirks(item) for key, item in value.items()}
+    rank = fixed.get("rank")
+    if isinstance(rank, str) and rank.isdigit():
+        fixed["rank"] = int(rank)
+    return fixed
+
+
+def _model_class(resource_type: str) -> type[Resource]:
+    return type(FHIRElementFactory.instantiate(resource_type, None))
+
+
+def parse_resource(data: dict[str, Any]) -> Resource:
+    """A fhirclient model for the JSON; unknown quirks fall back to a lenient parse.
+
+    Lenient parsing keeps every property it can and drops only the ones of the wrong shape,
+    so one odd field never blanks a whole page.
+    """
+    resource_type = str(data.get("resourceType") or "")
+    cls = _model_class(resource_type)
+    data = _fix_known_quirks(data)
+    try:
+        return cls(data, strict=True)
+    except FHIRValidationError as error:
+        logger.info("lenient parse of %s/%s (%d problem(s))", resource_type, data.get("id"), len(error.errors))
+        return cls(data, strict=False)

@@ -1,0 +1,98 @@
+"""Everything that can go wrong in a launch, each with the words the user sees."""
+
+RELAUNCH = "relaunch"  # clinicians: go back to the EHR and open the app again
+SIGN_IN = "signin"  # patients: sign in again from our start page
+EITHER = "either"
+
+
+class LaunchError(Exception):
+    status = 400
+    title = "The app could not start"
+    explanation = "Something in the sign-in request was not right."
+    way_forward = EITHER
+
+    def __init__(self, explanation: str = "", *, staff_detail: str = "", way_forward: str = "", log: str = "") -> None:
+        super().__init__(log or explanation or self.explanation)
+        if explanation:
+            self.explanation = explanation
+        if way_forward:
+            self.way_forward = way_forward
+        self.staff_detail = staff_detail
+
+
+class BadLaunchRequest(LaunchError):
+    title = "This launch link is incomplete"
+    explanation = "The EHR opened the app without the information it needs (the iss and launch values)."
+    way_forward = RELAUNCH
+
+
+class UnknownIssuer(LaunchError):
+    title = "This EHR is not registered"
+    explanation = (
+        "The app was opened by an EHR address it does not know, so it did not contact it. "
+        "Ask your integration team to register this organisation."
+    )
+    way_forward = RELAUNCH
+
+
+class NotConfigured(LaunchError):
+    title = "This organisation is not set up for this app"
+    explanation = "The app has no sign-in registration for this kind of user at this organisation."
+
+
+class AuthorizationDenied(LaunchError):
+    status = 403
+    title = "Access was not granted"
+    explanation = "You chose not to let the app see your record, so it cannot continue."
+
+
+class AuthorizationFailed(LaunchError):
+    title = "The EHR refused the sign-in"
+    explanation = "The EHR's sign-in service refused the app's request."
+
+
+class StateInvalid(LaunchError):
+    title = "This sign-in link is no longer valid"
+    explanation = "The sign-in response does not match a sign-in started in this browser."
+
+
+class StateExpired(StateInvalid):
+    explanation = "The sign-in took longer than 10 minutes, so it was cancelled for your safety."
+
+
+class StateReused(StateInvalid):
+    explanation = "This sign-in response was already used. Each one works only once."
+
+
+class TokenExchangeFailed(LaunchError):
+    title = "The sign-in could not be completed"
+    explanation = "The EHR did not accept the sign-in code (it may have expired). Please start again."
+
+
+class IdTokenInvalid(LaunchError):
+    title = "The sign-in could not be verified"
+    explanation = "The EHR's proof of who you are did not check out, so the app did not sign you in."
+
+
+class SessionEnded(LaunchError):
+    status = 401
+    title = "Your EHR session ended"
+    explanation = "The app's access to the EHR has ended."
+
+
+class NotSignedIn(LaunchError):
+    status = 401
+    title = "You are not signed in"
+    explanation = "This page belongs to an app session this browser does not have (or it has ended)."
+
+
+class LaunchNotFound(LaunchError):
+    status = 404
+    title = "Page not found"
+    explanation = "There is no such app session in this browser."
+
+
+class UpstreamUnavailable(LaunchError):
+    status = 502
+    title = "The EHR is not answering"
+    explanation = "The app could not reach the EHR's services. Please try again in a minute."

@@ -1,0 +1,31 @@
+from urllib.parse import urlsplit
+
+from django import forms
+
+from smartapp.tenants.models import Persona, Tenant
+
+
+class SignInForm(forms.Form):
+    tenant = forms.ModelChoiceField(
+        queryset=Tenant.objects.filter(enabled=True), to_field_name="slug", label="Your organisation",
+        empty_label=None,
+    )
+    persona = forms.ChoiceField(choices=[(Persona.PATIENT, "patient"), (Persona.PROVIDER, "clinician")])
+
+
+def _absolute_http_url(value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in {"http", "https"} or not parts.hostname or parts.username or parts.fragment:
+        raise forms.ValidationError("not an absolute http(s) URL")
+    return value
+
+
+class EhrLaunchForm(forms.Form):
+    iss = forms.CharField(max_length=500, validators=[_absolute_http_url])
+    launch = forms.CharField(max_length=1000)
+
+    def clean_launch(self) -> str:
+        value = self.cleaned_data["launch"]
+        if not value.isprintable() or " " in value:
+            raise forms.ValidationError("malformed launch value")
+        return value

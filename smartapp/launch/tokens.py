@@ -1,0 +1,104 @@
+"""A launch's access token, refreshed shortly before it expires (one refresh at a time)."""
+
+import logging
+from datetime import timedelta
+
+from django.conf import settings
+from django.utils import timezone
+
+from smartapp.launch import errors
+from smartapp.launch.models import Launch
+from smartapp.lib import claims
+from smartapp.tenants.discovery import DiscoveryError, smart_configuration
+from smartapp.tenants.oauth import TokenEndpointError, token_request
+from smartapp.tenants.models import Persona
+from smartapp.tenants.selectors import client_for
+
+logger = logging.getLogger(__name__)
+CLAIM_SECONDS = 20
+
+
+def _forward(launch: Launch) -> str:
+    return errors.SIGN_IN if launch.persona == Persona.PATIENT else errors.RELAUNCH
+
+
+def _session_ended(launch: Launch, why: str) -> errors.SessionEnded:
+    Launch.objects.filter(pk=launch.pk).update(ended_at=timezone.now(), refresh_claimed_until=None)
+    logger.info("launch %s ended: %s", launch.public_id, why)
+    if launch.persona == Persona.PATIENT:
+        return errors.SessionEnded("Your sign-in has ended. Please sign in again.", way_forward=errors.SIGN_IN)
+    return errors.SessionEnded(
+        "Your EHR session ended. Relaunch the app from the EHR to carry on.", way_forward=errors.RELAUNCH
+    )
+
+
+def _due(launch: Launch) -> bool:
+    margin = timedelta(seconds=settings.TOKEN_REFRESH_MARGIN_SECONDS)
+    return launch.expires_at - margin <= timezone.now()
+
+
+def _valid(launch: Launch) -> bool:
+    return launch.expires_at > timezone.now()
+
+
+def _refresh_grant(launch: Launch) -> None:
+    registration = client_for(tenant=launch.tenant, persona=launch.persona)
+    config = smart_configuration(fhir_base=launch.fhir_base)
+    form = {"grant_type": "refresh_token", "refresh_token": launch.refresh_token}
+    data = token_request(token_endpoint=config.token_endpoint, registration=registration, form=form)
+    launch.access_token = data["access_token"]
+    # Millennium sends no new refresh token on refresh: keep the original.
+    launch.refresh_token = str(data.get("refresh_token") or launch.refresh_token)
+    launch.expires_at = timezone.now() + timedelta(seconds=int(data.get("expires_in") or 300))
+    launch.scope = str(data.get("scope") or launch.scope)
+    launch.refresh_claimed_until = None
+    launch.save(update_fields=["access_token", "refresh_token", "expires_at", "scope", "refresh_claimed_until"])
+
+
+def _refresh_claimed(launch: Launch) -> str:
+    launch.refresh_from_db()
+    if not _due(launch):  # another process refreshed between our read and our claim
+        claims.release(model=Launch, pk=launch.pk, field="refresh_claimed_until")
+        return launch.access_token
+    try:
+        _refresh_grant(launch)
+    except (TokenEndpointError, DiscoveryError) as error:
+        claims.release(model=Launch, pk=launch.pk, field="refresh_claimed_until")
+        unreachable = isinstance(error, DiscoveryError) or error.unreachable
+        if unreachable and _valid(launch):
+            return launch.access_token
+        if unreachable:
+            raise errors.UpstreamUnavailable(way_forward=_forward(launch)) from None
+        raise _session_ended(launch, f"refresh refused: {error.error}") from None
+    logger.info("launch %s token refreshed", launch.public_id)
+    return launch.access_token
+
+
+def _wait_for_other_refresh(launch: Launch) -> str:
+    def renewed() -> bool:
+        launch.refresh_from_db()
+        return not _due(launch) or launch.ended_at is not None or launch.refresh_claimed_until is None
+
+    claims.wait_until(renewed, seconds=CLAIM_SECONDS)
+    if launch.ended_at is not None:
+        raise _session_ended(launch, "ended by a concurrent refresh")
+    if _valid(launch):
+        return launch.access_token
+    raise errors.UpstreamUnavailable(way_forward=_forward(launch))
+
+
+def launch_access_token(*, launch: Launch) -> str:
+    """A usable access token for the launch, refreshing it first when it is about to expire."""
+    if launch.ended_at is not None:
+        raise _session_ended(launch, "already ended")
+    if not _due(launch):
+        return launch.access_token
+    if not launch.refresh_token:
+        if _valid(launch):
+            return launch.access_token
+        raise _session_ended(launch, "expired without a refresh token")
+    if claims.claim(model=Launch, pk=launch.pk, field="refresh_claimed_until", seconds=CLAIM_SECONDS):
+        return _refresh_claimed(launch)
+    if _valid(launch):  # someone else is refreshing; the current token still works meanwhile
+        return launch.access_token
+    return _wait_for_other_refresh(launch)

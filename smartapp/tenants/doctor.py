@@ -1,0 +1,134 @@
+"""`smart_doctor`: checks a tenant's SMART set-up end to end and says in plain words what is wrong."""
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import requests
+
+from smartapp.fhir import errors as fhir
+from smartapp.fhir.gateway import AuditContext, FhirGateway
+from smartapp.lib.http import session
+from smartapp.tenants.discovery import DiscoveryError, SmartConfiguration, smart_configuration
+from smartapp.tenants.models import ClientRegistration, Persona, Tenant
+from smartapp.tenants.oauth import TokenEndpointError
+from smartapp.tenants.system_client import fhir_system_scopes, system_token
+
+OK, WARN, PROBLEM = "ok", "warning", "problem"
+WRONG_ENVIRONMENT = (
+    "this token was minted by a different authorization server or environment than the FHIR host: "
+    "check that the tenant's FHIR base and its discovery point at the same environment"
+)
+
+
+@dataclass(frozen=True)
+class Finding:
+    level: str
+    text: str
+
+
+def _answers(method: str, url: str, **kwargs: object) -> str:
+    """'' when the endpoint answers like an OAuth/FHIR endpoint, else what went wrong."""
+    try:
+        response = session().request(method, url, allow_redirects=False, **kwargs)  # type: ignore[arg-type]
+    except requests.RequestException as error:
+        return f"no answer ({type(error).__name__})"
+    if response.status_code == 404 or response.status_code >= 500:
+        return f"answered HTTP {response.status_code}"
+    return ""
+
+
+def _endpoint_findings(label: str, config: SmartConfiguration) -> Iterator[Finding]:
+    checks = [("FHIR metadata", "GET", f"{config.fhir_base}/metadata", {"headers": {"Accept": "application/fhir+json"}}),
+              ("authorize endpoint", "GET", config.authorization_endpoint, {}),
+              ("token endpoint", "POST", config.token_endpoint, {"data": {"grant_type": "client_credentials"}})]
+    if config.jwks_uri:
+        checks.append(("JWKS", "GET", config.jwks_uri, {"headers": {"Accept": "application/json"}}))
+    for name, method, url, kwargs in checks:
+        problem = _answers(method, url, **kwargs)
+        yield Finding(PROBLEM, f"{label}: the {name} at {url} {problem}.") if problem else Finding(OK, f"{label}: the {name} answers.")
+    if "S256" not in config.code_challenge_methods_supported:
+        yield Finding(WARN, f"{label}: discovery does not advertise PKCE S256 (the app sends it anyway).")
+
+
+def _client_findings(label: str, tenant: Tenant, persona: str, config: SmartConfiguration) -> Iterator[Finding]:
+    client = ClientRegistration.objects.filter(tenant=tenant, persona=persona).first()
+    if client is None:
+        yield Finding(PROBLEM, f"{label}: no {persona} client is registered; users of this kind cannot sign in.")
+        return
+    if not client.redirect_uri:
+        yield Finding(PROBLEM, f"{label}: the {persona} client has no redirect URI.")
+    unsupported = [s for s in client.scope_list if config.scopes_supported and s not in config.scopes_supported]
+    if unsupported:
+        yield Finding(WARN, f"{label}: the server does not list these scopes: {' '.join(unsupported)}.")
+
+
+def host_findings(tenant: Tenant, persona: str) -> Iterator[Finding]:
+    base = tenant.fhir_base_for(persona)
+    label = f"{persona} host {base}"
+    if not base:
+        yield Finding(PROBLEM, f"{persona} host: no FHIR base is configured.")
+        return
+    try:
+        config = smart_configuration(fhir_base=base, refresh=True)
+    except DiscoveryError as error:
+        yield Finding(PROBLEM, f"{label}: discovery failed. {error} Check the FHIR base URL.")
+        return
+    yield Finding(OK, f"{label}: discovery found the sign-in addresses (from {config.source}).")
+    yield from _endpoint_findings(label, config)
+    yield from _client_findings(label, tenant, persona, config)
+
+
+def _token_error_text(error: TokenEndpointError) -> str:
+    if error.unreachable:
+        return "the token endpoint did not answer; try again later or check the network."
+    if error.error == "invalid_client":
+        return "the token endpoint said invalid_client: the client id or secret is wrong (set the secret again in the admin)."
+    if "empty-scopes" in error.error_uri or error.error == "invalid_scope":
+        return "the EHR granted none of the requested scopes: register the system/ scopes for this client at the EHR."
+    return f"the token endpoint refused the request ({error.staff_text()})."
+
+
+def _fhir_check(tenant: Tenant, access_token: str) -> Finding:
+    audit = AuditContext(who="system", tenant=tenant.slug, reason="smart_doctor check")
+    gateway = FhirGateway(base_url=tenant.provider_fhir_base, token=lambda: access_token, audit_context=audit)
+    try:
+        gateway.search("Patient", {"_id": "smart-doctor-check"})
+    except fhir.NotFound:
+        pass
+    except fhir.Unauthorized as error:
+        text = WRONG_ENVIRONMENT if error.wrong_environment else f"the token was refused ({error.code or 401})"
+        return Finding(PROBLEM, f"system client: the FHIR host rejected its token: {text}.")
+    except fhir.Forbidden:
+        return Finding(PROBLEM, "system client: the FHIR host refused a Patient search (missing system/Patient.read).")
+    except fhir.FhirError as error:
+        return Finding(PROBLEM, f"system client: a test FHIR call failed ({error.status or error}).")
+    return Finding(OK, "system client: the FHIR host accepts its token.")
+
+
+def system_findings(tenant: Tenant) -> Iterator[Finding]:
+    client = ClientRegistration.objects.filter(tenant=tenant, persona=Persona.SYSTEM).first()
+    if client is None:
+        yield Finding(PROBLEM, "system client: none is registered; background work (bookings, payments) cannot run.")
+        return
+    try:
+        token = system_token(tenant=tenant, force=True)
+    except TokenEndpointError as error:
+        yield Finding(PROBLEM, f"system client {client.client_id}: {_token_error_text(error)}")
+        return
+    except DiscoveryError as error:
+        yield Finding(PROBLEM, f"system client: {error}")
+        return
+    missing = [s for s in fhir_system_scopes(client) if s not in token.scope.split()]
+    if missing:
+        yield Finding(PROBLEM, f"system client: the EHR granted fewer scopes than needed; missing: {' '.join(missing)}.")
+    else:
+        yield Finding(OK, f"system client {client.client_id}: got a token with every needed scope.")
+    if "system/Patient.read" in token.scope.split():
+        yield _fhir_check(tenant, token.access_token)
+
+
+def diagnose(tenant: Tenant) -> list[Finding]:
+    """Every finding for the tenant, in the order a person would check them."""
+    findings = list(host_findings(tenant, Persona.PROVIDER))
+    findings += list(host_findings(tenant, Persona.PATIENT))
+    return findings + list(system_findings(tenant))

@@ -1,0 +1,91 @@
+"""The token endpoint client: every grant the app makes goes through `token_request`."""
+
+import logging
+from typing import Any
+
+import requests
+from requests.auth import HTTPBasicAuth
+
+from smartapp.lib.http import correlation_id, session
+from smartapp.tenants.models import ClientRegistration
+
+logger = logging.getLogger(__name__)
+
+
+class TokenEndpointError(Exception):
+    """The token endpoint refused the request (an OAuth error) or could not be reached."""
+
+    def __init__(
+        self,
+        error: str,
+        *,
+        status: int = 0,
+        error_uri: str = "",
+        description: str = "",
+        correlation: str = "",
+    ) -> None:
+        super().__init__(error)
+        self.error = error
+        self.status = status
+        self.error_uri = error_uri
+        self.description = description
+        self.correlation = correlation
+
+    @property
+    def unreachable(self) -> bool:
+        return self.status == 0 or self.status >= 500
+
+    def staff_text(self) -> str:
+        parts = [self.error, self.description, self.error_uri]
+        return " ".join(part for part in parts if part)
+
+
+def _client_auth(
+    registration: ClientRegistration, form: dict[str, str]
+) -> tuple[HTTPBasicAuth | None, dict[str, str]]:
+    if registration.is_confidential:
+        return HTTPBasicAuth(registration.client_id, registration.client_secret), form
+    return None, {**form, "client_id": registration.client_id}
+
+
+def _error_from(response: requests.Response) -> TokenEndpointError:
+    try:
+        body = response.json()
+    except ValueError:
+        body = {}
+    body = body if isinstance(body, dict) else {}
+    return TokenEndpointError(
+        str(body.get("error") or f"http_{response.status_code}"),
+        status=response.status_code,
+        error_uri=str(body.get("error_uri") or ""),
+        description=str(body.get("error_description") or ""),
+        correlation=correlation_id(response),
+    )
+
+
+def token_request(
+    *, token_endpoint: str, registration: ClientRegistration, form: dict[str, str]
+) -> dict[str, Any]:
+    """POSTs a grant to the token endpoint; returns the JSON token response or raises."""
+    auth, body = _client_auth(registration, form)
+    try:
+        response = session().post(
+            token_endpoint, data=body, auth=auth, headers={"Accept": "application/json"}
+        )
+    except requests.RequestException as error:
+        logger.warning("token endpoint unreachable grant=%s: %s", form.get("grant_type"), type(error).__name__)
+        raise TokenEndpointError("unreachable") from None
+    if response.status_code != 200:
+        error = _error_from(response)
+        logger.warning(
+            "token endpoint refused grant=%s status=%s error=%s correlation=%s",
+            form.get("grant_type"), error.status, error.error, error.correlation,
+        )
+        raise error
+    try:
+        data = response.json()
+    except ValueError:
+        raise TokenEndpointError("invalid_response", status=response.status_code) from None
+    if not isinstance(data, dict) or not data.get("access_token"):
+        raise TokenEndpointError("invalid_response", status=response.status_code)
+    return data

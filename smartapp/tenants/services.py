@@ -1,0 +1,74 @@
+"""Writes to tenants and client registrations."""
+
+import json
+from pathlib import Path
+from typing import Any
+
+from django.db import transaction
+
+from smartapp.tenants.models import ClientRegistration, Persona, Tenant
+
+
+class TenantFileError(Exception):
+    """The tenant file is missing, not JSON, or lacks a required field."""
+
+
+def _tenant_defaults(entry: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "name": entry["name"],
+        "ehr_tenant_id": entry["ehr_tenant_id"],
+        "provider_fhir_base": entry["provider_fhir_base"],
+        "patient_fhir_base": entry.get("patient_fhir_base", ""),
+        "enabled": entry.get("enabled", True),
+    }
+
+
+def _client_defaults(entry: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "client_id": entry["client_id"],
+        "client_secret": entry.get("client_secret") or "",
+        "redirect_uri": entry.get("redirect_uri") or "",
+        "scopes": " ".join(str(entry.get("scopes", "")).split()),
+    }
+
+
+def tenant_register(*, entry: dict[str, Any]) -> Tenant:
+    """Creates or updates one tenant and its clients from a tenant-file entry."""
+    try:
+        with transaction.atomic():
+            tenant, _ = Tenant.objects.update_or_create(
+                slug=entry["slug"], defaults=_tenant_defaults(entry)
+            )
+            for client in entry.get("clients", []):
+                if client["persona"] not in Persona.values:
+                    raise TenantFileError(f"unknown persona {client['persona']!r}")
+                ClientRegistration.objects.update_or_create(
+                    tenant=tenant, persona=client["persona"], defaults=_client_defaults(client)
+                )
+    except KeyError as missing:
+        raise TenantFileError(f"a tenant entry lacks the field {missing}") from None
+    return tenant
+
+
+def tenants_register_file(*, path: Path) -> list[Tenant]:
+    """Registers every tenant in a tenant file (idempotent)."""
+    try:
+        data = json.loads(Path(path).read_text())
+    except (OSError, ValueError) as error:
+        raise TenantFileError(f"cannot read tenant file {path}: {error}") from None
+    if not isinstance(data, dict) or not isinstance(data.get("tenants"), list):
+        raise TenantFileError(f'{path} must hold {{"tenants": [...]}}')
+    return [tenant_register(entry=entry) for entry in data["tenants"]]
+
+
+def client_secret_set(*, registration: ClientRegistration, secret: str) -> None:
+    """Replaces a client's secret (blank makes it a public client)."""
+    registration.client_secret = secret
+    registration.save(update_fields=["client_secret"])
+    registration_token_forget(registration=registration)
+
+
+def registration_token_forget(*, registration: ClientRegistration) -> None:
+    from smartapp.tenants.models import SystemToken
+
+    SystemToken.objects.filter(registration=registration).delete()

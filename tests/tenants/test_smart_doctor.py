@@ -1,0 +1,81 @@
+"""`smart_doctor` explains misconfigurations in plain words and exits non-zero."""
+
+import pytest
+from django.core.management import call_command
+
+from tests.fakehttp import BASE
+
+pytestmark = pytest.mark.django_db
+
+UNKNOWN_KID = {"code": 401, "message": 'code="urn:cerner:error:oauth2:resource-access:signature-verification-failed",'
+               'error="invalid_token",subcode="unknown_kid"'}
+
+
+def run(capsys, slug="fake"):
+    with pytest.raises(SystemExit) as exit_info:
+        call_command("smart_doctor", slug)
+        raise SystemExit(0)
+    return exit_info.value.code, capsys.readouterr().out
+
+
+def healthy(fake_ehr):
+    fake_ehr.token_fields = {"scope": "system/Patient.read system/Practitioner.read"}
+    fake_ehr.fhir["Patient"] = (200, {"resourceType": "Bundle", "type": "searchset"})
+    fake_ehr.fhir["metadata"] = (200, {"resourceType": "CapabilityStatement"})
+    original = fake_ehr.__call__
+
+    def handler(method, url, kwargs):
+        if url.endswith("/authorize"):
+            return 400, {"error": "invalid_request"}
+        if url.endswith("/token") and not kwargs.get("auth") and not (kwargs.get("data") or {}).get("client_id"):
+            return 401, {"error": "invalid_client"}
+        return original(method, url, kwargs)
+
+    fake_ehr.session.handler = handler
+
+
+def test_it_passes_a_healthy_tenant(capsys, fake_ehr, fake_tenant):
+    healthy(fake_ehr)
+
+    code, out = run(capsys)
+
+    assert code == 0, out
+    assert "everything checked is fine" in out
+
+
+def test_it_explains_a_token_from_another_environment(capsys, fake_ehr, fake_tenant):
+    healthy(fake_ehr)
+    fake_ehr.fhir["Patient"] = (401, UNKNOWN_KID)
+
+    code, out = run(capsys)
+
+    assert code == 1
+    assert "minted by a different authorization server or environment than the FHIR host" in out
+
+
+def test_it_explains_a_wrong_secret(capsys, fake_ehr, fake_tenant):
+    healthy(fake_ehr)
+    fake_ehr.token_error = (401, {"error": "invalid_client", "error_uri": "https://x/errors/invalid-authorization-header"})
+
+    code, out = run(capsys)
+
+    assert code == 1 and "client id or secret is wrong" in out
+
+
+def test_it_lists_scopes_the_ehr_did_not_grant(capsys, fake_ehr, fake_tenant):
+    healthy(fake_ehr)
+    fake_ehr.token_fields = {"scope": "system/Patient.read"}
+
+    code, out = run(capsys)
+
+    assert code == 1 and "missing: system/Practitioner.read" in out
+
+
+def test_it_explains_a_fhir_base_without_discovery(capsys, fake_ehr, fake_tenant):
+    healthy(fake_ehr)
+    fake_tenant.patient_fhir_base = "https://fhir.example.org/r4/nothing"
+    fake_tenant.save()
+
+    code, out = run(capsys)
+
+    assert code == 1 and "discovery failed" in out and BASE in out
