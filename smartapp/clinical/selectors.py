@@ -4,7 +4,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from smartapp.fhir.errors import FhirError
-from smartapp.fhir.presentation import birth_date, display_name, gender, mrn
+from smartapp.fhir.presentation import birth_date, display_name, gender, given_name, mrn
 from smartapp.launch.access import gateway_for
 from smartapp.launch.models import Launch
 
@@ -13,6 +13,7 @@ from smartapp.launch.models import Launch
 class PatientSummary:
     id: str
     name: str
+    given_name: str
     birth_date: date | None
     mrn: str
     gender: str
@@ -26,6 +27,7 @@ def patient_summary(*, launch: Launch) -> PatientSummary | None:
     if str(patient.id) != launch.patient_id:
         raise FhirError("The EHR answered with another patient.")
     return PatientSummary(
-        id=launch.patient_id, name=display_name(patient), birth_date=birth_date(patient),
+        id=launch.patient_id, name=display_name(patient), given_name=given_name(patient),
+        birth_date=birth_date(patient),
         mrn=mrn(patient), gender=gender(patient),
     )

@@ -31,5 +31,5 @@ def chart(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
 def patient_home(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
     launch = launch_for_session(session=request.session, public_id=public_id, persona=Persona.PATIENT)
     patient = patient_summary(launch=launch)
-    name = launch.user_display or (patient.name if patient else "")
+    name = (patient.given_name or patient.name) if patient else launch.user_display
     return render(request, "clinical/patient_home.html", {"launch": launch, "patient": patient, "name": name})

@@ -30,6 +30,12 @@ def display_name(resource: Resource | None) -> str:
     return _name_text(name) if name else ""
 
 
+def given_name(resource: Resource | None) -> str:
+    """The first given name, for greetings ("" when none is recorded)."""
+    name = _best_name(getattr(resource, "name", None))
+    return (name.given or [""])[0] if name else ""
+
+
 V2_0203 = "http://terminology.hl7.org/CodeSystem/v2-0203"
 
 

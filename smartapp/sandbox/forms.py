@@ -24,8 +24,9 @@ class LaunchForm(forms.Form):
         queryset=Encounter.objects.none(),
         required=False,
         to_field_name="fhir_id",
-        empty_label="(no encounter)",
+        empty_label="(the patient's latest visit)",
     )
+    without_encounter = forms.BooleanField(required=False, label="Launch without an encounter")
     need_patient_banner = forms.BooleanField(
         required=False, initial=True, label="Show patient banner"
     )
@@ -45,10 +46,24 @@ class LaunchForm(forms.Form):
         fields["encounter"].label_from_instance = (  # type: ignore[attr-defined]
             lambda e: f"{e.fhir_id} — {e.patient.display_name} ({_start(e)})"
         )
+        # Ready to launch with one click: the first app, clinician and patient.
+        for name in ("client", "practitioner", "patient"):
+            first = fields[name].queryset.first()  # type: ignore[attr-defined]
+            if first is not None:
+                fields[name].initial = getattr(first, fields[name].to_field_name)  # type: ignore[attr-defined]
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
         encounter, patient = data.get("encounter"), data.get("patient")
         if encounter and patient and encounter.patient_id != patient.pk:
             self.add_error("encounter", "That encounter belongs to another patient.")
+        elif data.get("without_encounter"):
+            data["encounter"] = None
+        elif patient and not encounter:
+            data["encounter"] = _latest_encounter(patient)
         return data
+
+
+def _latest_encounter(patient: Patient) -> Encounter | None:
+    encounters = list(patient.encounters.all())
+    return max(encounters, key=_start, default=None)

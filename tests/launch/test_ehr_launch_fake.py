@@ -122,4 +122,5 @@ def test_a_patient_signs_in_from_the_start_page(client, fake_ehr, fake_tenant):
     assert token_call["auth"] is None and token_call["data"]["client_id"] == "patient-client"
     home = client.get(done["Location"], follow=True)
     assert home.status_code == 200
-    assert "Welcome, SMART, JOE" in home.content.decode()
+    assert "Welcome, JOE</h1>" in home.content.decode()
+    assert "SMART, JOE" in home.content.decode()

@@ -124,7 +124,9 @@ def test_a_patient_signs_in_standalone_and_is_welcomed(client, live_server, tena
     assert response.status_code == 302, response.content[:500]
     page = client.get(response["Location"], follow=True)
     assert page.status_code == 200
-    assert f"Welcome, {html.escape(patient.display_name)}" in page.content.decode()
+    given = patient.resource["name"][0]["given"][0]
+    assert f"Welcome, {html.escape(given)}</h1>" in page.content.decode()
+    assert html.escape(patient.display_name) in page.content.decode()
 
 
 def test_denying_consent_shows_a_friendly_page(client, live_server, tenant):

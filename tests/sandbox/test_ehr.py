@@ -30,6 +30,8 @@ def _launch(
     }
     if banner:
         data["need_patient_banner"] = "on"
+    if not encounter:
+        data["without_encounter"] = "on"
     posted = http.post(f"{sandbox.base}/sandbox/ehr/", data=data, allow_redirects=False)
     assert posted.status_code == 302, posted.text
     frame = http.get(urljoin(sandbox.base, posted.headers["Location"]))
@@ -94,6 +96,26 @@ def test_the_banner_can_be_turned_off_and_the_encounter_left_out(sandbox):
     body = _ehr_tokens(sandbox, src)
     assert body["need_patient_banner"] is False
     assert "encounter" not in body
+
+
+def test_a_launch_without_a_chosen_encounter_uses_the_patients_latest_visit(sandbox):
+    http = requests.Session()
+    page = http.get(f"{sandbox.base}/sandbox/ehr/")
+    csrf = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text)[1]
+    patient = Patient.objects.filter(tenant_id=TENANT).order_by("fhir_id").first()
+    latest = max(patient.encounters.all(), key=lambda e: e.resource["period"]["start"])
+    posted = http.post(
+        f"{sandbox.base}/sandbox/ehr/",
+        data={"csrfmiddlewaretoken": csrf, "client": sandbox.clients["provider"]["client_id"],
+              "practitioner": Practitioner.objects.filter(tenant_id=TENANT).first().fhir_id,
+              "patient": patient.fhir_id, "encounter": ""},
+        allow_redirects=False,
+    )
+    assert posted.status_code == 302, posted.text
+    src = html.unescape(
+        re.search(r'<iframe[^>]*src="([^"]+)"', http.get(urljoin(sandbox.base, posted.headers["Location"])).text)[1]
+    )
+    assert _ehr_tokens(sandbox, src)["encounter"] == latest.fhir_id
 
 
 def test_an_unknown_launch_is_refused(sandbox):

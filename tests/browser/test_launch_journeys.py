@@ -1,0 +1,50 @@
+"""Whole launch journeys in Debian's Chromium: the sandbox plays the EHR and the authorization server."""
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from smartapp.audit.models import AuditEvent
+from smartapp.sandbox.models import Patient, Practitioner
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+TENANT = "ec2458f2-1e24-41c8-b71b-0e701af7583d"
+
+
+def _first(model):
+    return model.objects.filter(tenant_id=TENANT).order_by("fhir_id").first()
+
+
+def test_a_clinician_launches_from_the_ehr_and_sees_the_patient_in_the_iframe(
+    page: Page, live_server, tenant
+):
+    patient, clinician = _first(Patient), _first(Practitioner)
+    page.goto(f"{live_server.url}/sandbox/ehr/")
+    page.select_option("#id_practitioner", clinician.fhir_id)
+    page.select_option("#id_patient", patient.fhir_id)
+    page.get_by_role("button", name="Launch").click()
+
+    app = page.frame_locator("#app-frame")
+    banner = app.locator("#patient-banner")
+    expect(banner.locator("#patient-name")).to_have_text(patient.display_name)
+    expect(banner.locator("#patient-mrn")).to_contain_text(patient.mrn)
+    expect(banner.locator("#patient-birth-date")).to_be_visible()
+    expect(app.locator("#signed-in-user")).not_to_be_empty()
+    assert AuditEvent.objects.filter(patient_id=patient.fhir_id, action="read").exists()
+
+
+def test_a_patient_signs_in_standalone_and_is_greeted_by_name(page: Page, live_server, tenant):
+    patient = _first(Patient)
+    page.goto(f"{live_server.url}/")
+    page.select_option("#id_tenant", tenant.slug)
+    page.click("#sign-in-patient")
+
+    # The sandbox's own login and consent pages, as Millennium's would be.
+    page.select_option("select[name=user]", patient.fhir_id)
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("button", name="Allow").click()
+
+    given = patient.resource["name"][0]["given"][0]
+    expect(page.locator("#welcome")).to_have_text(f"Welcome, {given}")
+    expect(page.locator("#patient-name")).to_have_text(patient.display_name)
+    expect(page.locator("#patient-mrn")).to_contain_text(patient.mrn)
