@@ -88,7 +88,7 @@ def celery_worker_process(redis_server, live_server, settings):
 
     broker = f"{redis_server}/0"
     app.conf.broker_url = broker
-    app.pool.force_close_all()
+    app.close()  # drop connections to any earlier broker; new ones use broker_url
     env = {
         **os.environ,
         "DATABASE_URL": f"sqlite:///{connection.settings_dict['NAME']}",

@@ -41,12 +41,13 @@ def _fetch(row: SystemToken, registration: ClientRegistration, tenant: Tenant) -
     form = {"grant_type": "client_credentials", "scope": " ".join(fhir_system_scopes(registration))}
     try:
         data = token_request(token_endpoint=config.token_endpoint, registration=registration, form=form)
+        row.access_token = data["access_token"]
+        row.scope = str(data.get("scope") or "")
+        row.expires_at = timezone.now() + timedelta(seconds=int(data.get("expires_in") or 300))
+        row.save(update_fields=["access_token", "scope", "expires_at"])
     finally:
+        # Released only after the save, so a waiting process finds the new token, not a gap.
         claims.release(model=SystemToken, pk=row.pk)
-    row.access_token = data["access_token"]
-    row.scope = str(data.get("scope") or "")
-    row.expires_at = timezone.now() + timedelta(seconds=int(data.get("expires_in") or 300))
-    row.save(update_fields=["access_token", "scope", "expires_at"])
     return row
 
 

@@ -1,0 +1,45 @@
+"""The system client's token, fetched by a real Celery worker on a real Redis."""
+
+import time
+
+import pytest
+from django.db import connection
+
+from smartapp.tenants.models import SystemToken
+from smartapp.tenants.tasks import refresh_system_tokens
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def _wait_for_token(seconds: float = 20.0) -> SystemToken | None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        row = SystemToken.objects.exclude(access_token="").first()
+        if row is not None:
+            return row
+        time.sleep(0.2)
+    return None
+
+
+def test_a_worker_fetches_and_caches_the_system_token_encrypted(tenant, celery_worker_process):
+    refresh_system_tokens.delay()
+
+    row = _wait_for_token()
+    assert row is not None, "the worker stored no system token"
+    assert row.scope.split() and all(scope.startswith("system/") for scope in row.scope.split())
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT access_token FROM tenants_systemtoken WHERE id = %s", [row.pk])
+        stored = cursor.fetchone()[0]
+    assert stored and row.access_token not in stored
+
+
+def test_a_second_run_reuses_the_cached_token(tenant, celery_worker_process):
+    refresh_system_tokens.delay()
+    first = _wait_for_token()
+    assert first is not None
+
+    refresh_system_tokens.delay()
+    time.sleep(2)
+    first_token = first.access_token
+    first.refresh_from_db()
+    assert first.access_token == first_token
