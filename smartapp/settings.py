@@ -93,7 +93,9 @@ DATABASES = {
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # A file (not :memory:) so live-server threads and the test each get their own connection.
-    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / env_str("TEST_DB_FILE", ".test-db.sqlite3"))}
+    DATABASES["default"]["TEST"] = {
+        "NAME": str(BASE_DIR / env_str("TEST_DB_FILE", ".test-db.sqlite3"))
+    }
     DATABASES["default"]["OPTIONS"] = {"timeout": 30}
     DATABASES["default"]["CONN_MAX_AGE"] = 0
 
@@ -121,7 +123,10 @@ CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 90)
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     # Millennium tokens live 570 s; the cache reuses one until 60 s before expiry.
-    "refresh-system-tokens": {"task": "smartapp.tenants.tasks.refresh_system_tokens", "schedule": 240.0},
+    "refresh-system-tokens": {
+        "task": "smartapp.tenants.tasks.refresh_system_tokens",
+        "schedule": 240.0,
+    },
 }
 
 SECURE_COOKIES = env_bool("SECURE_COOKIES", False)

@@ -99,8 +99,21 @@ def celery_worker_process(redis_server, live_server, settings):
     }
     log = open(Path(tempfile.mkdtemp(prefix="smartapp-worker-")) / "worker.log", "w+b")  # noqa: SIM115
     worker = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "smartapp", "worker", "--loglevel", "INFO",
-         "--concurrency", "1", "--without-gossip", "--without-mingle", "--without-heartbeat"],
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "smartapp",
+            "worker",
+            "--loglevel",
+            "INFO",
+            "--concurrency",
+            "1",
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+        ],
         env=env,
         stdout=log,
         stderr=subprocess.STDOUT,

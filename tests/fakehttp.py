@@ -22,7 +22,9 @@ AUTH = "https://auth.example.org/tenants/t1"
 Handler = Callable[[str, str, dict[str, Any]], tuple[int, Any]]
 
 
-def response(status: int, body: Any = None, headers: dict[str, str] | None = None) -> requests.Response:
+def response(
+    status: int, body: Any = None, headers: dict[str, str] | None = None
+) -> requests.Response:
     r = requests.Response()
     r.status_code = status
     r._content = b"" if body is None else json.dumps(body).encode()
@@ -79,7 +81,11 @@ class FakeEhr:
         self.issuer = AUTH
         self.id_token_iss = f"{AUTH}/oidc/idsps/t1/"
         self.client_id = "provider-client"
-        self.token_fields: dict[str, Any] = {"patient": "12724067", "encounter": "97953492", "need_patient_banner": True}
+        self.token_fields: dict[str, Any] = {
+            "patient": "12724067",
+            "encounter": "97953492",
+            "need_patient_banner": True,
+        }
         self.token_error: tuple[int, dict[str, Any]] | None = None
         self.refresh_error: tuple[int, dict[str, Any]] | None = None
         self.claims_override: dict[str, Any] = {}
@@ -88,7 +94,9 @@ class FakeEhr:
         self.refresh_count = 0
         self.expires_in = 570
         self.fhir: dict[str, tuple[int, Any]] = {}
-        self.granted_scope = "launch openid fhirUser online_access user/Patient.read user/Practitioner.read"
+        self.granted_scope = (
+            "launch openid fhirUser online_access user/Patient.read user/Practitioner.read"
+        )
 
     def smart_configuration(self, persona: str = "provider") -> dict[str, Any]:
         return {
@@ -102,9 +110,16 @@ class FakeEhr:
 
     def id_token(self) -> str:
         now = int(time.time())
-        claims = {"iss": self.id_token_iss, "sub": "portal", "aud": self.client_id, "exp": now + 600,
-                  "iat": now, "nonce": self.nonce, "name": "Portal, Portal",
-                  "fhirUser": f"{BASE}/Practitioner/4122622"}
+        claims = {
+            "iss": self.id_token_iss,
+            "sub": "portal",
+            "aud": self.client_id,
+            "exp": now + 600,
+            "iat": now,
+            "nonce": self.nonce,
+            "name": "Portal, Portal",
+            "fhirUser": f"{BASE}/Practitioner/4122622",
+        }
         claims.update(self.claims_override)
         key = self.sign_key or self.key
         return jwt.encode({"alg": "RS256", "kid": key.kid}, claims, key)
@@ -115,12 +130,22 @@ class FakeEhr:
             self.refresh_count += 1
             if self.refresh_error:
                 return self.refresh_error
-            return 200, {"access_token": f"refreshed-{self.refresh_count}", "token_type": "Bearer",
-                         "expires_in": self.expires_in, "scope": self.granted_scope}
+            return 200, {
+                "access_token": f"refreshed-{self.refresh_count}",
+                "token_type": "Bearer",
+                "expires_in": self.expires_in,
+                "scope": self.granted_scope,
+            }
         if self.token_error:
             return self.token_error
-        body = {"access_token": "at-secret-1", "token_type": "Bearer", "expires_in": self.expires_in,
-                "scope": self.granted_scope, "refresh_token": "rt-secret-1", "id_token": self.id_token()}
+        body = {
+            "access_token": "at-secret-1",
+            "token_type": "Bearer",
+            "expires_in": self.expires_in,
+            "scope": self.granted_scope,
+            "refresh_token": "rt-secret-1",
+            "id_token": self.id_token(),
+        }
         body.update(self.token_fields)
         return 200, body
 
@@ -134,8 +159,16 @@ class FakeEhr:
             return self._token(kwargs.get("data") or {})
         for base in (BASE, PATIENT_BASE):
             if url.startswith(base + "/"):
-                return self.fhir.get(url[len(base) + 1:], (404, {"resourceType": "OperationOutcome",
-                                                              "issue": [{"severity": "error", "code": "not-found"}]}))
+                return self.fhir.get(
+                    url[len(base) + 1 :],
+                    (
+                        404,
+                        {
+                            "resourceType": "OperationOutcome",
+                            "issue": [{"severity": "error", "code": "not-found"}],
+                        },
+                    ),
+                )
         return 404, {"error": "no such fake route"}
 
 
@@ -156,19 +189,36 @@ def fake_ehr():
 def fake_tenant(db):
     from smartapp.tenants.models import ClientRegistration, Tenant
 
-    tenant = Tenant.objects.create(slug="fake", name="Fake General Hospital", ehr_tenant_id="t1",
-                                   provider_fhir_base=BASE, patient_fhir_base=PATIENT_BASE)
+    tenant = Tenant.objects.create(
+        slug="fake",
+        name="Fake General Hospital",
+        ehr_tenant_id="t1",
+        provider_fhir_base=BASE,
+        patient_fhir_base=PATIENT_BASE,
+    )
     ClientRegistration.objects.create(
-        tenant=tenant, persona="provider", client_id="provider-client", client_secret="provider-secret",
+        tenant=tenant,
+        persona="provider",
+        client_id="provider-client",
+        client_secret="provider-secret",
         redirect_uri="http://testserver/launch/callback",
-        scopes="launch openid fhirUser online_access user/Patient.read user/Practitioner.read")
+        scopes="launch openid fhirUser online_access user/Patient.read user/Practitioner.read",
+    )
     ClientRegistration.objects.create(
-        tenant=tenant, persona="patient", client_id="patient-client", client_secret="",
+        tenant=tenant,
+        persona="patient",
+        client_id="patient-client",
+        client_secret="",
         redirect_uri="http://testserver/launch/callback",
-        scopes="launch/patient openid fhirUser offline_access patient/Patient.read")
+        scopes="launch/patient openid fhirUser offline_access patient/Patient.read",
+    )
     ClientRegistration.objects.create(
-        tenant=tenant, persona="system", client_id="system-client", client_secret="system-secret",
-        scopes="system/Patient.read system/Practitioner.read")
+        tenant=tenant,
+        persona="system",
+        client_id="system-client",
+        client_secret="system-secret",
+        scopes="system/Patient.read system/Practitioner.read",
+    )
     return tenant
 
 

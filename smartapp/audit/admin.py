@@ -8,7 +8,16 @@ from smartapp.audit.models import AuditEvent
 
 @admin.register(AuditEvent)
 class AuditEventAdmin(admin.ModelAdmin):
-    list_display = ("when", "who", "tenant", "action", "what", "patient_id", "status", "correlation_id")
+    list_display = (
+        "when",
+        "who",
+        "tenant",
+        "action",
+        "what",
+        "patient_id",
+        "status",
+        "correlation_id",
+    )
     list_filter = ("action", "tenant", "status", "when")
     search_fields = ("who", "patient_id", "what", "correlation_id", "launch_id")
     date_hierarchy = "when"

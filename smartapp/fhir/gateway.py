@@ -25,7 +25,16 @@ T = TypeVar("T")
 TokenProvider = Callable[[], str]
 FHIR_JSON = "application/fhir+json"
 # Search parameters whose values are ids, safe to keep in the audit trail (others may be PHI).
-ID_PARAMS = {"_id", "patient", "subject", "encounter", "-encounter", "_count", "actor", "practitioner"}
+ID_PARAMS = {
+    "_id",
+    "patient",
+    "subject",
+    "encounter",
+    "-encounter",
+    "_count",
+    "actor",
+    "practitioner",
+}
 MAX_PAGES = 50
 
 
@@ -55,7 +64,9 @@ def _same_origin(url: str, base: str) -> bool:
 
 
 class FhirGateway:
-    def __init__(self, *, base_url: str, token: TokenProvider, audit_context: AuditContext | None = None) -> None:
+    def __init__(
+        self, *, base_url: str, token: TokenProvider, audit_context: AuditContext | None = None
+    ) -> None:
         self.base_url = base_url.rstrip("/")
         self._token = token
         self._audit = audit_context
@@ -70,15 +81,23 @@ class FhirGateway:
         except requests.RequestException as error:
             logger.warning("fhir unreachable %s: %s", what, type(error).__name__)
             raise Unreachable(f"The EHR could not be reached ({what}).") from None
-        logger.info("fhir GET %s -> %s correlation=%s", what, response.status_code, correlation_id(response))
+        logger.info(
+            "fhir GET %s -> %s correlation=%s", what, response.status_code, correlation_id(response)
+        )
         return response
 
-    def _record(self, action: str, what: str, response: requests.Response | None, patient_id: str = "") -> None:
+    def _record(
+        self, action: str, what: str, response: requests.Response | None, patient_id: str = ""
+    ) -> None:
         if self._audit is None:
             return
         audit.record(
-            who=self._audit.who, tenant=self._audit.tenant, action=action, what=what,
-            patient_id=patient_id or self._audit.patient_id, launch_id=self._audit.launch_id,
+            who=self._audit.who,
+            tenant=self._audit.tenant,
+            action=action,
+            what=what,
+            patient_id=patient_id or self._audit.patient_id,
+            launch_id=self._audit.launch_id,
             status=response.status_code if response is not None else None,
             correlation_id=correlation_id(response) if response is not None else "",
             reason=self._audit.reason,
@@ -90,7 +109,9 @@ class FhirGateway:
         try:
             return response.json()
         except ValueError:
-            raise FhirError(f"The EHR sent an unreadable answer ({what}).", status=response.status_code) from None
+            raise FhirError(
+                f"The EHR sent an unreadable answer ({what}).", status=response.status_code
+            ) from None
 
     def read(self, resource_type: str, resource_id: str) -> Resource:
         """Reads one resource by type and id."""
@@ -103,10 +124,14 @@ class FhirGateway:
             patient = resource_id if resource_type == "Patient" else ""
             self._record("read", what, response, patient)
         if data.get("resourceType") != resource_type or str(data.get("id")) != str(resource_id):
-            raise FhirError(f"The EHR answered {what} with another resource.", status=response.status_code)
+            raise FhirError(
+                f"The EHR answered {what} with another resource.", status=response.status_code
+            )
         return parse_resource(data)
 
-    def _page(self, url: str, params: dict[str, Any] | None, what: str) -> tuple[list[dict[str, Any]], str | None]:
+    def _page(
+        self, url: str, params: dict[str, Any] | None, what: str
+    ) -> tuple[list[dict[str, Any]], str | None]:
         response = None
         try:
             response = self._get(url, params, what)
@@ -115,16 +140,27 @@ class FhirGateway:
             self._record("search", what, response)
         entries = [e.get("resource") or {} for e in bundle.get("entry") or []]
         matches = [r for r in entries if r.get("resourceType") != "OperationOutcome"]
-        next_url = next((link.get("url") for link in bundle.get("link") or [] if link.get("relation") == "next"), None)
+        next_url = next(
+            (
+                link.get("url")
+                for link in bundle.get("link") or []
+                if link.get("relation") == "next"
+            ),
+            None,
+        )
         return matches, next_url
 
     def _safe_next(self, next_url: str | None) -> str | None:
         if next_url and not _same_origin(next_url, self.base_url):
-            logger.warning("fhir ignored a next link on another origin %s", urlsplit(next_url).netloc)
+            logger.warning(
+                "fhir ignored a next link on another origin %s", urlsplit(next_url).netloc
+            )
             return None
         return next_url
 
-    def search(self, resource_type: str, params: dict[str, Any], *, all_pages: bool = False) -> SearchResult:
+    def search(
+        self, resource_type: str, params: dict[str, Any], *, all_pages: bool = False
+    ) -> SearchResult:
         """Searches; follows `link[next]` (same origin only) when `all_pages`; de-duplicates by id."""
         what = query_summary(resource_type, params)
         raw, next_url = self._page(f"{self.base_url}/{resource_type}", params, what)

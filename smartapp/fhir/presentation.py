@@ -45,7 +45,11 @@ def _is_mrn(identifier: Identifier) -> bool:
         return False
     for coding in identifier.type.coding or []:
         code = (coding.code or "").upper()
-        if code == "MRN" or (coding.system == V2_0203 and code == "MR") or (coding.display or "").upper() == "MRN":
+        if (
+            code == "MRN"
+            or (coding.system == V2_0203 and code == "MR")
+            or (coding.display or "").upper() == "MRN"
+        ):
             return True
     return (identifier.type.text or "").upper() == "MRN"
 

@@ -39,5 +39,10 @@ def parse_resource(data: dict[str, Any]) -> Resource:
     try:
         return cls(data, strict=True)
     except FHIRValidationError as error:
-        logger.info("lenient parse of %s/%s (%d problem(s))", resource_type, data.get("id"), len(error.errors))
+        logger.info(
+            "lenient parse of %s/%s (%d problem(s))",
+            resource_type,
+            data.get("id"),
+            len(error.errors),
+        )
         return cls(data, strict=False)

@@ -7,7 +7,12 @@ from smartapp.launch.tokens import launch_access_token
 
 def audit_context(launch: Launch) -> AuditContext:
     who = launch.user_reference or f"{launch.persona} user"
-    return AuditContext(who=who, tenant=launch.tenant.slug, launch_id=str(launch.public_id), patient_id=launch.patient_id)
+    return AuditContext(
+        who=who,
+        tenant=launch.tenant.slug,
+        launch_id=str(launch.public_id),
+        patient_id=launch.patient_id,
+    )
 
 
 def gateway_for(*, launch: Launch) -> FhirGateway:

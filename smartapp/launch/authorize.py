@@ -53,16 +53,38 @@ def authorization_start(
     state, nonce, verifier = generate_token(43), generate_token(32), generate_token(64)
     _pending_prune()
     PendingAuthorization.objects.create(
-        state_hash=sha256(state), browser_hash=browser_hash(session), code_verifier=verifier,
-        nonce=nonce, tenant=tenant, persona=persona, iss=aud, kind="ehr" if launch else "standalone",
+        state_hash=sha256(state),
+        browser_hash=browser_hash(session),
+        code_verifier=verifier,
+        nonce=nonce,
+        tenant=tenant,
+        persona=persona,
+        iss=aud,
+        kind="ehr" if launch else "standalone",
     )
-    extra = {"aud": aud, "nonce": nonce, "code_challenge": create_s256_code_challenge(verifier),
-             "code_challenge_method": "S256"}
+    extra = {
+        "aud": aud,
+        "nonce": nonce,
+        "code_challenge": create_s256_code_challenge(verifier),
+        "code_challenge_method": "S256",
+    }
     if launch:
         extra["launch"] = launch
-    scope = launch_scopes(registered=registration.scope_list, persona=persona, ehr_launch=bool(launch))
-    logger.info("authorization start tenant=%s persona=%s kind=%s", tenant.slug, persona, "ehr" if launch else "standalone")
+    scope = launch_scopes(
+        registered=registration.scope_list, persona=persona, ehr_launch=bool(launch)
+    )
+    logger.info(
+        "authorization start tenant=%s persona=%s kind=%s",
+        tenant.slug,
+        persona,
+        "ehr" if launch else "standalone",
+    )
     return prepare_grant_uri(
-        config.authorization_endpoint, registration.client_id, "code",
-        redirect_uri=registration.redirect_uri, scope=scope, state=state, **extra,
+        config.authorization_endpoint,
+        registration.client_id,
+        "code",
+        redirect_uri=registration.redirect_uri,
+        scope=scope,
+        state=state,
+        **extra,
     )

@@ -27,17 +27,25 @@ def way_forward(persona: str) -> str:
 
 
 def _pending_claim(*, state: str, session: SessionBase) -> PendingAuthorization:
-    pending = PendingAuthorization.objects.select_related("tenant").filter(state_hash=sha256(state)).first()
+    pending = (
+        PendingAuthorization.objects.select_related("tenant")
+        .filter(state_hash=sha256(state))
+        .first()
+    )
     if pending is None:
         raise errors.StateInvalid(log="callback with an unknown state")
     forward = way_forward(pending.persona)
     if pending.browser_hash != browser_hash(session):
-        raise errors.StateInvalid(way_forward=forward, log="callback state from another browser session")
+        raise errors.StateInvalid(
+            way_forward=forward, log="callback state from another browser session"
+        )
     if pending.used_at is not None:
         raise errors.StateReused(way_forward=forward, log="callback state reused")
     if pending.created < timezone.now() - PENDING_LIFETIME:
         raise errors.StateExpired(way_forward=forward, log="callback state expired")
-    used = PendingAuthorization.objects.filter(pk=pending.pk, used_at__isnull=True).update(used_at=timezone.now())
+    used = PendingAuthorization.objects.filter(pk=pending.pk, used_at__isnull=True).update(
+        used_at=timezone.now()
+    )
     if used != 1:
         raise errors.StateReused(way_forward=forward, log="callback state reused (race)")
     return pending
@@ -51,27 +59,48 @@ def _raise_authorization_error(params: dict[str, str], persona: str) -> None:
     raise cls(staff_detail=detail, way_forward=way_forward(persona) if persona else "")
 
 
-def _exchange(pending: PendingAuthorization, registration: ClientRegistration, config: SmartConfiguration, code: str) -> dict[str, Any]:
-    form = {"grant_type": "authorization_code", "code": code, "redirect_uri": registration.redirect_uri,
-            "code_verifier": pending.code_verifier}
+def _exchange(
+    pending: PendingAuthorization,
+    registration: ClientRegistration,
+    config: SmartConfiguration,
+    code: str,
+) -> dict[str, Any]:
+    form = {
+        "grant_type": "authorization_code",
+        "code": code,
+        "redirect_uri": registration.redirect_uri,
+        "code_verifier": pending.code_verifier,
+    }
     try:
-        return token_request(token_endpoint=config.token_endpoint, registration=registration, form=form)
+        return token_request(
+            token_endpoint=config.token_endpoint, registration=registration, form=form
+        )
     except TokenEndpointError as error:
         if error.unreachable:
-            raise errors.UpstreamUnavailable(staff_detail=error.staff_text(), way_forward=way_forward(pending.persona)) from None
+            raise errors.UpstreamUnavailable(
+                staff_detail=error.staff_text(), way_forward=way_forward(pending.persona)
+            ) from None
         raise errors.TokenExchangeFailed(
-            staff_detail=error.staff_text(), way_forward=way_forward(pending.persona), log=f"code exchange refused: {error.error}"
+            staff_detail=error.staff_text(),
+            way_forward=way_forward(pending.persona),
+            log=f"code exchange refused: {error.error}",
         ) from None
 
 
-def _launch_create(pending: PendingAuthorization, token: dict[str, Any], id_token_claims: dict[str, Any]) -> Launch:
+def _launch_create(
+    pending: PendingAuthorization, token: dict[str, Any], id_token_claims: dict[str, Any]
+) -> Launch:
     banner = token.get("need_patient_banner")
     return Launch.objects.create(
-        tenant=pending.tenant, persona=pending.persona, fhir_base=pending.tenant.fhir_base_for(pending.persona).rstrip("/"),
-        access_token=token["access_token"], refresh_token=str(token.get("refresh_token") or ""),
+        tenant=pending.tenant,
+        persona=pending.persona,
+        fhir_base=pending.tenant.fhir_base_for(pending.persona).rstrip("/"),
+        access_token=token["access_token"],
+        refresh_token=str(token.get("refresh_token") or ""),
         id_token=str(token.get("id_token") or ""),
         expires_at=timezone.now() + timedelta(seconds=int(token.get("expires_in") or 300)),
-        scope=str(token.get("scope") or ""), patient_id=str(token.get("patient") or ""),
+        scope=str(token.get("scope") or ""),
+        patient_id=str(token.get("patient") or ""),
         encounter_id=str(token.get("encounter") or ""),
         need_patient_banner=True if banner is None else bool(banner),
         smart_style_url=str(token.get("smart_style_url") or "")[:500],
@@ -91,16 +120,27 @@ def authorization_complete(*, session: SessionBase, params: dict[str, str]) -> L
         raise errors.StateInvalid(log="callback without state")
     pending = _pending_claim(state=state, session=session)
     if not params.get("code"):
-        raise errors.AuthorizationFailed(way_forward=way_forward(pending.persona), log="callback without code")
+        raise errors.AuthorizationFailed(
+            way_forward=way_forward(pending.persona), log="callback without code"
+        )
     registration = client_for(tenant=pending.tenant, persona=pending.persona)
     config = smart_configuration(fhir_base=pending.tenant.fhir_base_for(pending.persona))
     token = _exchange(pending, registration, config, params["code"])
     claims: dict[str, Any] = {}
     if token.get("id_token"):
-        claims = verify_id_token(id_token=str(token["id_token"]), config=config,
-                                 client_id=registration.client_id, nonce=pending.nonce)
+        claims = verify_id_token(
+            id_token=str(token["id_token"]),
+            config=config,
+            client_id=registration.client_id,
+            nonce=pending.nonce,
+        )
     with transaction.atomic():
         launch = _launch_create(pending, token, claims)
     launch_user_resolve(launch=launch, claims=claims, token=token)
-    logger.info("launch created tenant=%s persona=%s launch=%s", launch.tenant.slug, launch.persona, launch.public_id)
+    logger.info(
+        "launch created tenant=%s persona=%s launch=%s",
+        launch.tenant.slug,
+        launch.persona,
+        launch.public_id,
+    )
     return launch

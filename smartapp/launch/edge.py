@@ -16,18 +16,33 @@ logger = logging.getLogger("smartapp.launch.edge")
 
 
 def _from_fhir(error: fhir.FhirError) -> errors.LaunchError:
-    detail = " ".join(p for p in (str(error.status or ""), error.code, error.message, error.correlation) if p)
+    detail = " ".join(
+        p for p in (str(error.status or ""), error.code, error.message, error.correlation) if p
+    )
     if isinstance(error, fhir.Unauthorized):
-        text = ("The EHR no longer accepts the app's access." if not error.wrong_environment else
-                "The EHR did not recognise the app's access (it was issued by another environment).")
+        text = (
+            "The EHR no longer accepts the app's access."
+            if not error.wrong_environment
+            else "The EHR did not recognise the app's access (it was issued by another environment)."
+        )
         return errors.SessionEnded(text, staff_detail=detail)
     if isinstance(error, fhir.Forbidden):
-        return _simple(403, "Not allowed", "The EHR did not allow the app to see this record "
-                       "(the app lacks a permission). Ask your integration team to check its scopes.", detail)
+        return _simple(
+            403,
+            "Not allowed",
+            "The EHR did not allow the app to see this record "
+            "(the app lacks a permission). Ask your integration team to check its scopes.",
+            detail,
+        )
     if isinstance(error, fhir.NotFound):
         return _simple(404, "Record not found", "The EHR has no such record.", detail)
     if isinstance(error, fhir.RateLimited):
-        return _simple(503, "The EHR is busy", "The EHR asked the app to slow down. Please try again shortly.", detail)
+        return _simple(
+            503,
+            "The EHR is busy",
+            "The EHR asked the app to slow down. Please try again shortly.",
+            detail,
+        )
     return errors.UpstreamUnavailable(staff_detail=detail)
 
 
@@ -48,7 +63,9 @@ def as_launch_error(error: Exception) -> errors.LaunchError:
 
 
 def error_page(request: HttpRequest, error: errors.LaunchError) -> HttpResponse:
-    logger.warning("%s status=%s path=%s: %s", type(error).__name__, error.status, request.path, error)
+    logger.warning(
+        "%s status=%s path=%s: %s", type(error).__name__, error.status, request.path, error
+    )
     context = {"error": error, "show_detail": request.user.is_staff and bool(error.staff_detail)}
     return render(request, "launch/error.html", context, status=error.status)
 

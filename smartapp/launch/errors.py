@@ -11,7 +11,9 @@ class LaunchError(Exception):
     explanation = "Something in the sign-in request was not right."
     way_forward = EITHER
 
-    def __init__(self, explanation: str = "", *, staff_detail: str = "", way_forward: str = "", log: str = "") -> None:
+    def __init__(
+        self, explanation: str = "", *, staff_detail: str = "", way_forward: str = "", log: str = ""
+    ) -> None:
         super().__init__(log or explanation or self.explanation)
         if explanation:
             self.explanation = explanation
@@ -22,7 +24,9 @@ class LaunchError(Exception):
 
 class BadLaunchRequest(LaunchError):
     title = "This launch link is incomplete"
-    explanation = "The EHR opened the app without the information it needs (the iss and launch values)."
+    explanation = (
+        "The EHR opened the app without the information it needs (the iss and launch values)."
+    )
     way_forward = RELAUNCH
 
 
@@ -66,12 +70,16 @@ class StateReused(StateInvalid):
 
 class TokenExchangeFailed(LaunchError):
     title = "The sign-in could not be completed"
-    explanation = "The EHR did not accept the sign-in code (it may have expired). Please start again."
+    explanation = (
+        "The EHR did not accept the sign-in code (it may have expired). Please start again."
+    )
 
 
 class IdTokenInvalid(LaunchError):
     title = "The sign-in could not be verified"
-    explanation = "The EHR's proof of who you are did not check out, so the app did not sign you in."
+    explanation = (
+        "The EHR's proof of who you are did not check out, so the app did not sign you in."
+    )
 
 
 class SessionEnded(LaunchError):
@@ -83,7 +91,9 @@ class SessionEnded(LaunchError):
 class NotSignedIn(LaunchError):
     status = 401
     title = "You are not signed in"
-    explanation = "This page belongs to an app session this browser does not have (or it has ended)."
+    explanation = (
+        "This page belongs to an app session this browser does not have (or it has ended)."
+    )
 
 
 class LaunchNotFound(LaunchError):

@@ -7,15 +7,24 @@ from smartapp.tenants.models import Persona, Tenant
 
 class SignInForm(forms.Form):
     tenant = forms.ModelChoiceField(
-        queryset=Tenant.objects.filter(enabled=True), to_field_name="slug", label="Your organisation",
+        queryset=Tenant.objects.filter(enabled=True),
+        to_field_name="slug",
+        label="Your organisation",
         empty_label=None,
     )
-    persona = forms.ChoiceField(choices=[(Persona.PATIENT, "patient"), (Persona.PROVIDER, "clinician")])
+    persona = forms.ChoiceField(
+        choices=[(Persona.PATIENT, "patient"), (Persona.PROVIDER, "clinician")]
+    )
 
 
 def _absolute_http_url(value: str) -> str:
     parts = urlsplit(value)
-    if parts.scheme not in {"http", "https"} or not parts.hostname or parts.username or parts.fragment:
+    if (
+        parts.scheme not in {"http", "https"}
+        or not parts.hostname
+        or parts.username
+        or parts.fragment
+    ):
         raise forms.ValidationError("not an absolute http(s) URL")
     return value
 

@@ -51,7 +51,9 @@ def _key_set(jwks_uri: str, *, refresh: bool = False) -> KeySet:
     try:
         return KeySet.import_key_set(data)  # type: ignore[arg-type]
     except (JoseError, ValueError, KeyError, TypeError):
-        raise DiscoveryError(f"The sign-in server's keys at {jwks_uri} are not a valid JWKS.") from None
+        raise DiscoveryError(
+            f"The sign-in server's keys at {jwks_uri} are not a valid JWKS."
+        ) from None
 
 
 def _unverified(id_token: str) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -101,13 +103,17 @@ def _check_claims(claims: dict[str, Any], *, client_id: str, nonce: str) -> None
     try:
         registry.validate(claims)
     except JoseError as error:
-        raise IdTokenInvalid(log=f"id_token claim rejected: {type(error).__name__} {error}") from None
+        raise IdTokenInvalid(
+            log=f"id_token claim rejected: {type(error).__name__} {error}"
+        ) from None
     aud = claims.get("aud")
     if isinstance(aud, list) and len(aud) > 1 and claims.get("azp") != client_id:
         raise IdTokenInvalid(log="id_token has several audiences and azp is not this client")
 
 
-def verify_id_token(*, id_token: str, config: SmartConfiguration, client_id: str, nonce: str) -> dict[str, Any]:
+def verify_id_token(
+    *, id_token: str, config: SmartConfiguration, client_id: str, nonce: str
+) -> dict[str, Any]:
     """The id_token's claims, after checking signature, issuer, audience, expiry and nonce."""
     header, unverified = _unverified(id_token)
     iss = str(unverified.get("iss") or "")
@@ -118,6 +124,8 @@ def verify_id_token(*, id_token: str, config: SmartConfiguration, client_id: str
         key_set = _key_set(jwks_uri, refresh=True)  # keys may have rotated since we cached them
     claims = _signed_claims(id_token, key_set)
     if not _issuer_consistent(str(claims.get("iss") or ""), config, oidc_issuer):
-        raise IdTokenInvalid(log="id_token iss does not belong to the discovered authorization server")
+        raise IdTokenInvalid(
+            log="id_token iss does not belong to the discovered authorization server"
+        )
     _check_claims(claims, client_id=client_id, nonce=nonce)
     return claims

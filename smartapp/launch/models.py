@@ -13,7 +13,8 @@ class PendingAuthorization(models.Model):
     """One authorization request we sent; the callback must match it exactly once."""
 
     state_hash = models.CharField(max_length=64, unique=True)
-    browser_hash = models.CharField(max_length=64)  # binds it to the browser session that started it
+    # Binds it to the browser session that started it.
+    browser_hash = models.CharField(max_length=64)
     code_verifier = EncryptedTextField()
     nonce = models.CharField(max_length=100)
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE)
@@ -22,6 +23,9 @@ class PendingAuthorization(models.Model):
     kind = models.CharField(max_length=20, default="ehr")  # "ehr" or "standalone"
     created = models.DateTimeField(default=timezone.now, db_index=True)
     used_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.kind} authorization for {self.persona} at {self.tenant_id} ({self.created:%Y-%m-%d %H:%M})"
 
 
 class Launch(models.Model):

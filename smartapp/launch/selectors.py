@@ -10,7 +10,9 @@ from smartapp.launch.models import Launch
 from smartapp.tenants.models import Persona
 
 
-def launch_for_session(*, session: SessionBase, public_id: uuid.UUID, persona: str | None = None) -> Launch:
+def launch_for_session(
+    *, session: SessionBase, public_id: uuid.UUID, persona: str | None = None
+) -> Launch:
     """The launch if this browser session owns it (and it has the persona asked for), else an error."""
     ids = launch_ids(session)
     if not ids:

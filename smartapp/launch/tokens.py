@@ -10,8 +10,8 @@ from smartapp.launch import errors
 from smartapp.launch.models import Launch
 from smartapp.lib import claims
 from smartapp.tenants.discovery import DiscoveryError, smart_configuration
-from smartapp.tenants.oauth import TokenEndpointError, token_request
 from smartapp.tenants.models import Persona
+from smartapp.tenants.oauth import TokenEndpointError, token_request
 from smartapp.tenants.selectors import client_for
 
 logger = logging.getLogger(__name__)
@@ -26,9 +26,12 @@ def _session_ended(launch: Launch, why: str) -> errors.SessionEnded:
     Launch.objects.filter(pk=launch.pk).update(ended_at=timezone.now(), refresh_claimed_until=None)
     logger.info("launch %s ended: %s", launch.public_id, why)
     if launch.persona == Persona.PATIENT:
-        return errors.SessionEnded("Your sign-in has ended. Please sign in again.", way_forward=errors.SIGN_IN)
+        return errors.SessionEnded(
+            "Your sign-in has ended. Please sign in again.", way_forward=errors.SIGN_IN
+        )
     return errors.SessionEnded(
-        "Your EHR session ended. Relaunch the app from the EHR to carry on.", way_forward=errors.RELAUNCH
+        "Your EHR session ended. Relaunch the app from the EHR to carry on.",
+        way_forward=errors.RELAUNCH,
     )
 
 
@@ -52,7 +55,15 @@ def _refresh_grant(launch: Launch) -> None:
     launch.expires_at = timezone.now() + timedelta(seconds=int(data.get("expires_in") or 300))
     launch.scope = str(data.get("scope") or launch.scope)
     launch.refresh_claimed_until = None
-    launch.save(update_fields=["access_token", "refresh_token", "expires_at", "scope", "refresh_claimed_until"])
+    launch.save(
+        update_fields=[
+            "access_token",
+            "refresh_token",
+            "expires_at",
+            "scope",
+            "refresh_claimed_until",
+        ]
+    )
 
 
 def _refresh_claimed(launch: Launch) -> str:
@@ -77,7 +88,9 @@ def _refresh_claimed(launch: Launch) -> str:
 def _wait_for_other_refresh(launch: Launch) -> str:
     def renewed() -> bool:
         launch.refresh_from_db()
-        return not _due(launch) or launch.ended_at is not None or launch.refresh_claimed_until is None
+        return (
+            not _due(launch) or launch.ended_at is not None or launch.refresh_claimed_until is None
+        )
 
     claims.wait_until(renewed, seconds=CLAIM_SECONDS)
     if launch.ended_at is not None:
@@ -97,7 +110,9 @@ def launch_access_token(*, launch: Launch) -> str:
         if _valid(launch):
             return launch.access_token
         raise _session_ended(launch, "expired without a refresh token")
-    if claims.claim(model=Launch, pk=launch.pk, field="refresh_claimed_until", seconds=CLAIM_SECONDS):
+    if claims.claim(
+        model=Launch, pk=launch.pk, field="refresh_claimed_until", seconds=CLAIM_SECONDS
+    ):
         return _refresh_claimed(launch)
     if _valid(launch):  # someone else is refreshing; the current token still works meanwhile
         return launch.access_token

@@ -13,7 +13,9 @@ logger = logging.getLogger(__name__)
 USER_TYPES = {"Practitioner", "Patient", "RelatedPerson", "Person"}
 
 
-def _user_reference(launch: Launch, claims: dict[str, Any], token: dict[str, Any]) -> Reference | None:
+def _user_reference(
+    launch: Launch, claims: dict[str, Any], token: dict[str, Any]
+) -> Reference | None:
     for value in (claims.get("fhirUser"), claims.get("profile")):
         if value:
             try:

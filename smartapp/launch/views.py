@@ -23,7 +23,9 @@ def sign_in(request: HttpRequest) -> HttpResponse:
     if not form.is_valid():
         return render(request, "launch/start.html", {"form": form}, status=400)
     tenant, persona = form.cleaned_data["tenant"], form.cleaned_data["persona"]
-    url = authorization_start(session=request.session, tenant=tenant, persona=persona, aud=tenant.fhir_base_for(persona))
+    url = authorization_start(
+        session=request.session, tenant=tenant, persona=persona, aud=tenant.fhir_base_for(persona)
+    )
     return HttpResponseRedirect(url)
 
 
@@ -38,8 +40,13 @@ def ehr_launch(request: HttpRequest) -> HttpResponse:
         match = tenants.tenant_for_iss(iss=iss)
     except tenants.UnknownIssuer:
         raise errors.UnknownIssuer(log="launch from an unregistered iss (not contacted)") from None
-    url = authorization_start(session=request.session, tenant=match.tenant, persona=match.persona,
-                              aud=iss, launch=form.cleaned_data["launch"])
+    url = authorization_start(
+        session=request.session,
+        tenant=match.tenant,
+        persona=match.persona,
+        aud=iss,
+        launch=form.cleaned_data["launch"],
+    )
     return HttpResponseRedirect(url)
 
 

@@ -13,7 +13,9 @@ from django.db.models import Q
 from django.utils import timezone
 
 
-def claim(*, model: type[models.Model], pk: int, field: str = "claimed_until", seconds: int = 30) -> bool:
+def claim(
+    *, model: type[models.Model], pk: int, field: str = "claimed_until", seconds: int = 30
+) -> bool:
     now = timezone.now()
     free = Q(**{f"{field}__isnull": True}) | Q(**{f"{field}__lt": now})
     updated = model._default_manager.filter(free, pk=pk).update(

@@ -7,23 +7,18 @@ own environment's key, so tokens from elsewhere fail with `unknown_kid` as on Mi
 import base64
 import json
 import secrets
-import warnings
 from typing import Any
 
-import authlib.deprecate  # noqa: F401 - it installs an 'always' filter on import
-
-with warnings.catch_warnings():
-    # authlib.jose is deprecated in favour of joserfc; it is what this project ships with.
-    warnings.simplefilter("ignore")
-    from authlib.jose import JsonWebKey, JsonWebToken
-    from authlib.jose.errors import JoseError
 from django.db import IntegrityError
 from django.utils import timezone
+from joserfc import jwt  # authlib's own JOSE library (authlib.jose is deprecated in its favour)
+from joserfc.errors import JoseError
+from joserfc.jwk import ECKey, KeySet, RSAKey
 
 from smartapp.sandbox.links import ENV1
 from smartapp.sandbox.models import SigningKey
 
-_jwt = JsonWebToken(["ES256", "RS256"])
+ALGORITHMS = ["ES256", "RS256"]
 
 
 def access_purpose(env: str, host: str) -> str:
@@ -36,15 +31,11 @@ def id_token_purpose(env: str = ENV1) -> str:
 
 def _generate(purpose: str) -> SigningKey:
     is_rsa = purpose.startswith("id_token")
-    key = (
-        JsonWebKey.generate_key("RSA", 2048, is_private=True)
-        if is_rsa
-        else JsonWebKey.generate_key("EC", "P-256", is_private=True)
-    )
+    key = RSAKey.generate_key(2048) if is_rsa else ECKey.generate_key("P-256")
     # Cerner's kids look like "2025-01-21T01:40:36.469.rsa".
     stamp = timezone.now().strftime("%Y-%m-%dT%H:%M:%S")
     kid = f"{stamp}.{secrets.randbelow(1000):03d}{secrets.token_hex(2)}.{'rsa' if is_rsa else 'ec'}"
-    jwk = key.as_dict(is_private=True)
+    jwk = key.as_dict(private=True)
     jwk.update(kid=kid, alg="RS256" if is_rsa else "ES256", use="sig")
     return SigningKey.objects.create(kid=kid, purpose=purpose, private_jwk=jwk)
 
@@ -63,7 +54,7 @@ def signing_key(purpose: str) -> SigningKey:
 def sign(purpose: str, claims: dict[str, Any]) -> str:
     row = signing_key(purpose)
     header = {"alg": row.private_jwk["alg"], "kid": row.kid, "typ": "JWT"}
-    return _jwt.encode(header, claims, JsonWebKey.import_key(row.private_jwk)).decode()
+    return jwt.encode(header, claims, KeySet.import_key_set({"keys": [row.private_jwk]}).keys[0])
 
 
 def unverified_header(token: str) -> dict[str, Any]:
@@ -79,7 +70,8 @@ def unverified_header(token: str) -> dict[str, Any]:
 def verify(token: str, key_row: SigningKey) -> dict[str, Any] | None:
     """The claims when the signature is good (expiry is checked by the caller), else None."""
     try:
-        claims = _jwt.decode(token, JsonWebKey.import_key(key_row.private_jwk))
+        key = KeySet.import_key_set({"keys": [key_row.private_jwk]}).keys[0]
+        claims = jwt.decode(token, key, algorithms=ALGORITHMS).claims
     except (JoseError, ValueError):
         return None
     return dict(claims)
@@ -87,7 +79,7 @@ def verify(token: str, key_row: SigningKey) -> dict[str, Any] | None:
 
 def public_jwks(env: str = ENV1) -> dict[str, list[dict[str, Any]]]:
     row = signing_key(id_token_purpose(env))
-    public = JsonWebKey.import_key(row.private_jwk).as_dict(is_private=False)
+    public = KeySet.import_key_set({"keys": [row.private_jwk]}).keys[0].as_dict(private=False)
     public.update(kid=row.kid, alg="RS256", use="sig")
     return {"keys": [public]}
 

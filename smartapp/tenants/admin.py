@@ -11,7 +11,9 @@ from smartapp.tenants.services import registration_token_forget
 class ClientRegistrationForm(forms.ModelForm):
     # Write-only: the stored secret is never sent to the browser.
     new_client_secret = forms.CharField(
-        required=False, widget=forms.PasswordInput(render_value=False), label="Set a new client secret",
+        required=False,
+        widget=forms.PasswordInput(render_value=False),
+        label="Set a new client secret",
         help_text="Leave empty to keep the current secret.",
     )
     make_public = forms.BooleanField(required=False, label="Remove the secret (public client)")
@@ -61,7 +63,9 @@ class ClientRegistrationAdmin(admin.ModelAdmin):
     def has_secret(self, obj: ClientRegistration) -> bool:
         return obj.is_confidential
 
-    def save_model(self, request: HttpRequest, obj: ClientRegistration, form: Any, change: bool) -> None:
+    def save_model(
+        self, request: HttpRequest, obj: ClientRegistration, form: Any, change: bool
+    ) -> None:
         super().save_model(request, obj, form, change)
         if change:
             registration_token_forget(registration=obj)

@@ -38,28 +38,55 @@ def _answers(method: str, url: str, **kwargs: object) -> str:
 
 
 def _endpoint_findings(label: str, config: SmartConfiguration) -> Iterator[Finding]:
-    checks = [("FHIR metadata", "GET", f"{config.fhir_base}/metadata", {"headers": {"Accept": "application/fhir+json"}}),
-              ("authorize endpoint", "GET", config.authorization_endpoint, {}),
-              ("token endpoint", "POST", config.token_endpoint, {"data": {"grant_type": "client_credentials"}})]
+    checks = [
+        (
+            "FHIR metadata",
+            "GET",
+            f"{config.fhir_base}/metadata",
+            {"headers": {"Accept": "application/fhir+json"}},
+        ),
+        ("authorize endpoint", "GET", config.authorization_endpoint, {}),
+        (
+            "token endpoint",
+            "POST",
+            config.token_endpoint,
+            {"data": {"grant_type": "client_credentials"}},
+        ),
+    ]
     if config.jwks_uri:
         checks.append(("JWKS", "GET", config.jwks_uri, {"headers": {"Accept": "application/json"}}))
     for name, method, url, kwargs in checks:
         problem = _answers(method, url, **kwargs)
-        yield Finding(PROBLEM, f"{label}: the {name} at {url} {problem}.") if problem else Finding(OK, f"{label}: the {name} answers.")
+        yield (
+            Finding(PROBLEM, f"{label}: the {name} at {url} {problem}.")
+            if problem
+            else Finding(OK, f"{label}: the {name} answers.")
+        )
     if "S256" not in config.code_challenge_methods_supported:
-        yield Finding(WARN, f"{label}: discovery does not advertise PKCE S256 (the app sends it anyway).")
+        yield Finding(
+            WARN, f"{label}: discovery does not advertise PKCE S256 (the app sends it anyway)."
+        )
 
 
-def _client_findings(label: str, tenant: Tenant, persona: str, config: SmartConfiguration) -> Iterator[Finding]:
+def _client_findings(
+    label: str, tenant: Tenant, persona: str, config: SmartConfiguration
+) -> Iterator[Finding]:
     client = ClientRegistration.objects.filter(tenant=tenant, persona=persona).first()
     if client is None:
-        yield Finding(PROBLEM, f"{label}: no {persona} client is registered; users of this kind cannot sign in.")
+        yield Finding(
+            PROBLEM,
+            f"{label}: no {persona} client is registered; users of this kind cannot sign in.",
+        )
         return
     if not client.redirect_uri:
         yield Finding(PROBLEM, f"{label}: the {persona} client has no redirect URI.")
-    unsupported = [s for s in client.scope_list if config.scopes_supported and s not in config.scopes_supported]
+    unsupported = [
+        s for s in client.scope_list if config.scopes_supported and s not in config.scopes_supported
+    ]
     if unsupported:
-        yield Finding(WARN, f"{label}: the server does not list these scopes: {' '.join(unsupported)}.")
+        yield Finding(
+            WARN, f"{label}: the server does not list these scopes: {' '.join(unsupported)}."
+        )
 
 
 def host_findings(tenant: Tenant, persona: str) -> Iterator[Finding]:
@@ -90,25 +117,39 @@ def _token_error_text(error: TokenEndpointError) -> str:
 
 def _fhir_check(tenant: Tenant, access_token: str) -> Finding:
     audit = AuditContext(who="system", tenant=tenant.slug, reason="smart_doctor check")
-    gateway = FhirGateway(base_url=tenant.provider_fhir_base, token=lambda: access_token, audit_context=audit)
+    gateway = FhirGateway(
+        base_url=tenant.provider_fhir_base, token=lambda: access_token, audit_context=audit
+    )
     try:
         gateway.search("Patient", {"_id": "smart-doctor-check"})
     except fhir.NotFound:
         pass
     except fhir.Unauthorized as error:
-        text = WRONG_ENVIRONMENT if error.wrong_environment else f"the token was refused ({error.code or 401})"
+        text = (
+            WRONG_ENVIRONMENT
+            if error.wrong_environment
+            else f"the token was refused ({error.code or 401})"
+        )
         return Finding(PROBLEM, f"system client: the FHIR host rejected its token: {text}.")
     except fhir.Forbidden:
-        return Finding(PROBLEM, "system client: the FHIR host refused a Patient search (missing system/Patient.read).")
+        return Finding(
+            PROBLEM,
+            "system client: the FHIR host refused a Patient search (missing system/Patient.read).",
+        )
     except fhir.FhirError as error:
-        return Finding(PROBLEM, f"system client: a test FHIR call failed ({error.status or error}).")
+        return Finding(
+            PROBLEM, f"system client: a test FHIR call failed ({error.status or error})."
+        )
     return Finding(OK, "system client: the FHIR host accepts its token.")
 
 
 def system_findings(tenant: Tenant) -> Iterator[Finding]:
     client = ClientRegistration.objects.filter(tenant=tenant, persona=Persona.SYSTEM).first()
     if client is None:
-        yield Finding(PROBLEM, "system client: none is registered; background work (bookings, payments) cannot run.")
+        yield Finding(
+            PROBLEM,
+            "system client: none is registered; background work (bookings, payments) cannot run.",
+        )
         return
     try:
         token = system_token(tenant=tenant, force=True)
@@ -120,7 +161,10 @@ def system_findings(tenant: Tenant) -> Iterator[Finding]:
         return
     missing = [s for s in fhir_system_scopes(client) if s not in token.scope.split()]
     if missing:
-        yield Finding(PROBLEM, f"system client: the EHR granted fewer scopes than needed; missing: {' '.join(missing)}.")
+        yield Finding(
+            PROBLEM,
+            f"system client: the EHR granted fewer scopes than needed; missing: {' '.join(missing)}.",
+        )
     else:
         yield Finding(OK, f"system client {client.client_id}: got a token with every needed scope.")
     if "system/Patient.read" in token.scope.split():

@@ -14,8 +14,12 @@ class Persona(models.TextChoices):
 class Tenant(models.Model):
     slug = models.SlugField(unique=True)
     name = models.CharField(max_length=200)
-    ehr_tenant_id = models.CharField(max_length=100, help_text="The EHR's tenant id (a UUID at Millennium).")
-    provider_fhir_base = models.URLField(max_length=500, help_text="FHIR base for clinicians (fhir-ehr host).")
+    ehr_tenant_id = models.CharField(
+        max_length=100, help_text="The EHR's tenant id (a UUID at Millennium)."
+    )
+    provider_fhir_base = models.URLField(
+        max_length=500, help_text="FHIR base for clinicians (fhir-ehr host)."
+    )
     patient_fhir_base = models.URLField(
         max_length=500, blank=True, help_text="FHIR base for patients (fhir-myrecord host)."
     )

@@ -73,13 +73,18 @@ def token_request(
             token_endpoint, data=body, auth=auth, headers={"Accept": "application/json"}
         )
     except requests.RequestException as error:
-        logger.warning("token endpoint unreachable grant=%s: %s", form.get("grant_type"), type(error).__name__)
+        logger.warning(
+            "token endpoint unreachable grant=%s: %s", form.get("grant_type"), type(error).__name__
+        )
         raise TokenEndpointError("unreachable") from None
     if response.status_code != 200:
         error = _error_from(response)
         logger.warning(
             "token endpoint refused grant=%s status=%s error=%s correlation=%s",
-            form.get("grant_type"), error.status, error.error, error.correlation,
+            form.get("grant_type"),
+            error.status,
+            error.error,
+            error.correlation,
         )
         raise error
     try:

@@ -33,14 +33,18 @@ def fhir_system_scopes(registration: ClientRegistration) -> list[str]:
 
 
 def _usable(row: SystemToken) -> bool:
-    return bool(row.access_token and row.expires_at and row.expires_at - REUSE_MARGIN > timezone.now())
+    return bool(
+        row.access_token and row.expires_at and row.expires_at - REUSE_MARGIN > timezone.now()
+    )
 
 
 def _fetch(row: SystemToken, registration: ClientRegistration, tenant: Tenant) -> SystemToken:
     config = smart_configuration(fhir_base=tenant.provider_fhir_base)
     form = {"grant_type": "client_credentials", "scope": " ".join(fhir_system_scopes(registration))}
     try:
-        data = token_request(token_endpoint=config.token_endpoint, registration=registration, form=form)
+        data = token_request(
+            token_endpoint=config.token_endpoint, registration=registration, form=form
+        )
         row.access_token = data["access_token"]
         row.scope = str(data.get("scope") or "")
         row.expires_at = timezone.now() + timedelta(seconds=int(data.get("expires_in") or 300))

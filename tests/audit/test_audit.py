@@ -11,8 +11,16 @@ pytestmark = pytest.mark.django_db
 
 
 def test_it_records_an_event():
-    event = record(who="Practitioner/1", action="read", what="Patient/2", tenant="t", patient_id="2", status=200,
-                   correlation_id="c-1", launch_id="2b7c8f7e-7b0a-4a8e-9c9b-0d3f9d0e9a11")
+    event = record(
+        who="Practitioner/1",
+        action="read",
+        what="Patient/2",
+        tenant="t",
+        patient_id="2",
+        status=200,
+        correlation_id="c-1",
+        launch_id="2b7c8f7e-7b0a-4a8e-9c9b-0d3f9d0e9a11",
+    )
 
     assert AuditEvent.objects.get(pk=event.pk).correlation_id == "c-1"
 

@@ -79,7 +79,10 @@ def test_the_chart_says_when_the_ehr_gave_no_patient(client, fake_ehr, fake_tena
 
 def test_a_missing_permission_gives_a_clear_403(client, launched, fake_ehr):
     launch, _ = launched
-    fake_ehr.fhir["Patient/12724067"] = (403, {"code": 403, "message": 'error="insufficient_scope"'})
+    fake_ehr.fhir["Patient/12724067"] = (
+        403,
+        {"code": 403, "message": 'error="insufficient_scope"'},
+    )
 
     response = client.get(f"/l/{launch.public_id}/chart/")
 
@@ -90,7 +93,9 @@ def test_a_patient_launch_has_no_chart(client, fake_ehr, fake_tenant):
     fake_ehr.client_id = "patient-client"
     fake_ehr.claims_override = {"fhirUser": f"{PATIENT_BASE}/Patient/12724067"}
     fake_ehr.fhir["Patient/12724067"] = (200, example("r4_patient_read.json"))
-    params = authorize_params(client.post("/signin", {"tenant": "fake", "persona": "patient"})["Location"])
+    params = authorize_params(
+        client.post("/signin", {"tenant": "fake", "persona": "patient"})["Location"]
+    )
     fake_ehr.nonce = params["nonce"]
     done = client.get("/launch/callback", {"code": "c", "state": params["state"]})
     launch = Launch.objects.get()

@@ -17,9 +17,18 @@ def _start(client):
     return authorize_params(client.get("/launch", {"iss": BASE, "launch": "l-1"})["Location"])
 
 
-@pytest.mark.parametrize("query", [{}, {"iss": BASE}, {"launch": "x"}, {"iss": "not a url", "launch": "x"},
-                                   {"iss": "ftp://fhir.example.org/r4/t1", "launch": "x"},
-                                   {"iss": BASE, "launch": "bad value"}, {"iss": BASE, "launch": ""}])
+@pytest.mark.parametrize(
+    "query",
+    [
+        {},
+        {"iss": BASE},
+        {"launch": "x"},
+        {"iss": "not a url", "launch": "x"},
+        {"iss": "ftp://fhir.example.org/r4/t1", "launch": "x"},
+        {"iss": BASE, "launch": "bad value"},
+        {"iss": BASE, "launch": ""},
+    ],
+)
 def test_it_explains_a_missing_or_malformed_iss_or_launch(client, fake_ehr, fake_tenant, query):
     response = client.get("/launch", query)
 
@@ -37,17 +46,26 @@ def test_it_refuses_an_unregistered_iss_without_contacting_it(client, fake_ehr, 
     assert fake_ehr.session.calls == []
 
 
-def test_it_accepts_the_registered_iss_with_a_trailing_slash_and_other_host_case(client, fake_ehr, fake_tenant):
-    response = client.get("/launch", {"iss": BASE.replace("fhir.example", "FHIR.Example") + "/", "launch": "x"})
+def test_it_accepts_the_registered_iss_with_a_trailing_slash_and_other_host_case(
+    client, fake_ehr, fake_tenant
+):
+    response = client.get(
+        "/launch", {"iss": BASE.replace("fhir.example", "FHIR.Example") + "/", "launch": "x"}
+    )
 
     assert response.status_code == 302
 
 
-def test_it_shows_a_friendly_page_when_the_user_denies_access(client, fake_ehr, fake_tenant, caplog):
+def test_it_shows_a_friendly_page_when_the_user_denies_access(
+    client, fake_ehr, fake_tenant, caplog
+):
     params = _start(client)
     error_uri = "https://auth.example.org/errors/urn%3Adenied/instances/1"
 
-    response = client.get("/launch/callback", {"state": params["state"], "error": "access_denied", "error_uri": error_uri})
+    response = client.get(
+        "/launch/callback",
+        {"state": params["state"], "error": "access_denied", "error_uri": error_uri},
+    )
 
     assert response.status_code == 403
     assert b"Access was not granted" in response.content
@@ -60,8 +78,14 @@ def test_it_shows_the_error_uri_to_staff_only(client, fake_ehr, fake_tenant):
     client.force_login(staff)
     params = _start(client)
 
-    response = client.get("/launch/callback", {"state": params["state"], "error": "access_denied",
-                                               "error_uri": "https://auth.example.org/errors/x"})
+    response = client.get(
+        "/launch/callback",
+        {
+            "state": params["state"],
+            "error": "access_denied",
+            "error_uri": "https://auth.example.org/errors/x",
+        },
+    )
 
     assert response.status_code == 403 and b"https://auth.example.org/errors/x" in response.content
 
@@ -72,7 +96,9 @@ def test_it_refuses_a_missing_or_unknown_state(client, fake_ehr, fake_tenant, st
 
     response = client.get("/launch/callback", {"code": "c", "state": state})
 
-    assert response.status_code == 400 and b"This sign-in link is no longer valid" in response.content
+    assert (
+        response.status_code == 400 and b"This sign-in link is no longer valid" in response.content
+    )
 
 
 def test_it_refuses_a_state_started_in_another_browser(client, fake_ehr, fake_tenant):
@@ -82,7 +108,10 @@ def test_it_refuses_a_state_started_in_another_browser(client, fake_ehr, fake_te
 
     response = client.get("/launch/callback", {"code": "c", "state": params["state"]})
 
-    assert response.status_code == 400 and b"does not match a sign-in started in this browser" in response.content
+    assert (
+        response.status_code == 400
+        and b"does not match a sign-in started in this browser" in response.content
+    )
     assert not [c for c in fake_ehr.session.calls if c[1].endswith("/token")]
 
 
@@ -90,7 +119,9 @@ def test_it_refuses_the_same_callback_twice(client, fake_ehr, fake_tenant):
     params = _start(client)
     fake_ehr.nonce = params["nonce"]
     fake_ehr.fhir["Practitioner/4122622"] = (404, None)
-    assert client.get("/launch/callback", {"code": "c", "state": params["state"]}).status_code == 302
+    assert (
+        client.get("/launch/callback", {"code": "c", "state": params["state"]}).status_code == 302
+    )
 
     again = client.get("/launch/callback", {"code": "c", "state": params["state"]})
 
@@ -107,7 +138,9 @@ def test_it_refuses_an_expired_state(client, fake_ehr, fake_tenant):
     assert response.status_code == 400 and b"longer than 10 minutes" in response.content
 
 
-def test_it_explains_an_expired_code_and_shows_cerners_text_to_staff_only(client, fake_ehr, fake_tenant):
+def test_it_explains_an_expired_code_and_shows_cerners_text_to_staff_only(
+    client, fake_ehr, fake_tenant
+):
     error_uri = "https://auth.example.org/errors/urn%3Acode-invalid-or-expired/instances/9"
     fake_ehr.token_error = (400, {"error": "invalid_grant", "error_uri": error_uri})
     params = _start(client)
@@ -129,8 +162,12 @@ def test_it_refuses_an_id_token_that_does_not_check_out(client, fake_ehr, fake_t
 
     if problem == "signature":
         fake_ehr.sign_key = RSAKey.generate_key(2048, parameters={"kid": "k1"}, private=True)
-    overrides = {"aud": {"aud": "someone-else"}, "nonce": {"nonce": "other"},
-                 "expired": {"exp": 1000, "iat": 900}, "iss": {"iss": "https://auth.example.org/tenants/t2/"}}
+    overrides = {
+        "aud": {"aud": "someone-else"},
+        "nonce": {"nonce": "other"},
+        "expired": {"exp": 1000, "iat": 900},
+        "iss": {"iss": "https://auth.example.org/tenants/t2/"},
+    }
     fake_ehr.claims_override = overrides.get(problem, {})
 
     response = fake_launch(client, fake_ehr)
@@ -169,7 +206,10 @@ def test_it_explains_an_ended_session_with_a_401(client, fake_ehr, fake_tenant):
     response = client.get(done["Location"], follow=True)
 
     assert response.status_code == 401
-    assert b"Your EHR session ended" in response.content and b"Relaunch from the EHR" in response.content
+    assert (
+        b"Your EHR session ended" in response.content
+        and b"Relaunch from the EHR" in response.content
+    )
 
 
 @pytest.mark.parametrize("method", ["post", "put", "delete"])

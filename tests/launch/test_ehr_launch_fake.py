@@ -13,7 +13,9 @@ from tests.fakehttp import AUTH, BASE, authorize_params, fake_launch
 pytestmark = pytest.mark.django_db
 
 
-def test_it_sends_the_browser_to_the_discovered_authorize_endpoint_with_pkce(client, fake_ehr, fake_tenant):
+def test_it_sends_the_browser_to_the_discovered_authorize_endpoint_with_pkce(
+    client, fake_ehr, fake_tenant
+):
     response = client.get("/launch", {"iss": BASE, "launch": "launch-123"})
 
     assert response.status_code == 302
@@ -38,13 +40,19 @@ def test_it_completes_a_launch_and_shows_the_patient_chart(client, fake_ehr, fak
     launch = Launch.objects.get()
     assert response["Location"] == f"/l/{launch.public_id}/"
     assert (launch.patient_id, launch.encounter_id, launch.user_type, launch.user_id) == (
-        "12724067", "97953492", "Practitioner", "4122622")
+        "12724067",
+        "97953492",
+        "Practitioner",
+        "4122622",
+    )
     assert launch.user_display == "Cerner Test, Physician - Hospitalist Cerner"
     chart = client.get(response["Location"], follow=True)
     assert chart.status_code == 200
     html = chart.content.decode()
     assert 'id="patient-banner"' in html and "SMART, JOE" in html
-    assert AuditEvent.objects.filter(what="Patient/12724067", patient_id="12724067", who="Practitioner/4122622").exists()
+    assert AuditEvent.objects.filter(
+        what="Patient/12724067", patient_id="12724067", who="Practitioner/4122622"
+    ).exists()
 
 
 def test_it_exchanges_the_code_with_basic_auth_and_the_pkce_verifier(client, fake_ehr, fake_tenant):
@@ -53,7 +61,10 @@ def test_it_exchanges_the_code_with_basic_auth_and_the_pkce_verifier(client, fak
     token_calls = [c for c in fake_ehr.session.calls if c[1].endswith("/token")]
     assert len(token_calls) == 1
     kwargs = token_calls[0][2]
-    assert kwargs["auth"].username == "provider-client" and kwargs["auth"].password == "provider-secret"
+    assert (
+        kwargs["auth"].username == "provider-client"
+        and kwargs["auth"].password == "provider-secret"
+    )
     assert kwargs["data"]["grant_type"] == "authorization_code" and kwargs["data"]["code_verifier"]
     assert "client_id" not in kwargs["data"]
 
@@ -64,7 +75,9 @@ def test_it_shows_a_compact_header_when_the_ehr_shows_its_own_banner(client, fak
     response = fake_launch(client, fake_ehr)
 
     html = client.get(response["Location"], follow=True).content.decode()
-    assert 'id="patient-banner"' not in html and 'id="patient-header"' in html and "SMART, JOE" in html
+    assert (
+        'id="patient-banner"' not in html and 'id="patient-header"' in html and "SMART, JOE" in html
+    )
 
 
 def test_it_escapes_text_from_the_ehr(client, fake_ehr, fake_tenant):

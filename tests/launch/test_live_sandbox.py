@@ -21,8 +21,12 @@ def csrf_post(browser: requests.Session, url: str, data: dict[str, str]) -> requ
     page = browser.get(url)
     assert page.status_code == 200, page.text[:500]
     token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text)
-    return browser.post(page.url, data={**data, "csrfmiddlewaretoken": token[1] if token else ""},
-                        allow_redirects=False, headers={"Referer": page.url})
+    return browser.post(
+        page.url,
+        data={**data, "csrfmiddlewaretoken": token[1] if token else ""},
+        allow_redirects=False,
+        headers={"Referer": page.url},
+    )
 
 
 def follow_to_callback(browser: requests.Session, url: str) -> str:
@@ -32,7 +36,11 @@ def follow_to_callback(browser: requests.Session, url: str) -> str:
             return url
         response = browser.get(url, allow_redirects=False)
         if response.status_code not in (301, 302, 303):
-            return response.url if "/launch/callback" in response.url else _form_step(browser, response)
+            return (
+                response.url
+                if "/launch/callback" in response.url
+                else _form_step(browser, response)
+            )
         url = urljoin(response.url, response.headers["Location"])
     raise AssertionError("no callback redirect")
 
@@ -50,17 +58,24 @@ def sandbox_people():
     from smartapp.sandbox.models import Client, Encounter, Patient, Practitioner
 
     patient = Patient.objects.order_by("fhir_id").first()
-    return {"client": Client.objects.filter(persona="provider").first(),
-            "practitioner": Practitioner.objects.order_by("fhir_id").first(), "patient": patient,
-            "encounter": Encounter.objects.filter(patient=patient).order_by("fhir_id").first()}
+    return {
+        "client": Client.objects.filter(persona="provider").first(),
+        "practitioner": Practitioner.objects.order_by("fhir_id").first(),
+        "patient": patient,
+        "encounter": Encounter.objects.filter(patient=patient).order_by("fhir_id").first(),
+    }
 
 
 def ehr_launch_url(live_server, *, banner: bool = True) -> str:
     """Uses the sandbox EHR page (PowerChart stand-in) and returns the app URL it frames."""
     people = sandbox_people()
     browser = requests.Session()
-    data = {"client": people["client"].client_id, "practitioner": people["practitioner"].fhir_id,
-            "patient": people["patient"].fhir_id, "encounter": people["encounter"].fhir_id}
+    data = {
+        "client": people["client"].client_id,
+        "practitioner": people["practitioner"].fhir_id,
+        "patient": people["patient"].fhir_id,
+        "encounter": people["encounter"].fhir_id,
+    }
     if banner:
         data["need_patient_banner"] = "on"
     launched = csrf_post(browser, f"{live_server.url}/sandbox/ehr/", data)
@@ -107,7 +122,10 @@ def test_a_clinician_ehr_launch_shows_the_launched_patient(client, live_server, 
     assert 'id="patient-banner"' in text
     assert html.escape(people["patient"].display_name) in text and people["patient"].mrn in text
     launch = Launch.objects.get()
-    assert launch.patient_id == people["patient"].fhir_id and launch.encounter_id == people["encounter"].fhir_id
+    assert (
+        launch.patient_id == people["patient"].fhir_id
+        and launch.encounter_id == people["encounter"].fhir_id
+    )
     assert (launch.user_type, launch.user_id) == ("Practitioner", people["practitioner"].fhir_id)
 
 

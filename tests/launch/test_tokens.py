@@ -17,8 +17,14 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def launch(fake_tenant):
-    return Launch.objects.create(tenant=fake_tenant, persona="provider", fhir_base=BASE, access_token="old-at",
-                                 refresh_token="rt-1", expires_at=timezone.now() + timedelta(seconds=30))
+    return Launch.objects.create(
+        tenant=fake_tenant,
+        persona="provider",
+        fhir_base=BASE,
+        access_token="old-at",
+        refresh_token="rt-1",
+        expires_at=timezone.now() + timedelta(seconds=30),
+    )
 
 
 def test_it_uses_the_token_while_it_is_fresh(fake_ehr, launch):
@@ -33,7 +39,9 @@ def test_it_refreshes_within_the_margin_and_keeps_the_original_refresh_token(fak
     assert launch_access_token(launch=launch) == "refreshed-1"
 
     launch.refresh_from_db()
-    assert launch.refresh_token == "rt-1" and launch.expires_at > timezone.now() + timedelta(minutes=5)
+    assert launch.refresh_token == "rt-1" and launch.expires_at > timezone.now() + timedelta(
+        minutes=5
+    )
     token_call = [c for c in fake_ehr.session.calls if c[1].endswith("/token")][0][2]
     assert token_call["auth"].username == "provider-client"
 
@@ -65,8 +73,14 @@ def test_it_keeps_using_a_still_valid_token_when_another_request_is_refreshing(f
 
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_requests_refresh_only_once(fake_tenant):
-    launch = Launch.objects.create(tenant=fake_tenant, persona="provider", fhir_base=BASE, access_token="old-at",
-                                   refresh_token="rt-1", expires_at=timezone.now() - timedelta(seconds=1))
+    launch = Launch.objects.create(
+        tenant=fake_tenant,
+        persona="provider",
+        fhir_base=BASE,
+        access_token="old-at",
+        refresh_token="rt-1",
+        expires_at=timezone.now() - timedelta(seconds=1),
+    )
     ehr, results, barrier = FakeEhr(), [], threading.Barrier(4)
 
     def worker():

@@ -106,14 +106,21 @@ def test_a_launch_without_a_chosen_encounter_uses_the_patients_latest_visit(sand
     latest = max(patient.encounters.all(), key=lambda e: e.resource["period"]["start"])
     posted = http.post(
         f"{sandbox.base}/sandbox/ehr/",
-        data={"csrfmiddlewaretoken": csrf, "client": sandbox.clients["provider"]["client_id"],
-              "practitioner": Practitioner.objects.filter(tenant_id=TENANT).first().fhir_id,
-              "patient": patient.fhir_id, "encounter": ""},
+        data={
+            "csrfmiddlewaretoken": csrf,
+            "client": sandbox.clients["provider"]["client_id"],
+            "practitioner": Practitioner.objects.filter(tenant_id=TENANT).first().fhir_id,
+            "patient": patient.fhir_id,
+            "encounter": "",
+        },
         allow_redirects=False,
     )
     assert posted.status_code == 302, posted.text
     src = html.unescape(
-        re.search(r'<iframe[^>]*src="([^"]+)"', http.get(urljoin(sandbox.base, posted.headers["Location"])).text)[1]
+        re.search(
+            r'<iframe[^>]*src="([^"]+)"',
+            http.get(urljoin(sandbox.base, posted.headers["Location"])).text,
+        )[1]
     )
     assert _ehr_tokens(sandbox, src)["encounter"] == latest.fhir_id
 

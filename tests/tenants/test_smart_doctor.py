@@ -7,8 +7,11 @@ from tests.fakehttp import BASE
 
 pytestmark = pytest.mark.django_db
 
-UNKNOWN_KID = {"code": 401, "message": 'code="urn:cerner:error:oauth2:resource-access:signature-verification-failed",'
-               'error="invalid_token",subcode="unknown_kid"'}
+UNKNOWN_KID = {
+    "code": 401,
+    "message": 'code="urn:cerner:error:oauth2:resource-access:signature-verification-failed",'
+    'error="invalid_token",subcode="unknown_kid"',
+}
 
 
 def run(capsys, slug="fake"):
@@ -27,7 +30,11 @@ def healthy(fake_ehr):
     def handler(method, url, kwargs):
         if url.endswith("/authorize"):
             return 400, {"error": "invalid_request"}
-        if url.endswith("/token") and not kwargs.get("auth") and not (kwargs.get("data") or {}).get("client_id"):
+        if (
+            url.endswith("/token")
+            and not kwargs.get("auth")
+            and not (kwargs.get("data") or {}).get("client_id")
+        ):
             return 401, {"error": "invalid_client"}
         return original(method, url, kwargs)
 
@@ -55,7 +62,10 @@ def test_it_explains_a_token_from_another_environment(capsys, fake_ehr, fake_ten
 
 def test_it_explains_a_wrong_secret(capsys, fake_ehr, fake_tenant):
     healthy(fake_ehr)
-    fake_ehr.token_error = (401, {"error": "invalid_client", "error_uri": "https://x/errors/invalid-authorization-header"})
+    fake_ehr.token_error = (
+        401,
+        {"error": "invalid_client", "error_uri": "https://x/errors/invalid-authorization-header"},
+    )
 
     code, out = run(capsys)
 

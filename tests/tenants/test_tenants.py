@@ -16,14 +16,40 @@ from tests.fakehttp import BASE, PATIENT_BASE, example, install, uninstall
 
 pytestmark = pytest.mark.django_db
 
-TENANT_FILE = {"tenants": [{
-    "slug": "sandbox", "name": "Millennium Sandbox Hospital", "ehr_tenant_id": "t1",
-    "provider_fhir_base": BASE, "patient_fhir_base": PATIENT_BASE,
-    "clients": [
-        {"persona": "provider", "client_id": "p", "client_secret": "s3cret-provider", "redirect_uri": "http://a/launch/callback", "scopes": "launch openid"},
-        {"persona": "patient", "client_id": "q", "client_secret": "", "redirect_uri": "http://a/launch/callback", "scopes": "launch/patient openid"},
-        {"persona": "system", "client_id": "r", "client_secret": "s3cret-system", "redirect_uri": "", "scopes": "system/Patient.read"},
-    ]}]}
+TENANT_FILE = {
+    "tenants": [
+        {
+            "slug": "sandbox",
+            "name": "Millennium Sandbox Hospital",
+            "ehr_tenant_id": "t1",
+            "provider_fhir_base": BASE,
+            "patient_fhir_base": PATIENT_BASE,
+            "clients": [
+                {
+                    "persona": "provider",
+                    "client_id": "p",
+                    "client_secret": "s3cret-provider",
+                    "redirect_uri": "http://a/launch/callback",
+                    "scopes": "launch openid",
+                },
+                {
+                    "persona": "patient",
+                    "client_id": "q",
+                    "client_secret": "",
+                    "redirect_uri": "http://a/launch/callback",
+                    "scopes": "launch/patient openid",
+                },
+                {
+                    "persona": "system",
+                    "client_id": "r",
+                    "client_secret": "s3cret-system",
+                    "redirect_uri": "",
+                    "scopes": "system/Patient.read",
+                },
+            ],
+        }
+    ]
+}
 
 
 @pytest.fixture
@@ -72,7 +98,15 @@ def test_it_maps_a_registered_iss_to_its_tenant_and_persona(fake_tenant):
     assert tenant_for_iss(iss=PATIENT_BASE).persona == "patient"
 
 
-@pytest.mark.parametrize("iss", ["https://evil.example.net/r4/t1", BASE + "x", BASE.replace("https", "http"), BASE + "/Patient"])
+@pytest.mark.parametrize(
+    "iss",
+    [
+        "https://evil.example.net/r4/t1",
+        BASE + "x",
+        BASE.replace("https", "http"),
+        BASE + "/Patient",
+    ],
+)
 def test_it_refuses_an_unregistered_iss(fake_tenant, iss):
     with pytest.raises(UnknownIssuer):
         tenant_for_iss(iss=iss)
@@ -91,7 +125,10 @@ def test_discovery_falls_back_to_the_capability_statement_and_is_cached():
     def handler(method, url, kwargs):
         calls.append(url)
         if url.endswith("/metadata"):
-            return 200, {"resourceType": "CapabilityStatement", "rest": [{"security": example("r4_metadata_secure_rest_security.json")}]}
+            return 200, {
+                "resourceType": "CapabilityStatement",
+                "rest": [{"security": example("r4_metadata_secure_rest_security.json")}],
+            }
         return 404, None
 
     install(handler)
@@ -106,12 +143,19 @@ def test_discovery_falls_back_to_the_capability_statement_and_is_cached():
 
 
 def test_discovery_reads_cerners_smart_configuration():
-    install(lambda m, url, k: (200, example("thirdparty_probe_2026_smart_configuration_provider_fhir-ehr-code.json")))
+    install(
+        lambda m, url, k: (
+            200,
+            example("thirdparty_probe_2026_smart_configuration_provider_fhir-ehr-code.json"),
+        )
+    )
     try:
         config = smart_configuration(fhir_base=BASE)
     finally:
         uninstall()
-    assert config.source == "smart-configuration" and "S256" in config.code_challenge_methods_supported
+    assert (
+        config.source == "smart-configuration" and "S256" in config.code_challenge_methods_supported
+    )
     assert "/hosts/fhir-ehr-code.cerner.com/" in config.token_endpoint
 
 
@@ -125,7 +169,10 @@ def test_discovery_explains_a_server_without_smart():
 
 
 def test_the_system_token_is_cached_encrypted_and_reused(fake_ehr, fake_tenant):
-    fake_ehr.token_fields = {"access_token": "sys-at-1", "scope": "system/Patient.read system/Practitioner.read"}
+    fake_ehr.token_fields = {
+        "access_token": "sys-at-1",
+        "scope": "system/Patient.read system/Practitioner.read",
+    }
 
     assert system_access_token(tenant=fake_tenant) == "sys-at-1"
     assert system_access_token(tenant=fake_tenant) == "sys-at-1"
@@ -150,7 +197,8 @@ def test_the_system_token_is_renewed_a_minute_before_expiry(fake_ehr, fake_tenan
 
 def test_the_system_token_asks_the_fhir_host_only_for_system_scopes(fake_ehr, fake_tenant):
     ClientRegistration.objects.filter(persona="system").update(
-        scopes="system/Patient.read oraclehealth:millennium:message")
+        scopes="system/Patient.read oraclehealth:millennium:message"
+    )
 
     system_access_token(tenant=fake_tenant)
 

@@ -4,30 +4,39 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='AuditEvent',
+            name="AuditEvent",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('who', models.CharField(max_length=300)),
-                ('tenant', models.CharField(blank=True, db_index=True, max_length=100)),
-                ('patient_id', models.CharField(blank=True, db_index=True, max_length=100)),
-                ('action', models.CharField(choices=[('read', 'read'), ('search', 'search'), ('write', 'write')], max_length=10)),
-                ('what', models.CharField(max_length=500)),
-                ('when', models.DateTimeField(auto_now_add=True, db_index=True)),
-                ('correlation_id', models.CharField(blank=True, max_length=200)),
-                ('status', models.PositiveSmallIntegerField(blank=True, null=True)),
-                ('launch_id', models.UUIDField(blank=True, db_index=True, null=True)),
-                ('reason', models.CharField(blank=True, max_length=200)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("who", models.CharField(max_length=300)),
+                ("tenant", models.CharField(blank=True, db_index=True, max_length=100)),
+                ("patient_id", models.CharField(blank=True, db_index=True, max_length=100)),
+                (
+                    "action",
+                    models.CharField(
+                        choices=[("read", "read"), ("search", "search"), ("write", "write")],
+                        max_length=10,
+                    ),
+                ),
+                ("what", models.CharField(max_length=500)),
+                ("when", models.DateTimeField(auto_now_add=True, db_index=True)),
+                ("correlation_id", models.CharField(blank=True, max_length=200)),
+                ("status", models.PositiveSmallIntegerField(blank=True, null=True)),
+                ("launch_id", models.UUIDField(blank=True, db_index=True, null=True)),
+                ("reason", models.CharField(blank=True, max_length=200)),
             ],
             options={
-                'ordering': ['-when', '-id'],
+                "ordering": ["-when", "-id"],
             },
         ),
     ]

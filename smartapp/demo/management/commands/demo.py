@@ -29,7 +29,9 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         if not settings.SANDBOX_ENABLED:
-            raise CommandError("The demo needs SANDBOX_ENABLED=1 (the README's demo command sets it).")
+            raise CommandError(
+                "The demo needs SANDBOX_ENABLED=1 (the README's demo command sets it)."
+            )
         host, port = options["host"], options["port"]
         if not processes.port_is_free(host, port):
             raise CommandError(f"Port {port} is busy: stop what runs there or pass --port.")
@@ -55,7 +57,10 @@ class Command(BaseCommand):
         call_command("collectstatic", interactive=False, verbosity=0)
         tenants_file = data_dir / "tenants.json"
         call_command(
-            "sandbox_seed", base_url=base_url, app_url=base_url, size=size,
+            "sandbox_seed",
+            base_url=base_url,
+            app_url=base_url,
+            size=size,
             tenants_file=str(tenants_file),
         )
         call_command("register_tenants", str(tenants_file))
@@ -67,7 +72,9 @@ class Command(BaseCommand):
             processes.wait_for_port("127.0.0.1", port)
         Redis.from_url(settings.CELERY_BROKER_URL).ping()
 
-    def _start_services(self, group: processes.ProcessGroup, *, options: dict, data_dir: Path) -> None:
+    def _start_services(
+        self, group: processes.ProcessGroup, *, options: dict, data_dir: Path
+    ) -> None:
         group.start("worker", processes.celery_worker_command())
         group.start("beat", processes.celery_beat_command(schedule_file=data_dir / "beat-schedule"))
         group.start("web", processes.gunicorn_command(host=options["host"], port=options["port"]))

@@ -11,7 +11,9 @@ class Command(BaseCommand):
     help = "Creates or updates tenants and their client registrations from a tenant file (JSON)."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("path", nargs="?", help="Tenant file; defaults to settings.TENANTS_FILE.")
+        parser.add_argument(
+            "path", nargs="?", help="Tenant file; defaults to settings.TENANTS_FILE."
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         path = options["path"] or settings.TENANTS_FILE
