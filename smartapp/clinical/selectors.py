@@ -3,8 +3,17 @@
 from dataclasses import dataclass
 from datetime import date
 
+from django.utils import timezone
+
 from smartapp.fhir.errors import FhirError
-from smartapp.fhir.presentation import birth_date, display_name, gender, given_name, mrn
+from smartapp.fhir.presentation import (
+    age_in_years,
+    birth_date,
+    display_name,
+    gender,
+    given_name,
+    mrn,
+)
 from smartapp.launch.access import gateway_for
 from smartapp.launch.models import Launch
 
@@ -17,6 +26,10 @@ class PatientSummary:
     birth_date: date | None
     mrn: str
     gender: str
+
+    @property
+    def age(self) -> int | None:
+        return age_in_years(self.birth_date, today=timezone.localdate())
 
 
 def patient_summary(*, launch: Launch) -> PatientSummary | None:

@@ -66,5 +66,11 @@ def birth_date(patient: Resource | None) -> date | None:
     return value.date if value is not None else None
 
 
+def age_in_years(born: date | None, *, today: date) -> int | None:
+    if born is None:
+        return None
+    return today.year - born.year - ((today.month, today.day) < (born.month, born.day))
+
+
 def gender(patient: Resource | None) -> str:
     return str(getattr(patient, "gender", "") or "")

@@ -221,3 +221,13 @@ def test_read_refuses_a_different_resource_than_asked(fhir_server):
 
 def test_fetch_parallel_runs_calls_and_returns_results_by_name():
     assert fetch_parallel({"a": lambda: 1, "b": lambda: 2}) == {"a": 1, "b": 2}
+
+
+def test_age_counts_whole_years_and_waits_for_the_birthday():
+    from datetime import date
+
+    from smartapp.fhir.presentation import age_in_years
+
+    assert age_in_years(date(1976, 4, 29), today=date(2026, 4, 28)) == 49
+    assert age_in_years(date(1976, 4, 29), today=date(2026, 4, 29)) == 50
+    assert age_in_years(None, today=date(2026, 1, 1)) is None
