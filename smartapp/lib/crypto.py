@@ -5,7 +5,17 @@ from functools import lru_cache
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from django.conf import settings
 
-__all__ = ["InvalidToken", "decrypt", "encrypt"]
+__all__ = ["InvalidToken", "WrongEncryptionKey", "decrypt", "encrypt"]
+
+
+class WrongEncryptionKey(InvalidToken):
+    """Stored ciphertext that none of FIELD_ENCRYPTION_KEYS opens."""
+
+    def __str__(self) -> str:
+        return (
+            "A stored secret could not be decrypted: FIELD_ENCRYPTION_KEYS does not include the key "
+            "it was written with. Add the old key after the new one (keys rotate, they are not replaced)."
+        )
 
 
 @lru_cache(maxsize=1)
@@ -19,4 +29,7 @@ def encrypt(plaintext: str) -> str:
 
 
 def decrypt(ciphertext: str) -> str:
-    return _fernet().decrypt(ciphertext.encode()).decode()
+    try:
+        return _fernet().decrypt(ciphertext.encode()).decode()
+    except InvalidToken:
+        raise WrongEncryptionKey from None

@@ -33,5 +33,5 @@ def test_it_refuses_ciphertext_from_an_unknown_key(fresh_keys):
     fresh_keys([Fernet.generate_key().decode()])
     stored = crypto.encrypt("refresh-token")
     fresh_keys([Fernet.generate_key().decode()])
-    with pytest.raises(crypto.InvalidToken):
+    with pytest.raises(crypto.InvalidToken, match="FIELD_ENCRYPTION_KEYS does not include"):
         crypto.decrypt(stored)
