@@ -38,6 +38,15 @@ def launch_user_resolve(*, launch: Launch, claims: dict[str, Any], token: dict[s
     if reference is None or reference.resource_type not in USER_TYPES:
         return
     launch.user_type, launch.user_id = reference.resource_type, reference.resource_id
+    is_own_record = (reference.resource_type, reference.resource_id) == (
+        "Patient",
+        launch.patient_id,
+    )
+    if is_own_record and launch.user_display:
+        # A patient is their own fhirUser: every patient page reads that record anyway, and the
+        # id_token already names them, so a read here would only repeat the next one.
+        launch.save(update_fields=["user_type", "user_id"])
+        return
     try:
         resource = gateway_for(launch=launch).read(reference.resource_type, reference.resource_id)
         launch.user_display = display_name(resource) or launch.user_display

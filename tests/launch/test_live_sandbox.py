@@ -177,3 +177,13 @@ def test_smart_doctor_is_happy_with_the_sandbox(live_server, tenant, capsys):
 
     out = capsys.readouterr().out
     assert exit_info.value.code == 0, out
+
+
+def test_a_patient_sign_in_reads_the_patient_record_once(client, live_server, tenant):
+    from smartapp.audit.models import AuditEvent
+
+    patient, response = patient_sign_in(client, tenant)
+    client.get(response["Location"], follow=True)
+
+    reads = AuditEvent.objects.filter(action="read", what=f"Patient/{patient.fhir_id}")
+    assert reads.count() == 1
