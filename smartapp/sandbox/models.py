@@ -172,3 +172,109 @@ class Grant(models.Model):
 
     def __str__(self) -> str:
         return f"Grant {self.pk} ({self.persona})"
+
+
+class Location(models.Model):
+    tenant_id = models.CharField(max_length=64)
+    fhir_id = models.CharField(max_length=64)
+    name = models.CharField(max_length=200)
+    physical_type = models.CharField(max_length=20)  # HL7 location-physical-type code
+    type_code = models.CharField(max_length=20)  # v3 RoleCode
+    identifier = models.CharField(max_length=100)
+    city = models.CharField(max_length=100)
+    state = models.CharField(max_length=20)
+    postal_code = models.CharField(max_length=20)
+    address_text = models.CharField(max_length=500)
+    organization = models.CharField(max_length=200)
+    time_zone = models.CharField(max_length=64)
+    resource = models.JSONField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["tenant_id", "fhir_id"], name="sandbox_location_id")
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Schedule(models.Model):
+    """One clinician's calendar for one appointment type at one location."""
+
+    tenant_id = models.CharField(max_length=64)
+    fhir_id = models.CharField(max_length=100)
+    practitioner_fhir_id = models.CharField(max_length=64)
+    location_fhir_id = models.CharField(max_length=64)
+    service_code = models.CharField(max_length=40)
+    resource = models.JSONField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["tenant_id", "fhir_id"], name="sandbox_schedule_id")
+        ]
+
+    def __str__(self) -> str:
+        return f"Schedule {self.fhir_id}"
+
+
+class Slot(models.Model):
+    """A bookable interval. Its FHIR body is built from the columns (status changes often)."""
+
+    tenant_id = models.CharField(max_length=64)
+    fhir_id = models.CharField(max_length=100)
+    schedule = models.ForeignKey(Schedule, on_delete=models.CASCADE, related_name="slots")
+    schedule_fhir_id = models.CharField(max_length=100)
+    practitioner_fhir_id = models.CharField(max_length=64)
+    location_fhir_id = models.CharField(max_length=64)
+    service_code = models.CharField(max_length=40)
+    start = models.DateTimeField()
+    end = models.DateTimeField()
+    status = models.CharField(max_length=20)  # free | busy | busy-tentative
+    version = models.PositiveIntegerField(default=0)
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["tenant_id", "fhir_id"], name="sandbox_slot_id")
+        ]
+        indexes = [models.Index(fields=["tenant_id", "status", "start"])]
+
+    def __str__(self) -> str:
+        return f"Slot {self.fhir_id}"
+
+    @property
+    def resource(self) -> dict:
+        from smartapp.sandbox.scheduling import slot_row_resource
+
+        return slot_row_resource(self)
+
+
+class Appointment(models.Model):
+    tenant_id = models.CharField(max_length=64)
+    fhir_id = models.CharField(max_length=64)
+    patient_fhir_id = models.CharField(max_length=64)
+    practitioner_fhir_id = models.CharField(max_length=64)
+    location_fhir_id = models.CharField(max_length=64)
+    slot = models.ForeignKey(Slot, null=True, on_delete=models.SET_NULL)
+    service_code = models.CharField(max_length=40)
+    start = models.DateTimeField()
+    end = models.DateTimeField()
+    status = models.CharField(max_length=20)
+    version = models.PositiveIntegerField(default=0)
+    reason_text = models.CharField(max_length=255)
+    cancelation_reason = models.JSONField(null=True, blank=True)
+    action_comment = models.CharField(max_length=255, blank=True)
+    updated_at = models.DateTimeField()
+    resource = models.JSONField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["tenant_id", "fhir_id"], name="sandbox_appointment_id")
+        ]
+        indexes = [
+            models.Index(fields=["tenant_id", "practitioner_fhir_id", "start"]),
+            models.Index(fields=["tenant_id", "patient_fhir_id", "start"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"Appointment {self.fhir_id}"

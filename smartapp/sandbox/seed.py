@@ -12,16 +12,22 @@ from django.db import transaction
 
 from smartapp.sandbox import keys, links
 from smartapp.sandbox.models import (
+    Appointment,
     Client,
     Encounter,
     Grant,
     LaunchContext,
+    Location,
     Patient,
     PendingAuthorization,
     Practitioner,
     SandboxSettings,
+    Schedule,
+    Slot,
 )
+from smartapp.sandbox.scheduling import SERVICE_TYPES, service_system
 from smartapp.sandbox.seed_people import encounter_resource, patient_resource, practitioner_resource
+from smartapp.sandbox.seed_schedules import CLINIC_TZ, seed_schedules
 
 SEED = 20240502
 FAMILIES = [
@@ -197,6 +203,10 @@ def _clients(rng: random.Random, tenant: str, app_url: str) -> list[Client]:
 
 def _wipe() -> None:
     for model in (
+        Appointment,
+        Slot,
+        Schedule,
+        Location,
         Grant,
         PendingAuthorization,
         LaunchContext,
@@ -209,8 +219,11 @@ def _wipe() -> None:
         model.objects.all().delete()
 
 
-def seed(*, base_url: str, app_url: str, size: int) -> list[Client]:
-    """Wipes the sandbox and creates it again; returns the main tenant's clients."""
+def seed(*, base_url: str, app_url: str, size: int, day_appointments: int = 7) -> list[Client]:
+    """Wipes the sandbox and creates it again; returns the main tenant's clients.
+
+    The first clinician gets `day_appointments` active appointments today (plus one cancelled).
+    """
     rng = random.Random(SEED)  # noqa: S311 - reproducible data, not secrets
     base_url, app_url = base_url.rstrip("/"), app_url.rstrip("/")
     with transaction.atomic():
@@ -226,6 +239,12 @@ def seed(*, base_url: str, app_url: str, size: int) -> list[Client]:
         _practitioners(rng, links.TENANT, size, 4122622)
         _patients(rng, links.TENANT, size * 2, 12724066)
         clients = _clients(rng, links.TENANT, app_url)
+        # Its own generator, so adding scheduling left every earlier id and client id unchanged.
+        seed_schedules(
+            tenant=links.TENANT,
+            rng=random.Random(SEED + 1),  # noqa: S311
+            day_appointments=max(0, day_appointments),
+        )
         # A second tenant whose ids overlap the first: ids mean nothing without the tenant.
         _practitioners(rng, links.SECOND_TENANT, 2, 4122622)
         _patients(rng, links.SECOND_TENANT, 3, 12724066)
@@ -241,6 +260,7 @@ def tenants_document(*, base_url: str, clients: list[Client]) -> dict[str, Any]:
                 "slug": "sandbox",
                 "name": "Millennium Sandbox Hospital",
                 "ehr_tenant_id": links.TENANT,
+                "time_zone": CLINIC_TZ,
                 "provider_fhir_base": links.fhir_base(base_url, links.PROVIDER_HOST, links.TENANT),
                 "patient_fhir_base": links.fhir_base(base_url, links.PATIENT_HOST, links.TENANT),
                 "clients": [
@@ -253,9 +273,16 @@ def tenants_document(*, base_url: str, clients: list[Client]) -> dict[str, Any]:
                     }
                     for c in clients
                 ],
+                "service_types": service_types(links.TENANT),
             }
         ]
     }
+
+
+def service_types(tenant: str) -> list[dict[str, str]]:
+    """The bookable appointment types (code set 14249), as the app's tenant file lists them."""
+    system = service_system(tenant)
+    return [{"system": system, "code": code, "display": display} for code, display in SERVICE_TYPES]
 
 
 def write_tenants_file(path: str, document: dict[str, Any]) -> None:

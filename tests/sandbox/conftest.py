@@ -6,6 +6,7 @@ import json
 import re
 import secrets
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urljoin, urlsplit
@@ -162,6 +163,68 @@ def fhir_get(url: str, token: str | None, **params: Any) -> requests.Response:
     if token:
         headers["Authorization"] = f"Bearer {token}"
     return requests.get(url, params=params or None, headers=headers, timeout=10)
+
+
+# Scheduling (issue 3): seeded facts and helpers shared by test_schedules / test_appointments.
+SERVICE_SYSTEM = f"https://fhir.cerner.com/{TENANT}/codeSet/14249"
+OFFICE_VISIT = f"{SERVICE_SYSTEM}|2572307911"
+FIRST_CLINICIAN = "4122622"
+SCHEDULING_SCOPES = (
+    "system/Slot.read system/Slot.write system/Schedule.read system/Location.read "
+    "system/Practitioner.read system/Patient.read system/Appointment.read system/Appointment.write"
+)
+FHIR_JSON = "application/fhir+json"
+PATCH_JSON = "application/json-patch+json"
+
+
+def provider_token(sb: Sandbox, clinician: str = FIRST_CLINICIAN, scope: str = "") -> str:
+    """A standalone provider sign-in (login page, consent) with the scheduling scopes."""
+    scope = scope or (
+        "openid fhirUser online_access user/Patient.read user/Practitioner.read "
+        "user/Appointment.read user/Appointment.write user/Slot.read user/Slot.write "
+        "user/Schedule.read user/Location.read"
+    )
+    http = requests.Session()
+    back = log_in_and_decide(http, sb, start(http, sb, "provider", scope=scope), clinician, "allow")
+    response = exchange_code(sb, "provider", query_of(back)["code"])
+    assert response.status_code == 200, response.text
+    return response.json()["access_token"]
+
+
+def window(days: int = 30, start_offset: timedelta = timedelta()) -> list[str]:
+    """`start=ge…&start=lt…` values from now (plus an offset) for `days` days."""
+    begin = datetime.now(UTC) + start_offset
+    end = begin + timedelta(days=days)
+    return [f"ge{begin:%Y-%m-%dT%H:%M:%SZ}", f"lt{end:%Y-%m-%dT%H:%M:%SZ}"]
+
+
+def free_slots(sb: Sandbox, token: str, **params: Any) -> list[dict[str, Any]]:
+    params = {"service-type": OFFICE_VISIT, "start": window(), **params}
+    response = fhir_get(f"{sb.provider_base}/Slot", token, **params)
+    assert response.status_code == 200, response.text
+    return [e["resource"] for e in response.json().get("entry", [])]
+
+
+def booking_body(slot_id: str, patient_id: str = "12724066", reason: str = "Cough") -> dict:
+    return {
+        "resourceType": "Appointment",
+        "status": "booked",
+        "slot": [{"reference": f"Slot/{slot_id}"}],
+        "participant": [{"actor": {"reference": f"Patient/{patient_id}"}, "status": "accepted"}],
+        "reasonCode": [{"text": reason}],
+    }
+
+
+def fhir_post(url: str, token: str, body: Any) -> requests.Response:
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": FHIR_JSON}
+    return requests.post(url, data=json.dumps(body), headers=headers, timeout=30)
+
+
+def fhir_patch(url: str, token: str, ops: Any, if_match: str | None = None) -> requests.Response:
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": PATCH_JSON}
+    if if_match is not None:
+        headers["If-Match"] = if_match
+    return requests.patch(url, data=json.dumps(ops), headers=headers, timeout=30)
 
 
 __all__ = ["urlencode"]

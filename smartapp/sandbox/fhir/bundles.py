@@ -1,6 +1,7 @@
 """Searchset Bundles with server-built paging links (`-pageContext` / `-pageDirection`)."""
 
 import uuid
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlencode
 
@@ -37,6 +38,7 @@ def searchset(
     params: QueryDict,
     count: int,
     include_total: bool,
+    includes: Callable[[list[Any]], list[dict[str, Any]]] | None = None,
 ) -> dict[str, Any]:
     offset = page_offset(params)
     resource_url = f"{fhir_base}/{type_name}"
@@ -65,6 +67,14 @@ def searchset(
         }
         for row in page[:count]
     ]
+    for resource in includes(page[:count]) if includes else []:
+        entries.append(
+            {
+                "fullUrl": f"{fhir_base}/{resource['resourceType']}/{resource['id']}",
+                "resource": resource,
+                "search": {"mode": "include"},
+            }
+        )
     if entries:  # FHIR JSON has no empty arrays
         bundle["entry"] = entries
     return bundle

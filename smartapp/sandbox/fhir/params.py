@@ -1,7 +1,7 @@
 """Search parameter rules shared by resource handlers (Millennium is strict about them)."""
 
 import re
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 
 from django.db.models import Q
 from django.http import QueryDict
@@ -10,6 +10,8 @@ from smartapp.sandbox.fhir.registry import FhirError
 
 PAGING = {"-pageContext", "-pageDirection", "_count"}
 _DATE = re.compile(r"^(eq|ge|le|gt|lt)?(\d{4}-\d{2}-\d{2})$")
+_INSTANT = re.compile(r"^(eq|ge|le|gt|lt)?(\d{4}-\d{2}-\d{2})(T[0-9:.]+(Z|[+-]\d{2}:\d{2})?)?$")
+_LOOKUPS = {"ge": "__gte", "le": "__lte", "gt": "__gt", "lt": "__lt"}
 
 
 def bad_request(text: str) -> FhirError:
@@ -71,3 +73,39 @@ def count(params: QueryDict, default: int, maximum: int) -> int:
     if not raw.isdigit() or int(raw) < 1:
         raise bad_request("_count must be a positive integer")
     return min(int(raw), maximum)
+
+
+def _instant(value: str, name: str) -> tuple[str, datetime, bool]:
+    """(prefix, moment in UTC, whether only a day was given); a `+` decoded as space is mended."""
+    value = value.replace(" ", "+")
+    match = _INSTANT.match(value)
+    moment = None
+    if match:
+        try:
+            moment = datetime.fromisoformat(match[2] + (match[3] or ""))
+        except ValueError:
+            moment = None
+    if match is None or moment is None:
+        raise bad_request(f"Invalid {name} '{value}': use a prefix and an ISO 8601 date-time")
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return match[1] or "eq", moment.astimezone(UTC), match[3] is None
+
+
+def instant_filter(field: str, values: list[str], name: str, *, pair_only: bool) -> Q:
+    """Exactly one `ge` and one `lt` value; unless `pair_only`, one prefixed value also works."""
+    parsed = [_instant(value, name) for value in values]
+    prefixes = sorted(prefix for prefix, _, _ in parsed)
+    if prefixes == ["ge", "lt"]:
+        return Q(**{f"{field}__gte": parsed[0][1] if parsed[0][0] == "ge" else parsed[1][1]}) & Q(
+            **{f"{field}__lt": parsed[0][1] if parsed[0][0] == "lt" else parsed[1][1]}
+        )
+    if pair_only or len(parsed) != 1:
+        wanted = "exactly" if pair_only else "one value, or exactly"
+        raise bad_request(f"'{name}' needs {wanted} one 'ge' and one 'lt' value")
+    prefix, moment, day_only = parsed[0]
+    if prefix == "eq":
+        if day_only:
+            return Q(**{f"{field}__gte": moment, f"{field}__lt": moment + timedelta(days=1)})
+        return Q(**{field: moment})
+    return Q(**{f"{field}{_LOOKUPS[prefix]}": moment})

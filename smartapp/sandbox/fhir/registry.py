@@ -35,6 +35,10 @@ class FhirError(Exception):
         return {"resourceType": "OperationOutcome", "issue": [issue]}
 
 
+class InsufficientScope(Exception):
+    """Ends the request with Millennium's 403 insufficient-scope body (e.g. for an `_include`)."""
+
+
 class ResourceHandler:
     type_name: ClassVar[str]
     include_total: ClassVar[bool] = True
@@ -42,6 +46,8 @@ class ResourceHandler:
     max_count: ClassVar[int] = 200
     # Resources whose rows belong to one patient (patient persona sees only its own).
     in_patient_compartment: ClassVar[bool] = False
+    # Who may create/patch (Millennium: provider|system; never the patient persona).
+    write_personas: ClassVar[frozenset[str]] = frozenset({"provider", "system"})
 
     def read(self, *, tenant: str, fhir_id: str, access: Access) -> dict[str, Any] | None:
         raise FhirError(405, "not-supported", "read is not supported for this resource")
@@ -49,6 +55,22 @@ class ResourceHandler:
     def search(self, *, tenant: str, params: QueryDict, access: Access) -> QuerySet[Any]:
         """Rows with a `resource` JSON field, in page order."""
         raise FhirError(405, "not-supported", "search is not supported for this resource")
+
+    def includes(
+        self, *, tenant: str, params: QueryDict, rows: list[Any], access: Access
+    ) -> list[dict[str, Any]]:
+        """Resources for `_include` on one page of `rows` (entries with search.mode include)."""
+        return []
+
+    def create(self, *, tenant: str, body: Any, access: Access) -> tuple[str, int]:
+        """The new resource's id and version."""
+        raise FhirError(405, "not-supported", "create is not supported for this resource")
+
+    def patch(
+        self, *, tenant: str, fhir_id: str, operations: Any, version: str, access: Access
+    ) -> int:
+        """Applies a JSON Patch when `version` (from If-Match) is current; the new version."""
+        raise FhirError(405, "not-supported", "patch is not supported for this resource")
 
 
 HANDLERS: dict[str, ResourceHandler] = {}
@@ -71,4 +93,11 @@ def supported_types() -> list[str]:
 
 def _load() -> None:
     # Importing the modules registers their handlers.
-    from smartapp.sandbox.fhir import patient, practitioner  # noqa: F401
+    from smartapp.sandbox.fhir import (  # noqa: F401
+        appointment,
+        location,
+        patient,
+        practitioner,
+        schedule,
+        slot,
+    )

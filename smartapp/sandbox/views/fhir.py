@@ -1,23 +1,34 @@
-"""FHIR hosts: discovery (no auth) and resource reads/searches through the handler registry."""
+"""FHIR hosts: discovery (no auth) and reads, searches, creates and patches via the handler registry."""
 
 import json
+import os
+import time
 import uuid
 from typing import Any
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.utils.http import http_date
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_http_methods
 
 from smartapp.sandbox import discovery, errors, links
 from smartapp.sandbox.fhir import access as fhir_access
 from smartapp.sandbox.fhir import bundles
 from smartapp.sandbox.fhir import params as fhir_params
-from smartapp.sandbox.fhir.registry import FhirError, ResourceHandler, handler_for
+from smartapp.sandbox.fhir.registry import (
+    FhirError,
+    InsufficientScope,
+    ResourceHandler,
+    handler_for,
+)
 
 FHIR_JSON = "application/fhir+json"
+WRITES = {"create", "patch"}
 JSON_TYPES = ("application/fhir+json", "application/json", "*/*", "application/*", "")
 CORS = {
     "Access-Control-Allow-Origin": "*",
+    "Access-Control-Allow-Methods": "DELETE, GET, POST, PUT, PATCH, OPTIONS, HEAD",
     "Access-Control-Expose-Headers": (
         "ETag, Content-Location, Location, X-Request-Id, WWW-Authenticate, Date"
     ),
@@ -59,8 +70,20 @@ def smart_configuration(request: HttpRequest, host: str, tenant: str) -> HttpRes
     return _stamp(request, JsonResponse(discovery.smart_configuration(base, host, tenant)))
 
 
+def _latency() -> None:
+    """`SANDBOX_LATENCY_MS` (setting or environment): a pause before every FHIR answer."""
+    raw = getattr(settings, "SANDBOX_LATENCY_MS", None) or os.environ.get("SANDBOX_LATENCY_MS")
+    try:
+        delay = int(raw or 0)
+    except ValueError:
+        delay = 0
+    if delay > 0:
+        time.sleep(delay / 1000)
+
+
 def _guard(request: HttpRequest, host: str, tenant: str, resource_type: str, interaction: str):
     """The handler and caller's access, or the error response Millennium would give first."""
+    _latency()
     if not _accepts_json(request):
         return _stamp(request, HttpResponse(status=406, content_type=FHIR_JSON))
     handler = handler_for(resource_type)
@@ -72,6 +95,8 @@ def _guard(request: HttpRequest, host: str, tenant: str, resource_type: str, int
             request, FhirError(404, "not-supported", "Unknown resource type").outcome(), 404
         )
     if not fhir_access.authorize(access, handler, interaction):
+        return _stamp(request, errors.insufficient_scope())
+    if interaction in WRITES and access.persona not in handler.write_personas:
         return _stamp(request, errors.insufficient_scope())
     return handler, access
 
@@ -89,36 +114,99 @@ def _search(
         params=params,
         count=count,
         include_total=handler.include_total,
+        includes=lambda page: handler.includes(
+            tenant=tenant, params=params, rows=page, access=access
+        ),
     )
     return _fhir(request, bundle)
 
 
+def _json_body(request: HttpRequest, content_types: tuple[str, ...]) -> Any:
+    if request.content_type not in content_types:
+        raise FhirError(415, "not-supported", f"Content-Type must be {content_types[0]}")
+    try:
+        return json.loads(request.body or b"null")
+    except (ValueError, UnicodeDecodeError):
+        raise FhirError(400, "invalid", "The request body is not valid JSON") from None
+
+
+def _written(request: HttpRequest, status: int, version: int) -> HttpResponse:
+    """Millennium's answer to a write: no body, the new version as a weak ETag."""
+    response = HttpResponse(status=status)
+    response["Etag"] = f'W/"{version}"'
+    response["Last-Modified"] = http_date()
+    response["Cache-Control"] = "no-cache"
+    response["Vary"] = "Origin"
+    return _stamp(request, response)
+
+
+def _create(request: HttpRequest, handler: ResourceHandler, access, host: str, tenant: str):
+    body = _json_body(request, ("application/fhir+json", "application/json"))
+    fhir_id, version = handler.create(tenant=tenant, body=body, access=access)
+    response = _written(request, 201, version)
+    fhir_base = links.fhir_base(links.base_url(request), host, tenant)
+    response["Location"] = f"{fhir_base}/{handler.type_name}/{fhir_id}"
+    return response
+
+
+def _patch(request: HttpRequest, handler: ResourceHandler, access, tenant: str, fhir_id: str):
+    operations = _json_body(request, ("application/json-patch+json",))
+    if_match = request.headers.get("If-Match", "").strip()
+    version = if_match.removeprefix("W/").strip('"')
+    new_version = handler.patch(
+        tenant=tenant, fhir_id=fhir_id, operations=operations, version=version, access=access
+    )
+    return _written(request, 200, new_version)
+
+
+def _is_patch(request: HttpRequest) -> bool:
+    """PATCH, or POST with Millennium's method override (`_method=patch` or the header)."""
+    if request.method == "PATCH":
+        return True
+    override = request.headers.get("X-HTTP-Method-Override") or request.GET.get("_method", "")
+    return request.method == "POST" and override.lower() == "patch"
+
+
 @csrf_exempt
-@require_GET
+@require_http_methods(["GET", "POST"])
 def resource_type(request: HttpRequest, host: str, tenant: str, resource_type: str) -> HttpResponse:
-    guarded = _guard(request, host, tenant, resource_type, "search")
+    interaction = "create" if request.method == "POST" else "search"
+    guarded = _guard(request, host, tenant, resource_type, interaction)
     if isinstance(guarded, HttpResponse):
         return guarded
     handler, access = guarded
     try:
+        if interaction == "create":
+            return _create(request, handler, access, host, tenant)
         return _search(request, handler, access, host, tenant)
     except FhirError as err:
         return _fhir(request, err.outcome(), err.status)
+    except InsufficientScope:
+        return _stamp(request, errors.insufficient_scope())
 
 
 @csrf_exempt
-@require_GET
+@require_http_methods(["GET", "PATCH", "POST"])
 def resource(
     request: HttpRequest, host: str, tenant: str, resource_type: str, fhir_id: str
 ) -> HttpResponse:
-    guarded = _guard(request, host, tenant, resource_type, "read")
+    if request.method == "POST" and not _is_patch(request):
+        return _fhir(request, FhirError(405, "not-supported", "Use PATCH").outcome(), 405)
+    interaction = "patch" if _is_patch(request) else "read"
+    guarded = _guard(request, host, tenant, resource_type, interaction)
     if isinstance(guarded, HttpResponse):
         return guarded
     handler, access = guarded
     try:
+        if interaction == "patch":
+            return _patch(request, handler, access, tenant, fhir_id)
         body = handler.read(tenant=tenant, fhir_id=fhir_id, access=access)
     except FhirError as err:
         return _fhir(request, err.outcome(), err.status)
     if body is None:
         return _fhir(request, FhirError(404, "not-found", "Resource not found").outcome(), 404)
-    return _fhir(request, body)
+    response = _fhir(request, body)
+    version = body.get("meta", {}).get("versionId")
+    if version is not None:
+        response["Etag"] = f'W/"{version}"'
+    return response

@@ -17,10 +17,19 @@ class Command(BaseCommand):
             "--size", type=int, default=8, help="clinicians; patients are twice this"
         )
         parser.add_argument("--tenants-file", default="", help="where to write the tenant JSON")
+        parser.add_argument(
+            "--day-appointments",
+            type=int,
+            default=7,
+            help="active appointments the first clinician has today (plus one cancelled)",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         clients = seed.seed(
-            base_url=options["base_url"], app_url=options["app_url"], size=max(1, options["size"])
+            base_url=options["base_url"],
+            app_url=options["app_url"],
+            size=max(1, options["size"]),
+            day_appointments=options["day_appointments"],
         )
         if options["tenants_file"]:
             document = seed.tenants_document(base_url=options["base_url"], clients=clients)

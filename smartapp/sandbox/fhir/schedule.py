@@ -1,0 +1,26 @@
+"""Schedule read and `_id` search (FACTS §2.4)."""
+
+from typing import Any
+
+from django.db.models import QuerySet
+from django.http import QueryDict
+
+from smartapp.sandbox.fhir import params as p
+from smartapp.sandbox.fhir.registry import Access, ResourceHandler, register
+from smartapp.sandbox.models import Schedule
+
+
+@register
+class ScheduleHandler(ResourceHandler):
+    type_name = "Schedule"
+    include_total = False
+
+    def read(self, *, tenant: str, fhir_id: str, access: Access) -> dict[str, Any] | None:
+        row = Schedule.objects.filter(tenant_id=tenant, fhir_id=fhir_id).first()
+        return row.resource if row else None
+
+    def search(self, *, tenant: str, params: QueryDict, access: Access) -> QuerySet[Any]:
+        p.check_names(params, {"_id"})
+        p.require_one(params, {"_id"})
+        ids = p.id_list(params["_id"])
+        return Schedule.objects.filter(tenant_id=tenant, fhir_id__in=ids).order_by("fhir_id")
