@@ -4,7 +4,11 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET
 
+from smartapp.clinical.appointments import patient_appointments, practitioner_day
+from smartapp.clinical.forms import DayForm
+from smartapp.clinical.pages import page_launch, page_zone, render_zoned, with_patient
 from smartapp.clinical.selectors import patient_summary
+from smartapp.clinical.timezones import today_in
 from smartapp.launch.edge import renders_errors
 from smartapp.launch.selectors import launch_for_session
 from smartapp.tenants.models import Persona
@@ -24,7 +28,7 @@ def chart(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
     launch = launch_for_session(
         session=request.session, public_id=public_id, persona=Persona.PROVIDER
     )
-    context = {"launch": launch, "patient": patient_summary(launch=launch)}
+    context = {"launch": launch, "patient": patient_summary(launch=launch), "tab": "chart"}
     return render(request, "clinical/chart.html", context)
 
 
@@ -36,6 +40,55 @@ def patient_home(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
     )
     patient = patient_summary(launch=launch)
     name = (patient.given_name or patient.name) if patient else launch.user_display
-    return render(
-        request, "clinical/patient_home.html", {"launch": launch, "patient": patient, "name": name}
+    context = {"launch": launch, "patient": patient, "name": name, "tab": "home"}
+    return render(request, "clinical/patient_home.html", context)
+
+
+@require_GET
+@renders_errors
+def my_day(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
+    """The launched clinician's appointments on one day of the clinic's calendar."""
+    launch = launch_for_session(
+        session=request.session, public_id=public_id, persona=Persona.PROVIDER
+    )
+    zone = launch.tenant.zone
+    context = {"launch": launch, "tab": "my_day", "today": today_in(zone)}
+    form = DayForm(request.GET)
+    if not form.is_valid():
+        context["error"] = "That is not a date (use YYYY-MM-DD)."
+        return render_zoned(request, "clinical/my_day.html", context, zone=zone, status=400)
+    if launch.user_type != "Practitioner" or not launch.user_id:
+        context["error"] = (
+            "The EHR did not say which clinician you are, so there is no day to show."
+        )
+        return render_zoned(request, "clinical/my_day.html", context, zone=zone)
+    day = form.cleaned_data["date"] or context["today"]
+    context["agenda"] = practitioner_day(launch=launch, day=day, zone=zone)
+    return render_zoned(request, "clinical/my_day.html", context, zone=zone)
+
+
+@require_GET
+@renders_errors
+def chart_appointments(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
+    """The launched patient's upcoming and past appointments, for the clinician."""
+    launch = page_launch(request, public_id, Persona.PROVIDER)
+    results = with_patient(launch, {"appointments": lambda: patient_appointments(launch=launch)})
+    context = {"launch": launch, "tab": "appointments", **results}
+    return render_zoned(
+        request, "clinical/chart_appointments.html", context, zone=page_zone(request, launch)
+    )
+
+
+@require_GET
+@renders_errors
+def my_appointments(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
+    """The signed-in patient's own upcoming and past appointments."""
+    launch = page_launch(request, public_id, Persona.PATIENT)
+    context = {
+        "launch": launch,
+        "tab": "appointments",
+        "appointments": patient_appointments(launch=launch),
+    }
+    return render_zoned(
+        request, "clinical/my_appointments.html", context, zone=page_zone(request, launch)
     )

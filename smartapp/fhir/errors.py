@@ -44,6 +44,22 @@ class RateLimited(FhirError):
     pass
 
 
+class Conflict(FhirError):
+    """409: the resource changed since it was read (wrong version), or the write clashes (slot taken)."""
+
+
+class PreconditionFailed(FhirError):
+    """412: a write without (or with a malformed) If-Match."""
+
+
+class Unprocessable(FhirError):
+    """422: a business rule refused the write (e.g. a transition the EHR does not allow)."""
+
+
+class Locked(FhirError):
+    """423: someone else is changing the resource right now."""
+
+
 class Timeout(FhirError):
     pass
 
@@ -87,7 +103,11 @@ _BY_STATUS: dict[int, type[FhirError]] = {
     401: Unauthorized,
     403: Forbidden,
     404: NotFound,
+    409: Conflict,
     410: NotFound,
+    412: PreconditionFailed,
+    422: Unprocessable,
+    423: Locked,
     429: RateLimited,
 }
 

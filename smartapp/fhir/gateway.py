@@ -4,10 +4,12 @@ It owns timeouts (via smartapp.lib.http), typed errors, paging rules and the aud
 Logs carry resource types, ids, statuses and correlation ids, never tokens, names or bodies.
 """
 
+import json
 import logging
+import re
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
@@ -16,6 +18,7 @@ from fhirclient.models.resource import Resource
 
 from smartapp.audit import services as audit
 from smartapp.fhir.errors import FhirError, Timeout, Unreachable, error_from_response
+from smartapp.fhir.references import BadReference, parse_reference
 from smartapp.fhir.resources import parse_resource
 from smartapp.lib.http import correlation_id, session
 
@@ -24,6 +27,8 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 TokenProvider = Callable[[], str]
 FHIR_JSON = "application/fhir+json"
+JSON_PATCH = "application/json-patch+json"
+_ETAG = re.compile(r'^(?:W/)?"?(?P<version>[^"]*)"?$')
 # Search parameters whose values are ids, safe to keep in the audit trail (others may be PHI).
 ID_PARAMS = {
     "_id",
@@ -34,6 +39,11 @@ ID_PARAMS = {
     "_count",
     "actor",
     "practitioner",
+    "location",
+    "-location",
+    "schedule.actor",
+    "status",
+    "_include",
 }
 MAX_PAGES = 50
 
@@ -51,6 +61,23 @@ class AuditContext:
 class SearchResult:
     resources: list[Resource]
     next_url: str | None
+    included: list[Resource] = field(
+        default_factory=list
+    )  # `_include` entries (search.mode include)
+
+
+@dataclass(frozen=True)
+class Written:
+    """What a create or patch answered: the resource id and its new version (from ETag)."""
+
+    resource_id: str
+    version: str
+
+
+def etag_version(etag: str | None) -> str:
+    """`W/"10"` → `10` (the value to send back in If-Match)."""
+    match = _ETAG.match((etag or "").strip())
+    return match["version"] if match else ""
 
 
 def query_summary(resource_type: str, params: dict[str, Any]) -> str:
@@ -131,15 +158,20 @@ class FhirGateway:
 
     def _page(
         self, url: str, params: dict[str, Any] | None, what: str
-    ) -> tuple[list[dict[str, Any]], str | None]:
+    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], str | None]:
         response = None
         try:
             response = self._get(url, params, what)
             bundle = self._json(response, what)
         finally:
             self._record("search", what, response)
-        entries = [e.get("resource") or {} for e in bundle.get("entry") or []]
-        matches = [r for r in entries if r.get("resourceType") != "OperationOutcome"]
+        matches, included = [], []
+        for entry in bundle.get("entry") or []:
+            resource = entry.get("resource") or {}
+            if resource.get("resourceType") == "OperationOutcome":
+                continue
+            mode = (entry.get("search") or {}).get("mode")
+            (included if mode == "include" else matches).append(resource)
         next_url = next(
             (
                 link.get("url")
@@ -148,7 +180,7 @@ class FhirGateway:
             ),
             None,
         )
-        return matches, next_url
+        return matches, included, next_url
 
     def _safe_next(self, next_url: str | None) -> str | None:
         if next_url and not _same_origin(next_url, self.base_url):
@@ -159,19 +191,109 @@ class FhirGateway:
         return next_url
 
     def search(
-        self, resource_type: str, params: dict[str, Any], *, all_pages: bool = False
+        self,
+        resource_type: str,
+        params: dict[str, Any],
+        *,
+        all_pages: bool = False,
+        max_pages: int = MAX_PAGES,
     ) -> SearchResult:
-        """Searches; follows `link[next]` (same origin only) when `all_pages`; de-duplicates by id."""
+        """Searches; follows `link[next]` (same origin only) when `all_pages`; de-duplicates by id.
+
+        `next_url` stays set when `max_pages` stopped the paging early (more results exist).
+        """
         what = query_summary(resource_type, params)
-        raw, next_url = self._page(f"{self.base_url}/{resource_type}", params, what)
+        raw, included, next_url = self._page(f"{self.base_url}/{resource_type}", params, what)
         next_url = self._safe_next(next_url)
         pages = 1
-        while all_pages and next_url and pages < MAX_PAGES:
-            more, next_url = self._page(next_url, None, f"{resource_type} next page")
+        while all_pages and next_url and pages < max_pages:
+            more, more_included, next_url = self._page(next_url, None, f"{resource_type} next page")
             next_url = self._safe_next(next_url)
             raw.extend(more)
+            included.extend(more_included)
             pages += 1
-        return SearchResult(resources=[parse_resource(r) for r in _dedupe(raw)], next_url=next_url)
+        return SearchResult(
+            resources=[parse_resource(r) for r in _dedupe(raw)],
+            next_url=next_url,
+            included=[parse_resource(r) for r in _dedupe(included)],
+        )
+
+    def _send(
+        self, method: str, url: str, body: Any, content_type: str, extra: dict[str, str], what: str
+    ) -> requests.Response:
+        headers = {
+            "Accept": FHIR_JSON,
+            "Content-Type": content_type,
+            "Authorization": f"Bearer {self._token()}",
+            **extra,
+        }
+        try:
+            response = session().request(method, url, data=json.dumps(body), headers=headers)
+        except (requests.ConnectTimeout, requests.ConnectionError) as error:
+            # Not sent (or refused before it arrived): safe to say nothing was written.
+            logger.warning("fhir unreachable %s %s: %s", method, what, type(error).__name__)
+            raise Unreachable(f"The EHR could not be reached ({what}).") from None
+        except requests.Timeout:
+            # Sent, no answer: the write may or may not have happened.
+            logger.warning("fhir timeout %s %s", method, what)
+            raise Timeout(f"The EHR did not answer in time ({what}).") from None
+        logger.info(
+            "fhir %s %s -> %s correlation=%s",
+            method,
+            what,
+            response.status_code,
+            correlation_id(response),
+        )
+        return response
+
+    def create(self, resource_type: str, body: dict[str, Any], *, patient_id: str = "") -> Written:
+        """POSTs a new resource; returns its id (from Location) and version (from ETag)."""
+        response = None
+        what = f"{resource_type} create"
+        try:
+            response = self._send(
+                "POST", f"{self.base_url}/{resource_type}", body, FHIR_JSON, {}, what
+            )
+            if not 200 <= response.status_code < 300:
+                raise error_from_response(response)
+            try:
+                ref = parse_reference(response.headers.get("Location", "").split("/_history")[0])
+            except BadReference:
+                raise FhirError(
+                    f"The EHR did not say where it created the {resource_type}.",
+                    status=response.status_code,
+                ) from None
+            what = f"{ref.relative} create"
+        finally:
+            self._record("write", what, response, patient_id)
+        return Written(ref.resource_id, etag_version(response.headers.get("ETag")))
+
+    def patch(
+        self,
+        resource_type: str,
+        resource_id: str,
+        operations: list[dict[str, Any]],
+        *,
+        version: str,
+        patient_id: str = "",
+    ) -> Written:
+        """JSON-Patches a resource at the version the caller saw (If-Match)."""
+        what = f"{resource_type}/{resource_id}"
+        response = None
+        try:
+            response = self._send(
+                "PATCH",
+                f"{self.base_url}/{what}",
+                operations,
+                JSON_PATCH,
+                {"If-Match": f'W/"{version}"'},
+                f"{what} patch",
+            )
+            if not 200 <= response.status_code < 300:
+                raise error_from_response(response)
+        finally:
+            self._record("write", f"{what} patch", response, patient_id)
+        return Written(resource_id, etag_version(response.headers.get("ETag")))
 
 
 def _dedupe(resources: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -188,6 +310,9 @@ def _dedupe(resources: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
 def fetch_parallel(calls: dict[str, Callable[[], T]], *, max_workers: int = 6) -> dict[str, T]:
     """Runs independent gateway calls at once; re-raises the first error after all finish."""
     from django.db import close_old_connections
+
+    if len(calls) <= 1:  # nothing to overlap: no thread (and no extra DB connection)
+        return {name: call() for name, call in calls.items()}
 
     def run(call: Callable[[], T]) -> T:
         try:

@@ -22,3 +22,30 @@ def gateway_for(*, launch: Launch) -> FhirGateway:
         token=lambda: launch_access_token(launch=launch),
         audit_context=audit_context(launch),
     )
+
+
+def on_behalf_reason(*, launch: Launch, verb: str) -> str:
+    """The audit reason for a system-client write done for a patient who signed in themselves."""
+    return f"{verb} on behalf of patient via patient launch {launch.public_id}"
+
+
+def system_gateway_for(*, launch: Launch, reason: str) -> FhirGateway:
+    """The tenant's system client on the provider host, acting for the launch's patient.
+
+    Patient tokens cannot create or patch Appointments at Millennium, so those writes go through
+    the system client; the audit trail names the patient, the launch and the reason.
+    """
+    from smartapp.tenants.system_client import system_access_token
+
+    tenant = launch.tenant
+    return FhirGateway(
+        base_url=tenant.provider_fhir_base,
+        token=lambda: system_access_token(tenant=tenant),
+        audit_context=AuditContext(
+            who="system",
+            tenant=tenant.slug,
+            launch_id=str(launch.public_id),
+            patient_id=launch.patient_id,
+            reason=reason,
+        ),
+    )

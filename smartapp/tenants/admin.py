@@ -4,7 +4,7 @@ from django import forms
 from django.contrib import admin
 from django.http import HttpRequest
 
-from smartapp.tenants.models import ClientRegistration, Tenant
+from smartapp.tenants.models import ClientRegistration, ServiceType, Tenant
 from smartapp.tenants.services import registration_token_forget
 
 
@@ -44,12 +44,18 @@ class ClientRegistrationInline(admin.StackedInline):
         return obj.is_confidential
 
 
+class ServiceTypeInline(admin.TabularInline):
+    model = ServiceType
+    extra = 0
+    fields = ["position", "display", "system", "code"]
+
+
 @admin.register(Tenant)
 class TenantAdmin(admin.ModelAdmin):
-    list_display = ("name", "slug", "ehr_tenant_id", "enabled")
+    list_display = ("name", "slug", "ehr_tenant_id", "time_zone", "enabled")
     list_filter = ("enabled",)
     search_fields = ("name", "slug", "ehr_tenant_id")
-    inlines = [ClientRegistrationInline]
+    inlines = [ClientRegistrationInline, ServiceTypeInline]
 
 
 @admin.register(ClientRegistration)

@@ -1,8 +1,32 @@
 """Registered EHR tenants and the OAuth clients the app holds at each of them."""
 
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 
 from smartapp.lib.fields import EncryptedTextField
+
+
+def default_time_zone() -> str:
+    return settings.TIME_ZONE
+
+
+def is_time_zone(name: str) -> bool:
+    """An IANA zone name zoneinfo knows (e.g. "America/Chicago")."""
+    if not name or len(name) > 64 or name.startswith("/") or ".." in name:
+        return False
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return False
+    return True
+
+
+def validate_time_zone(name: str) -> None:
+    if not is_time_zone(name):
+        raise ValidationError(f"{name!r} is not a time zone name (e.g. America/Chicago).")
 
 
 class Persona(models.TextChoices):
@@ -24,6 +48,13 @@ class Tenant(models.Model):
         max_length=500, blank=True, help_text="FHIR base for patients (fhir-myrecord host)."
     )
     enabled = models.BooleanField(default=True)
+    time_zone = models.CharField(
+        max_length=64,
+        default=default_time_zone,
+        validators=[validate_time_zone],
+        help_text="The clinics' IANA time zone (e.g. America/Chicago): clinicians' days and "
+        "patients without a browser time zone use it.",
+    )
 
     class Meta:
         ordering = ["name"]
@@ -33,6 +64,36 @@ class Tenant(models.Model):
 
     def fhir_base_for(self, persona: str) -> str:
         return self.patient_fhir_base if persona == Persona.PATIENT else self.provider_fhir_base
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.time_zone if is_time_zone(self.time_zone) else settings.TIME_ZONE)
+
+
+class ServiceType(models.Model):
+    """An appointment type patients may book at this tenant (Millennium code set 14249 or SNOMED)."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="service_types")
+    system = models.CharField(max_length=300)
+    code = models.CharField(max_length=100)
+    display = models.CharField(max_length=200)
+    position = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["position", "display"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "system", "code"], name="one_service_type_per_code"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.display
+
+    @property
+    def token(self) -> str:
+        """The `service-type` search value: `{system}|{code}`."""
+        return f"{self.system}|{self.code}"
 
 
 class ClientRegistration(models.Model):

@@ -6,7 +6,7 @@ from typing import Any
 
 from django.db import transaction
 
-from smartapp.tenants.models import ClientRegistration, Persona, Tenant
+from smartapp.tenants.models import ClientRegistration, Persona, ServiceType, Tenant, is_time_zone
 
 
 class TenantFileError(Exception):
@@ -14,13 +14,40 @@ class TenantFileError(Exception):
 
 
 def _tenant_defaults(entry: dict[str, Any]) -> dict[str, Any]:
-    return {
+    defaults = {
         "name": entry["name"],
         "ehr_tenant_id": entry["ehr_tenant_id"],
         "provider_fhir_base": entry["provider_fhir_base"],
         "patient_fhir_base": entry.get("patient_fhir_base", ""),
         "enabled": entry.get("enabled", True),
     }
+    if "time_zone" in entry:
+        if not is_time_zone(str(entry["time_zone"])):
+            raise TenantFileError(f"unknown time zone {entry['time_zone']!r}")
+        defaults["time_zone"] = entry["time_zone"]
+    return defaults
+
+
+def service_types_replace(*, tenant: Tenant, entries: list[dict[str, Any]]) -> None:
+    """Replaces the tenant's bookable service types with the tenant file's list (in its order)."""
+    if not isinstance(entries, list):
+        raise TenantFileError('"service_types" must be a list')
+    rows = []
+    for position, entry in enumerate(entries):
+        if not isinstance(entry, dict) or not all(entry.get(k) for k in ("system", "code")):
+            raise TenantFileError("each service type needs a system and a code")
+        display = str(entry.get("display") or entry["code"])[:200]
+        rows.append(
+            ServiceType(
+                tenant=tenant,
+                system=str(entry["system"])[:300],
+                code=str(entry["code"])[:100],
+                display=display,
+                position=position,
+            )
+        )
+    ServiceType.objects.filter(tenant=tenant).delete()
+    ServiceType.objects.bulk_create(rows)
 
 
 def _client_defaults(entry: dict[str, Any]) -> dict[str, Any]:
@@ -45,6 +72,8 @@ def tenant_register(*, entry: dict[str, Any]) -> Tenant:
                 ClientRegistration.objects.update_or_create(
                     tenant=tenant, persona=client["persona"], defaults=_client_defaults(client)
                 )
+            if "service_types" in entry:
+                service_types_replace(tenant=tenant, entries=entry["service_types"])
     except KeyError as missing:
         raise TenantFileError(f"a tenant entry lacks the field {missing}") from None
     return tenant

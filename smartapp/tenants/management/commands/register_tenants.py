@@ -24,4 +24,7 @@ class Command(BaseCommand):
         except TenantFileError as error:
             raise CommandError(str(error)) from None
         for tenant in tenants:
-            self.stdout.write(f"registered {tenant.slug}: {tenant.clients.count()} client(s)")
+            self.stdout.write(
+                f"registered {tenant.slug}: {tenant.clients.count()} client(s), "
+                f"{tenant.service_types.count()} service type(s)"
+            )

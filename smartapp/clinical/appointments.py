@@ -1,0 +1,269 @@
+"""Appointment reads for the clinician's day, the chart and the patient's list.
+
+Names come from Cerner's participant displays; only references without one are looked up, all
+of a kind in one `_id=a,b,c` search, the kinds in parallel: never one call per row.
+"""
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from django.utils import timezone
+from fhirclient.models.resource import Resource
+
+from smartapp.clinical.timezones import day_bounds, fhir_instant
+from smartapp.fhir.gateway import FhirGateway, fetch_parallel
+from smartapp.fhir.presentation import display_name
+from smartapp.fhir.references import BadReference, parse_reference
+from smartapp.launch.access import gateway_for
+from smartapp.launch.models import Launch
+
+EXT = "https://fhir-ehr.cerner.com/r4/StructureDefinition/"
+PAGE_SIZE = 100
+NAMED_TYPES = ("Patient", "Practitioner", "Location")
+STATUS_LABELS = {
+    "proposed": "Requested",
+    "pending": "Pending",
+    "booked": "Booked",
+    "arrived": "Arrived",
+    "checked-in": "Checked in",
+    "fulfilled": "Completed",
+    "cancelled": "Cancelled",
+    "noshow": "Did not attend",
+    "entered-in-error": "Entered in error",
+    "waitlist": "Wait list",
+}
+ACTIVE = {"proposed", "pending", "booked", "arrived", "checked-in", "waitlist"}
+
+
+@dataclass(frozen=True)
+class Coding:
+    system: str
+    code: str
+    display: str
+
+
+@dataclass
+class AppointmentRow:
+    id: str
+    version: str
+    status: str
+    start: datetime | None
+    end: datetime | None
+    service_type: str
+    service_coding: Coding | None
+    reason: str
+    patient_id: str = ""
+    patient: str = ""
+    clinicians: list[str] = field(default_factory=list)
+    location: str = ""
+    cancelable: bool = True
+    reschedulable: bool = True
+    refs: dict[str, list[str]] = field(default_factory=dict)  # type → ids lacking a display
+
+    @property
+    def status_label(self) -> str:
+        return STATUS_LABELS.get(self.status, self.status.capitalize())
+
+    @property
+    def clinician(self) -> str:
+        return ", ".join(self.clinicians)
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in ACTIVE
+
+    @property
+    def can_cancel(self) -> bool:
+        return self.is_active and self.cancelable and self.is_future
+
+    @property
+    def can_reschedule(self) -> bool:
+        return self.is_active and self.reschedulable and self.is_future
+
+    @property
+    def is_future(self) -> bool:
+        return self.start is not None and self.start > timezone.now()
+
+
+def _extension(resource: Resource, name: str) -> object:
+    for ext in getattr(resource, "extension", None) or []:
+        if ext.url == EXT + name:
+            return ext.valueBoolean if ext.valueBoolean is not None else ext.valueString
+    return None
+
+
+def _service(resource: Resource) -> tuple[str, Coding | None]:
+    concepts = getattr(resource, "serviceType", None) or []
+    if not concepts:
+        return "", None
+    concept = concepts[0]
+    codings = [c for c in concept.coding or [] if c.system and c.code]
+    first = codings[0] if codings else None
+    text = concept.text or (first.display if first and first.display else "")
+    coding = Coding(first.system, first.code, first.display or text) if first else None
+    return text, coding
+
+
+def _instant(value: object) -> datetime | None:
+    return getattr(value, "datetime", None)
+
+
+def appointment_row(appointment: Resource) -> AppointmentRow:
+    """The plain-words view of one Appointment (names filled from participant displays)."""
+    text, coding = _service(appointment)
+    reasons = appointment.reasonCode or []
+    row = AppointmentRow(
+        id=str(appointment.id),
+        version=str(getattr(appointment.meta, "versionId", "") or ""),
+        status=str(appointment.status or ""),
+        start=_instant(appointment.start),
+        end=_instant(appointment.end),
+        service_type=text,
+        service_coding=coding,
+        reason=(reasons[0].text or "") if reasons else "",
+        cancelable=_extension(appointment, "is-cancelable") is not False,
+        reschedulable=_extension(appointment, "is-reschedulable") is not False,
+    )
+    for participant in appointment.participant or []:
+        _add_participant(row, participant.actor)
+    return row
+
+
+def _add_participant(row: AppointmentRow, actor: Resource | None) -> None:
+    if actor is None or not actor.reference:
+        return
+    try:
+        ref = parse_reference(actor.reference)
+    except BadReference:
+        return
+    if ref.resource_type not in NAMED_TYPES:
+        return
+    if ref.resource_type == "Patient":
+        row.patient_id = ref.resource_id
+    name = actor.display or ""
+    if not name:
+        row.refs.setdefault(ref.resource_type, []).append(ref.resource_id)
+    _set_name(row, ref.resource_type, name)
+
+
+def _set_name(row: AppointmentRow, resource_type: str, name: str) -> None:
+    if resource_type == "Patient":
+        row.patient = row.patient or name
+    elif resource_type == "Practitioner":
+        row.clinicians.append(name)
+    elif resource_type == "Location":
+        row.location = row.location or name
+
+
+def _resource_name(resource: Resource) -> str:
+    if resource.resource_type == "Location":
+        return str(getattr(resource, "name", "") or "")
+    return display_name(resource)
+
+
+def names_by_reference(
+    *, gateway: FhirGateway, wanted: dict[str, set[str]]
+) -> dict[tuple[str, str], str]:
+    """One `_id=a,b,c` search per resource type (in parallel) for references without a display."""
+    calls = {
+        kind: (
+            lambda kind=kind, ids=ids: gateway.search(
+                kind, {"_id": ",".join(sorted(ids)), "_count": len(ids)}, all_pages=True
+            )
+        )
+        for kind, ids in wanted.items()
+        if ids
+    }
+    names: dict[tuple[str, str], str] = {}
+    for kind, result in fetch_parallel(calls).items():
+        for resource in result.resources:
+            names[(kind, str(resource.id))] = _resource_name(resource)
+    return names
+
+
+def fill_missing_names(*, gateway: FhirGateway, rows: Iterable[AppointmentRow]) -> None:
+    """Replaces the blank names of references that came without a display."""
+    rows = list(rows)
+    wanted: dict[str, set[str]] = {}
+    for row in rows:
+        for kind, ids in row.refs.items():
+            wanted.setdefault(kind, set()).update(ids)
+    if not wanted:
+        return
+    names = names_by_reference(gateway=gateway, wanted=wanted)
+    for row in rows:
+        if "Practitioner" in row.refs:
+            row.clinicians = [n for n in row.clinicians if n]
+        for kind, ids in row.refs.items():
+            for resource_id in ids:
+                _set_name(row, kind, names.get((kind, resource_id), ""))
+
+
+def appointment_search(
+    *, gateway: FhirGateway, by: str, value: str, start: datetime, end: datetime
+) -> list[AppointmentRow]:
+    """`Appointment?{by}={value}&date=ge…&date=lt…`, every page, sorted by start."""
+    params = {
+        by: value,
+        "date": [f"ge{fhir_instant(start)}", f"lt{fhir_instant(end)}"],
+        "_count": PAGE_SIZE,
+    }
+    result = gateway.search("Appointment", params, all_pages=True)
+    rows = [appointment_row(a) for a in result.resources if a.resource_type == "Appointment"]
+    return sorted(rows, key=lambda r: (r.start is None, r.start or timezone.now()))
+
+
+@dataclass
+class DayAppointments:
+    day: date
+    rows: list[AppointmentRow]
+
+    @property
+    def previous(self) -> date:
+        return self.day - timedelta(days=1)
+
+    @property
+    def next(self) -> date:
+        return self.day + timedelta(days=1)
+
+
+def practitioner_day(*, launch: Launch, day: date, zone: ZoneInfo) -> DayAppointments:
+    """The launched clinician's appointments on one local day (in `zone`)."""
+    gateway = gateway_for(launch=launch)
+    start, end = day_bounds(day=day, zone=zone)
+    rows = appointment_search(
+        gateway=gateway, by="practitioner", value=launch.user_id, start=start, end=end
+    )
+    fill_missing_names(gateway=gateway, rows=rows)
+    return DayAppointments(day=day, rows=rows)
+
+
+@dataclass
+class PatientAppointments:
+    upcoming: list[AppointmentRow]
+    past: list[AppointmentRow]
+
+
+PAST_WINDOW = timedelta(days=365)
+FUTURE_WINDOW = timedelta(days=365)
+
+
+def patient_appointments(*, launch: Launch) -> PatientAppointments:
+    """The launch's patient's appointments from a year ago to a year ahead: upcoming, then past."""
+    gateway = gateway_for(launch=launch)
+    now = timezone.now()
+    rows = appointment_search(
+        gateway=gateway,
+        by="patient",
+        value=launch.patient_id,
+        start=now - PAST_WINDOW,
+        end=now + FUTURE_WINDOW,
+    )
+    # A search by patient must only ever show that patient's appointments.
+    rows = [r for r in rows if r.patient_id in ("", launch.patient_id)]
+    fill_missing_names(gateway=gateway, rows=rows)
+    upcoming = [r for r in rows if r.start and r.start >= now]
+    past = [r for r in rows if not (r.start and r.start >= now)]
+    return PatientAppointments(upcoming=upcoming, past=list(reversed(past)))

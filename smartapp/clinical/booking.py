@@ -1,0 +1,223 @@
+"""Booking, cancelling and rescheduling appointments for the launch's patient.
+
+Clinicians write with their own token. Patients cannot create or patch Appointments at
+Millennium, so their writes go through the tenant's system client, for the patient of their own
+launch only, audited with the reason. A confirm form carries a one-time key: the row is claimed
+before the POST, so a double submit never books twice.
+"""
+
+import secrets
+from datetime import timedelta
+
+from django.utils import timezone
+
+from smartapp.clinical.appointments import AppointmentRow, appointment_row
+from smartapp.clinical.models import BookingRequest
+from smartapp.fhir import errors as fhir
+from smartapp.fhir.gateway import FhirGateway
+from smartapp.launch import errors
+from smartapp.launch.access import gateway_for, on_behalf_reason, system_gateway_for
+from smartapp.launch.models import Launch
+from smartapp.lib import claims
+
+State = BookingRequest.State
+REQUEST_LIFETIME = timedelta(hours=1)
+SETTLE_SECONDS = 15  # how long a double submit waits for the first one's answer
+CANCEL_SYSTEM = "http://terminology.hl7.org/CodeSystem/appointment-cancellation-reason"
+CANCEL_REASONS = [
+    ("pat", "I cannot come / patient request"),
+    ("pat-fb", "Feeling better"),
+    ("pat-swl", "Work, school or family conflict"),
+    ("pat-lt", "No transport"),
+    ("prov", "Clinician unavailable"),
+    ("oth-err", "Booked by mistake"),
+    ("other", "Other"),
+]
+SLOT_TAKEN = "That time was taken a moment ago, so it was not booked. Here are the free times now."
+MOVE_REFUSED = (
+    "The new time was taken a moment ago or the appointment changed meanwhile, "
+    "so nothing was changed. Here are the free times now."
+)
+STALE = (
+    "This appointment changed since you opened the page (someone else updated it), "
+    "so nothing was changed. Here is the current list."
+)
+
+
+class WriteRefused(Exception):
+    """The EHR refused the write in a way the user can act on; `message` says how."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class SlotTaken(WriteRefused):
+    pass
+
+
+class StaleAppointment(WriteRefused):
+    pass
+
+
+class AppointmentNotFound(errors.LaunchError):
+    status = 404
+    title = "Appointment not found"
+    explanation = "There is no such appointment for this patient."
+    way_forward = ""
+
+
+class BookingExpired(errors.LaunchError):
+    status = 400
+    title = "This confirmation has expired"
+    explanation = "The booking page was open too long or does not belong to this session. Please choose a time again."
+    way_forward = ""
+
+
+def _writer(launch: Launch, verb: str) -> FhirGateway:
+    if launch.is_clinician:
+        return gateway_for(launch=launch)
+    return system_gateway_for(launch=launch, reason=on_behalf_reason(launch=launch, verb=verb))
+
+
+def booking_request_create(*, launch: Launch, slot_id: str, search: str) -> BookingRequest:
+    """A fresh one-time key for a confirm page showing this slot (and the search it came from)."""
+    return BookingRequest.objects.create(
+        key=secrets.token_urlsafe(32), launch=launch, slot_id=slot_id, search=search[:600]
+    )
+
+
+def booking_request_for(*, launch: Launch, key: str) -> BookingRequest:
+    request = BookingRequest.objects.filter(key=key, launch=launch).first()
+    if request is None or request.created < timezone.now() - REQUEST_LIFETIME:
+        raise BookingExpired(log="booking key unknown, of another launch, or expired")
+    return request
+
+
+def _settle(request: BookingRequest) -> BookingRequest:
+    """A replay waits briefly for the first submit's answer, then reports it."""
+
+    def settled() -> bool:
+        request.refresh_from_db()
+        return request.state != State.SENDING
+
+    claims.wait_until(settled, seconds=SETTLE_SECONDS, step=0.2)
+    return request
+
+
+def _finish(
+    request: BookingRequest, state: str, *, appointment_id: str = "", message: str = ""
+) -> None:
+    BookingRequest.objects.filter(pk=request.pk).update(
+        state=state, appointment_id=appointment_id, message=message[:300], updated=timezone.now()
+    )
+    request.refresh_from_db()
+
+
+def appointment_book(*, launch: Launch, key: str, reason: str) -> BookingRequest:
+    """Books the slot of this confirm key for the launch's patient, at most once per key."""
+    request = booking_request_for(launch=launch, key=key)
+    claimed = BookingRequest.objects.filter(pk=request.pk, state=State.NEW).update(
+        state=State.SENDING, updated=timezone.now()
+    )
+    if not claimed:
+        return _settle(request)
+    body = {
+        "resourceType": "Appointment",
+        "status": "booked",
+        "slot": [{"reference": f"Slot/{request.slot_id}"}],
+        "participant": [
+            {"actor": {"reference": f"Patient/{launch.patient_id}"}, "status": "accepted"}
+        ],
+        "reasonCode": [{"text": reason}],
+    }
+    try:
+        written = _writer(launch, "booked").create(
+            "Appointment", body, patient_id=launch.patient_id
+        )
+    except (fhir.Conflict, fhir.Unprocessable, fhir.Locked):
+        _finish(request, State.REFUSED, message=SLOT_TAKEN)
+    except fhir.Unreachable:
+        _finish(request, State.NEW)  # never sent: the same page may try again
+        raise
+    except (fhir.Timeout, fhir.RateLimited) as error:
+        _finish(request, State.UNKNOWN, message=str(error))
+    except fhir.FhirError as error:
+        state = State.UNKNOWN if error.status >= 500 else State.REFUSED
+        _finish(request, state, message="The EHR did not accept the booking.")
+        raise
+    else:
+        _finish(request, State.BOOKED, appointment_id=written.resource_id)
+    return request
+
+
+def owned_appointment(*, launch: Launch, appointment_id: str) -> AppointmentRow:
+    """The appointment, read with the launch's own token, if the launch's patient takes part."""
+    try:
+        resource = gateway_for(launch=launch).read("Appointment", appointment_id)
+    except fhir.NotFound:
+        raise AppointmentNotFound(log="appointment not found at the EHR") from None
+    row = appointment_row(resource)
+    if not launch.patient_id or row.patient_id != launch.patient_id:
+        raise AppointmentNotFound(log="appointment of another patient")
+    return row
+
+
+def _check_version(row: AppointmentRow, version: str) -> None:
+    if row.version != version:
+        raise StaleAppointment(STALE)
+
+
+def _patch(
+    launch: Launch, row: AppointmentRow, operations: list[dict], verb: str, version: str
+) -> None:
+    try:
+        _writer(launch, verb).patch(
+            "Appointment", row.id, operations, version=version, patient_id=launch.patient_id
+        )
+    except (fhir.Conflict, fhir.PreconditionFailed, fhir.Locked):
+        raise StaleAppointment(STALE) from None
+
+
+def appointment_cancel(
+    *, launch: Launch, appointment_id: str, version: str, reason_code: str
+) -> AppointmentRow:
+    """Cancels one of the launch patient's upcoming appointments at the version the user saw."""
+    row = owned_appointment(launch=launch, appointment_id=appointment_id)
+    _check_version(row, version)
+    if not row.can_cancel:
+        raise WriteRefused(
+            "This appointment can no longer be cancelled here. Please call the clinic."
+        )
+    operations = [
+        {"op": "replace", "path": "/status", "value": "cancelled"},
+        {
+            "op": "add",
+            "path": "/cancelationReason",
+            "value": {"coding": [{"system": CANCEL_SYSTEM, "code": reason_code}]},
+        },
+    ]
+    try:
+        _patch(launch, row, operations, "cancelled", version)
+    except fhir.Unprocessable:
+        raise WriteRefused(
+            "The EHR would not cancel this appointment. Please call the clinic."
+        ) from None
+    return row
+
+
+def appointment_reschedule(
+    *, launch: Launch, appointment_id: str, version: str, slot_id: str
+) -> AppointmentRow:
+    """Moves one of the launch patient's appointments to another free slot (clinicians)."""
+    row = owned_appointment(launch=launch, appointment_id=appointment_id)
+    _check_version(row, version)
+    if not row.can_reschedule:
+        raise WriteRefused("This appointment cannot be rescheduled.")
+    operations = [{"op": "replace", "path": "/slot", "value": [{"reference": f"Slot/{slot_id}"}]}]
+    try:
+        _patch(launch, row, operations, "rescheduled", version)
+    except (fhir.Unprocessable, StaleAppointment):
+        # Millennium answers 409 for a changed version; a taken slot may come as 409 or 422.
+        raise SlotTaken(MOVE_REFUSED) from None
+    return row

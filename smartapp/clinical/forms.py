@@ -1,0 +1,101 @@
+"""Input parsing for the schedule and booking pages (every value from a URL or form is checked)."""
+
+from datetime import date, timedelta
+from typing import Any
+
+from django import forms
+from django.core.validators import RegexValidator
+
+from smartapp.clinical.booking import CANCEL_REASONS
+from smartapp.tenants.models import ServiceType, Tenant
+
+FHIR_ID = RegexValidator(r"^[A-Za-z0-9\-.]{1,64}$", "Not a valid id.")
+MAX_RANGE_DAYS = 31
+DEFAULT_RANGE_DAYS = 7
+REASON_MAX = 255
+
+
+class DayForm(forms.Form):
+    date = forms.DateField(required=False, input_formats=["%Y-%m-%d"])
+
+
+def _date_field(label: str) -> forms.DateField:
+    return forms.DateField(
+        label=label,
+        input_formats=["%Y-%m-%d"],
+        widget=forms.DateInput(attrs={"type": "date"}),
+        error_messages={"invalid": "Enter a date as YYYY-MM-DD."},
+    )
+
+
+class DateRangeForm(forms.Form):
+    start = _date_field("From")
+    end = _date_field("To")
+
+    def __init__(self, *args: Any, today: date, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.today = today
+        self.fields["start"].widget.attrs["min"] = today.isoformat()
+
+    @classmethod
+    def initial_for(cls, *, today: date) -> dict[str, Any]:
+        return {"start": today, "end": today + timedelta(days=DEFAULT_RANGE_DAYS - 1)}
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        start, end = data.get("start"), data.get("end")
+        if start and end:
+            if start < self.today:
+                self.add_error("start", "Choose today or a later day.")
+            if end < start:
+                self.add_error("end", "The last day must be on or after the first day.")
+            elif (end - start).days + 1 > MAX_RANGE_DAYS:
+                self.add_error("end", f"Search at most {MAX_RANGE_DAYS} days at a time.")
+        return data
+
+
+class SlotSearchForm(DateRangeForm):
+    service_type = forms.ChoiceField(
+        label="Type of visit",
+        error_messages={"invalid_choice": "Choose a type of visit from the list."},
+    )
+    clinician = forms.CharField(required=False, validators=[FHIR_ID], label="Clinician")
+    location = forms.CharField(required=False, validators=[FHIR_ID], label="Place")
+    field_order = ["service_type", "clinician", "location", "start", "end"]
+
+    def __init__(self, *args: Any, tenant: Tenant, today: date, **kwargs: Any) -> None:
+        super().__init__(*args, today=today, **kwargs)
+        self.types = {t.code: t for t in tenant.service_types.all()}
+        self.fields["service_type"].choices = [(code, t.display) for code, t in self.types.items()]
+
+    @property
+    def service(self) -> ServiceType:
+        return self.types[self.cleaned_data["service_type"]]
+
+
+class SlotChoiceForm(forms.Form):
+    slot = forms.CharField(validators=[FHIR_ID])
+
+
+class ConfirmForm(forms.Form):
+    key = forms.CharField(max_length=64, widget=forms.HiddenInput)
+    reason = forms.CharField(
+        max_length=REASON_MAX,
+        label="Reason for the visit",
+        help_text=f"Required, up to {REASON_MAX} characters. The clinic sees it.",
+        widget=forms.Textarea(attrs={"rows": 3, "maxlength": REASON_MAX}),
+        error_messages={
+            "required": "Please say briefly why you need this visit.",
+            "max_length": f"Please keep the reason to {REASON_MAX} characters or fewer.",
+        },
+    )
+
+
+class CancelForm(forms.Form):
+    version = forms.CharField(max_length=64, widget=forms.HiddenInput)
+    reason = forms.ChoiceField(choices=CANCEL_REASONS, label="Reason for cancelling")
+
+
+class RescheduleForm(forms.Form):
+    version = forms.CharField(max_length=64, widget=forms.HiddenInput)
+    slot = forms.CharField(validators=[FHIR_ID], error_messages={"required": "Choose a new time."})

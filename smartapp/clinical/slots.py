@@ -1,0 +1,179 @@
+"""Free slots: one Slot search (with its Schedules included), then clinician and place names.
+
+Millennium returns only free slots, sorted by start. Clinicians come from the included
+Schedules' actors (their display when Cerner gives one); places from the slots'
+`scheduling-location` extension, named by one `Location?_id=a,b,c` search.
+"""
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from itertools import groupby
+from zoneinfo import ZoneInfo
+
+from fhirclient.models.resource import Resource
+
+from smartapp.clinical.appointments import EXT, names_by_reference
+from smartapp.clinical.timezones import fhir_instant
+from smartapp.fhir.gateway import FhirGateway
+from smartapp.fhir.references import BadReference, parse_reference
+
+PAGE_SIZE = 100
+MAX_PAGES = 3  # 300 times is more than a person reads; narrower filters find the rest
+
+
+@dataclass
+class SlotRow:
+    id: str
+    start: datetime | None
+    end: datetime | None
+    service_type: str
+    service_code: str = ""
+    schedule_id: str = ""
+    clinician_ids: list[str] = field(default_factory=list)
+    clinician: str = ""
+    location_id: str = ""
+    location: str = ""
+
+
+@dataclass
+class SlotDay:
+    day: date
+    slots: list[SlotRow]
+
+
+@dataclass
+class FreeSlots:
+    days: list[SlotDay]
+    clinicians: list[tuple[str, str]]  # (id, name) seen in these slots, for the filter
+    locations: list[tuple[str, str]]
+    more: bool  # the EHR has more slots than were fetched
+
+    @property
+    def count(self) -> int:
+        return sum(len(d.slots) for d in self.days)
+
+
+def _ref_id(reference: str | None, resource_type: str) -> str:
+    try:
+        ref = parse_reference(reference or "")
+    except BadReference:
+        return ""
+    return ref.resource_id if ref.resource_type == resource_type else ""
+
+
+def _slot_row(slot: Resource) -> SlotRow:
+    concepts = slot.serviceType or []
+    text, code = "", ""
+    if concepts:
+        codings = concepts[0].coding or []
+        text = concepts[0].text or next((c.display for c in codings if c.display), "")
+        code = next((c.code for c in codings if c.code), "")
+    location_id = ""
+    for ext in slot.extension or []:
+        if ext.url == EXT + "scheduling-location" and ext.valueReference:
+            location_id = _ref_id(ext.valueReference.reference, "Location")
+    return SlotRow(
+        id=str(slot.id),
+        start=getattr(slot.start, "datetime", None),
+        end=getattr(slot.end, "datetime", None),
+        service_type=text,
+        service_code=code,
+        schedule_id=_ref_id(slot.schedule.reference if slot.schedule else "", "Schedule"),
+        location_id=location_id,
+    )
+
+
+def _schedule_actors(schedules: list[Resource]) -> dict[str, list[tuple[str, str]]]:
+    """Schedule id → [(Practitioner id, display or "")]."""
+    actors: dict[str, list[tuple[str, str]]] = {}
+    for schedule in schedules:
+        if schedule.resource_type != "Schedule":
+            continue
+        for actor in schedule.actor or []:
+            practitioner = _ref_id(actor.reference, "Practitioner")
+            if practitioner:
+                actors.setdefault(str(schedule.id), []).append((practitioner, actor.display or ""))
+    return actors
+
+
+def name_slots(*, gateway: FhirGateway, slots: list[SlotRow], schedules: list[Resource]) -> None:
+    """Fills clinician and place names: at most one Practitioner and one Location search."""
+    actors = _schedule_actors(schedules)
+    wanted: dict[str, set[str]] = {
+        "Location": {s.location_id for s in slots if s.location_id},
+        "Practitioner": {pid for acts in actors.values() for pid, display in acts if not display},
+    }
+    names = names_by_reference(gateway=gateway, wanted=wanted) if any(wanted.values()) else {}
+    for slot in slots:
+        acts = actors.get(slot.schedule_id, [])
+        slot.clinician_ids = [pid for pid, _ in acts]
+        slot.clinician = ", ".join(
+            display or names.get(("Practitioner", pid), "") for pid, display in acts
+        )
+        slot.location = names.get(("Location", slot.location_id), "")
+
+
+def _days(slots: list[SlotRow], zone: ZoneInfo) -> list[SlotDay]:
+    dated = [s for s in slots if s.start is not None]
+    dated.sort(key=lambda s: s.start)  # type: ignore[arg-type,return-value]
+    return [
+        SlotDay(day=day, slots=list(group))
+        for day, group in groupby(dated, key=lambda s: s.start.astimezone(zone).date())  # type: ignore[union-attr]
+    ]
+
+
+def free_slots(
+    *,
+    gateway: FhirGateway,
+    service_type: str,
+    start: datetime,
+    end: datetime,
+    zone: ZoneInfo,
+    practitioner_id: str = "",
+    location_id: str = "",
+) -> FreeSlots:
+    """Free slots of one service type (`system|code`) between two instants, grouped by local day."""
+    params: dict[str, object] = {
+        "service-type": service_type,
+        "start": [f"ge{fhir_instant(start)}", f"lt{fhir_instant(end)}"],
+        "_include": "Slot:schedule",
+        "_count": PAGE_SIZE,
+    }
+    if practitioner_id:
+        params["schedule.actor"] = f"Practitioner/{practitioner_id}"
+    if location_id:
+        params["-location"] = f"Location/{location_id}"
+    result = gateway.search("Slot", params, all_pages=True, max_pages=MAX_PAGES)
+    slots = [
+        _slot_row(s)
+        for s in result.resources
+        if s.resource_type == "Slot" and getattr(s, "status", "free") == "free"
+    ]
+    name_slots(gateway=gateway, slots=slots, schedules=result.included)
+    return FreeSlots(
+        days=_days(slots, zone),
+        clinicians=_facets((pid, s.clinician) for s in slots for pid in s.clinician_ids[:1]),
+        locations=_facets((s.location_id, s.location) for s in slots if s.location_id),
+        more=bool(result.next_url),
+    )
+
+
+def _facets(pairs: object) -> list[tuple[str, str]]:
+    seen: dict[str, str] = {}
+    for key, name in pairs:  # type: ignore[attr-defined]
+        seen.setdefault(key, name or key)
+    return sorted(seen.items(), key=lambda item: item[1].lower())
+
+
+def slot_details(*, gateway: FhirGateway, slot_id: str) -> SlotRow | None:
+    """One slot with its clinician and place, if it is still free (else None)."""
+    result = gateway.search("Slot", {"_id": slot_id, "_include": "Slot:schedule"})
+    slots = [
+        _slot_row(s)
+        for s in result.resources
+        if s.resource_type == "Slot" and str(s.id) == slot_id and s.status == "free"
+    ]
+    if not slots:
+        return None
+    name_slots(gateway=gateway, slots=slots, schedules=result.included)
+    return slots[0]

@@ -1,0 +1,32 @@
+"""Which time zone a page shows times in: the browser's (cookie `tz`, checked) or the tenant's."""
+
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from django.http import HttpRequest
+
+from smartapp.tenants.models import Tenant, is_time_zone
+
+COOKIE = "tz"
+
+
+def browser_zone(*, request: HttpRequest, tenant: Tenant) -> ZoneInfo:
+    """The zone static/js/timezone.js stored, if zoneinfo knows it; else the tenant's zone."""
+    name = request.COOKIES.get(COOKIE, "")
+    return ZoneInfo(name) if is_time_zone(name) else tenant.zone
+
+
+def day_bounds(*, day: date, zone: ZoneInfo) -> tuple[datetime, datetime]:
+    """Local midnight to the next local midnight, as UTC instants (DST days are 23 or 25 hours)."""
+    start = datetime.combine(day, time.min, tzinfo=zone)
+    end = datetime.combine(day + timedelta(days=1), time.min, tzinfo=zone)
+    return start.astimezone(UTC), end.astimezone(UTC)
+
+
+def fhir_instant(value: datetime) -> str:
+    """`2024-11-24T06:00:00Z`: the form Millennium's date and start parameters take."""
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def today_in(zone: ZoneInfo) -> date:
+    return datetime.now(zone).date()

@@ -1,0 +1,153 @@
+"""Whole journeys over real HTTP against the sandbox on the live server, shared by test modules.
+
+The Django test `client` plays the browser on the app's side; `requests` plays it on the
+sandbox's side (EHR page, login, consent), and the code is carried back to /launch/callback.
+"""
+
+import html
+import re
+from urllib.parse import urljoin, urlsplit
+
+import requests
+
+
+def csrf_post(browser: requests.Session, url: str, data: dict[str, str]) -> requests.Response:
+    page = browser.get(url)
+    assert page.status_code == 200, page.text[:500]
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text)
+    return browser.post(
+        page.url,
+        data={**data, "csrfmiddlewaretoken": token[1] if token else ""},
+        allow_redirects=False,
+        headers={"Referer": page.url},
+    )
+
+
+def follow_to_callback(browser: requests.Session, url: str) -> str:
+    """Follows the authorization server's redirects; returns the app callback URL (not opened)."""
+    for _ in range(10):
+        if "/launch/callback" in urlsplit(url).path:
+            return url
+        response = browser.get(url, allow_redirects=False)
+        if response.status_code not in (301, 302, 303):
+            return (
+                response.url
+                if "/launch/callback" in response.url
+                else _form_step(browser, response)
+            )
+        url = urljoin(response.url, response.headers["Location"])
+    raise AssertionError("no callback redirect")
+
+
+def _form_step(browser: requests.Session, page: requests.Response) -> str:
+    raise AssertionError(f"unexpected page at {page.url}: {page.status_code} {page.text[:300]}")
+
+
+def callback_path(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.path}?{parts.query}"
+
+
+def sandbox_people():
+    from smartapp.sandbox.models import Client, Encounter, Patient, Practitioner
+
+    patient = Patient.objects.order_by("fhir_id").first()
+    return {
+        "client": Client.objects.filter(persona="provider").first(),
+        "practitioner": Practitioner.objects.order_by("fhir_id").first(),
+        "patient": patient,
+        "encounter": Encounter.objects.filter(patient=patient).order_by("fhir_id").first(),
+    }
+
+
+def ehr_launch_url(live_server, *, banner: bool = True, patient=None) -> str:
+    """Uses the sandbox EHR page (PowerChart stand-in) and returns the app URL it frames."""
+    from smartapp.sandbox.models import Encounter
+
+    people = sandbox_people()
+    patient = patient or people["patient"]
+    encounter = Encounter.objects.filter(patient=patient).order_by("fhir_id").first()
+    browser = requests.Session()
+    data = {
+        "client": people["client"].client_id,
+        "practitioner": people["practitioner"].fhir_id,
+        "patient": patient.fhir_id,
+        "encounter": encounter.fhir_id,
+    }
+    if banner:
+        data["need_patient_banner"] = "on"
+    launched = csrf_post(browser, f"{live_server.url}/sandbox/ehr/", data)
+    assert launched.status_code == 302, launched.text[:500]
+    page = browser.get(urljoin(launched.url, launched.headers["Location"]))
+    src = re.search(r'<iframe[^>]*src="([^"]+)"', page.text)
+    assert src, page.text[:500]
+    return html.unescape(src[1])
+
+
+def ehr_launch(client, live_server, *, banner: bool = True, patient=None):
+    app_url = ehr_launch_url(live_server, banner=banner, patient=patient)
+    started = client.get(callback_path(app_url))
+    assert started.status_code == 302, started.content[:500]
+    callback = follow_to_callback(requests.Session(), started["Location"])
+    return client.get(callback_path(callback))
+
+
+def patient_sign_in(client, tenant, *, decision: str = "allow", patient=None):
+    from smartapp.sandbox.models import Patient
+
+    patient = patient or Patient.objects.order_by("fhir_id").first()
+    started = client.post("/signin", {"tenant": tenant.slug, "persona": "patient"})
+    assert started.status_code == 302, started.content[:500]
+    browser = requests.Session()
+    login = browser.get(started["Location"])
+    assert login.status_code == 200, login.text[:300]
+    txn = re.search(r'name="txn" value="([^"]+)"', login.text)[1]
+    consent = csrf_post(browser, login.url, {"txn": txn, "user": patient.fhir_id})
+    consent_url = urljoin(login.url, consent.headers["Location"])
+    decided = csrf_post(browser, consent_url, {"txn": txn, "decision": decision})
+    callback = urljoin(consent_url, decided.headers["Location"])
+    return patient, client.get(callback_path(callback))
+
+
+def app_page(client, url: str):
+    """GETs an app page; returns (response, FHIR calls it made, counted by their audit events)."""
+    from smartapp.audit.models import AuditEvent
+
+    before = AuditEvent.objects.count()
+    response = client.get(url)
+    return response, AuditEvent.objects.count() - before
+
+
+def slot_ids(page_html: str) -> list[str]:
+    """The free slots a booking page offers, in page order."""
+    return re.findall(r'data-slot="([^"]+)"', page_html)
+
+
+def hidden(page_html: str, name: str) -> str:
+    match = re.search(rf'name="{name}" value="([^"]*)"', page_html)
+    assert match, f"no hidden {name} in the page"
+    return html.unescape(match[1])
+
+
+def system_book(tenant, *, slot_id: str, patient_id: str) -> requests.Response:
+    """Books a slot straight at the sandbox with the system client (someone else, meanwhile)."""
+    from smartapp.tenants.system_client import system_access_token
+
+    return requests.post(
+        f"{tenant.provider_fhir_base}/Appointment",
+        json={
+            "resourceType": "Appointment",
+            "status": "booked",
+            "slot": [{"reference": f"Slot/{slot_id}"}],
+            "participant": [
+                {"actor": {"reference": f"Patient/{patient_id}"}, "status": "accepted"}
+            ],
+            "reasonCode": [{"text": "booked meanwhile at the front desk"}],
+        },
+        headers={
+            "Authorization": f"Bearer {system_access_token(tenant=tenant)}",
+            "Content-Type": "application/fhir+json",
+            "Accept": "application/fhir+json",
+        },
+        timeout=10,
+    )
