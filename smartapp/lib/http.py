@@ -6,6 +6,7 @@ Logs name the method, host, path and status, never headers or bodies (they carry
 
 import logging
 import threading
+import time
 import uuid
 from urllib.parse import urlsplit
 
@@ -25,15 +26,18 @@ class TimeoutSession(requests.Session):
         kwargs.setdefault("timeout", (settings.HTTP_CONNECT_TIMEOUT, settings.HTTP_READ_TIMEOUT))
         headers = kwargs.pop("headers", None) or {}
         headers.setdefault("opc-request-id", uuid.uuid4().hex)
+        started = time.perf_counter()
         response = super().request(method, url, *args, headers=headers, **kwargs)
+        elapsed_ms = (time.perf_counter() - started) * 1000
         parts = urlsplit(url)
         logger.info(
-            "%s %s%s -> %s correlation=%s",
+            "%s %s%s -> %s correlation=%s elapsed_ms=%.1f",
             method.upper(),
             parts.netloc,
             parts.path,
             response.status_code,
             correlation_id(response),
+            elapsed_ms,
         )
         return response
 

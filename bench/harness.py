@@ -1,0 +1,311 @@
+"""Runs smartapp and the Millennium sandbox as real gunicorn servers for benchmarks.
+
+Two servers on loopback, one SQLite file: the sandbox ("EHR", with injected latency) and the app
+(which reaches the sandbox over HTTP, as it would reach Millennium). Nothing here is imported by
+the app; benchmarks drive both with `requests` like a browser would.
+"""
+
+import json
+import os
+import re
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from html import unescape
+from pathlib import Path
+from urllib.parse import urljoin
+
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+PYTHON = sys.executable
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for_port(port: int, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.1)
+    raise TimeoutError(f"nothing listens on {port}")
+
+
+@dataclass
+class Server:
+    name: str
+    port: int
+    process: subprocess.Popen
+    log_path: Path
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def worker_pids(self) -> list[int]:
+        """The gunicorn worker processes (children of the master)."""
+        children = []
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == self.process.pid:
+                children.append(int(stat.parent.name))
+        return children
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    ticks = int(fields[11]) + int(fields[12])  # utime + stime
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+@dataclass
+class Stack:
+    """A database, the sandbox server and the app server, seeded and registered."""
+
+    workdir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="smartapp-bench-")))
+    sandbox: Server | None = None
+    app: Server | None = None
+    tenants: dict = field(default_factory=dict)
+
+    @property
+    def db_path(self) -> Path:
+        return self.workdir / "bench.sqlite3"
+
+    def env(self, **extra: str) -> dict[str, str]:
+        return {
+            **os.environ,
+            "SECRET_KEY": "bench-secret-key",
+            "FIELD_ENCRYPTION_KEYS": "bSdF7c4dYb2V8mWqJb2zv8Qz3n2Yq7m8xR4a9s0d1fE=",
+            "DATABASE_URL": f"sqlite:///{self.db_path}",
+            "SANDBOX_ENABLED": "1",
+            "LOG_LEVEL": "INFO",
+            "ALLOWED_HOSTS": "127.0.0.1,localhost",
+            **extra,
+        }
+
+    def manage(self, *args: str, **env: str) -> None:
+        subprocess.run(
+            [PYTHON, "manage.py", *args],
+            cwd=ROOT,
+            env=self.env(**env),
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
+
+    def start(
+        self,
+        *,
+        latency_ms: int,
+        day_appointments: int = 40,
+        size: int = 8,
+        app_workers: int = 2,
+        app_worker_class: str = "gthread",
+    ) -> "Stack":
+        sandbox_port, app_port = free_port(), free_port()
+        self.manage("migrate", "--noinput")
+        tenants_file = self.workdir / "tenants.json"
+        self.manage(
+            "sandbox_seed",
+            "--base-url",
+            f"http://127.0.0.1:{sandbox_port}",
+            "--app-url",
+            f"http://127.0.0.1:{app_port}",
+            "--size",
+            str(size),
+            "--day-appointments",
+            str(day_appointments),
+            "--tenants-file",
+            str(tenants_file),
+        )
+        self.manage("register_tenants", str(tenants_file))
+        self.tenants = json.loads(tenants_file.read_text())["tenants"][0]
+        self.sandbox = self._gunicorn(
+            "sandbox",
+            sandbox_port,
+            workers=2,
+            threads=16,
+            env={"SANDBOX_LATENCY_MS": str(latency_ms)},
+        )
+        self.app = self._gunicorn(
+            "app", app_port, workers=app_workers, threads=8, worker_class=app_worker_class
+        )
+        return self
+
+    def _gunicorn(
+        self,
+        name: str,
+        port: int,
+        *,
+        workers: int,
+        threads: int,
+        worker_class: str = "gthread",
+        env: dict[str, str] | None = None,
+    ) -> Server:
+        log_path = self.workdir / f"{name}.log"
+        command = [
+            PYTHON,
+            "-m",
+            "gunicorn",
+            "smartapp.wsgi:application",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            str(workers),
+            "--worker-class",
+            worker_class,
+            "--threads",
+            str(threads),
+            "--timeout",
+            "120",
+        ]
+        process = subprocess.Popen(
+            command,
+            cwd=ROOT,
+            env=self.env(**(env or {})),
+            stdout=open(log_path, "ab"),  # noqa: SIM115
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        wait_for_port(port)
+        return Server(name, port, process, log_path)
+
+    def stop(self) -> None:
+        for server in (self.app, self.sandbox):
+            if server:
+                server.stop()
+
+    def audit_count(self) -> int:
+        with sqlite3.connect(self.db_path) as db:
+            return db.execute("SELECT COUNT(*) FROM audit_auditevent").fetchone()[0]
+
+    def first(self, table: str, column: str = "fhir_id") -> str:
+        with sqlite3.connect(self.db_path) as db:
+            return db.execute(
+                f"SELECT {column} FROM sandbox_{table} WHERE tenant_id = ? ORDER BY {column} LIMIT 1",  # noqa: S608
+                [self.tenants["ehr_tenant_id"]],
+            ).fetchone()[0]
+
+
+# --- journeys over HTTP, as a browser would make them -------------------------------------------
+
+
+def _csrf_post(
+    browser: requests.Session, url: str, data: dict[str, str], *, action: str = ""
+) -> requests.Response:
+    """GETs the form page for its CSRF token, then POSTs to the form's action (default: itself)."""
+    page = browser.get(url)
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text)
+    return browser.post(
+        urljoin(page.url, action) if action else page.url,
+        data={**data, "csrfmiddlewaretoken": token[1] if token else ""},
+        allow_redirects=False,
+        headers={"Referer": page.url},
+    )
+
+
+def ehr_launch_url(stack: Stack) -> str:
+    """What the sandbox EHR page frames: the app's /launch?iss=…&launch=… for the first people."""
+    ehr = requests.Session()
+    posted = _csrf_post(
+        ehr,
+        f"{stack.sandbox.url}/sandbox/ehr/",
+        {
+            "client": next(
+                c["client_id"] for c in stack.tenants["clients"] if c["persona"] == "provider"
+            ),
+            "practitioner": stack.first("practitioner"),
+            "patient": stack.first("patient"),
+            "need_patient_banner": "on",
+        },
+    )
+    frame = ehr.get(urljoin(posted.url, posted.headers["Location"]))
+    return unescape(re.search(r'<iframe[^>]*src="([^"]+)"', frame.text)[1])
+
+
+def follow(browser: requests.Session, url: str) -> tuple[requests.Response, int]:
+    """Follows redirects by hand; returns the final page and how many browser round trips it took."""
+    trips = 0
+    while True:
+        response = browser.get(url, allow_redirects=False)
+        trips += 1
+        if response.status_code not in (301, 302, 303):
+            return response, trips
+        url = urljoin(response.url, response.headers["Location"])
+
+
+def clinician_session(stack: Stack) -> tuple[requests.Session, str]:
+    """A browser session after a clinician EHR launch, and the launch's page prefix /l/<id>/."""
+    browser = requests.Session()
+    page, _ = follow(browser, ehr_launch_url(stack))
+    return browser, re.search(r"(/l/[0-9a-f-]{36}/)", page.url)[1]
+
+
+def patient_session(stack: Stack) -> tuple[requests.Session, str]:
+    browser = requests.Session()
+    start = _csrf_post(
+        browser, f"{stack.app.url}/", {"tenant": "sandbox", "persona": "patient"}, action="/signin"
+    )
+    login = browser.get(start.headers["Location"])
+    txn = re.search(r'name="txn" value="([^"]+)"', login.text)[1]
+    consent = _csrf_post(browser, login.url, {"txn": txn, "user": stack.first("patient")})
+    consent_url = urljoin(login.url, consent.headers["Location"])
+    decided = _csrf_post(browser, consent_url, {"txn": txn, "decision": "allow"})
+    page, _ = follow(browser, urljoin(consent_url, decided.headers["Location"]))
+    return browser, re.search(r"(/l/[0-9a-f-]{36}/)", page.url)[1]
+
+
+def system_token(stack: Stack, scope: str) -> str:
+    system = next(c for c in stack.tenants["clients"] if c["persona"] == "system")
+    config = requests.get(
+        f"{stack.tenants['provider_fhir_base']}/.well-known/smart-configuration", timeout=30
+    ).json()
+    response = requests.post(
+        config["token_endpoint"],
+        data={"grant_type": "client_credentials", "scope": scope},
+        auth=(system["client_id"], system["client_secret"]),
+        timeout=30,
+    )
+    return response.json()["access_token"]
+
+
+OUTBOUND = re.compile(
+    r"smartapp\.http (GET|POST|PATCH|PUT|DELETE) (\S+) -> (\d+) .*elapsed_ms=([\d.]+)"
+)
+
+
+class OutboundLog:
+    """The app server's log of its outbound calls (smartapp.http lines), read incrementally."""
+
+    def __init__(self, server: Server) -> None:
+        self.path = server.log_path
+        self.offset = self.path.stat().st_size
+
+    def since_last(self) -> list[tuple[str, str, float]]:
+        time.sleep(0.05)  # let the server flush its log line
+        with open(self.path, "rb") as log:
+            log.seek(self.offset)
+            text = log.read().decode(errors="replace")
+            self.offset = log.tell()
+        return [(m[1], m[2], float(m[4])) for m in OUTBOUND.finditer(text)]

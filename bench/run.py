@@ -1,0 +1,61 @@
+"""Runs the benchmarks and prints their figures; never fails on time.
+
+    .venv/bin/python -m bench.run [pages] [cpu] [launch] [payments]
+
+With no argument every part runs. Results also go to bench/results/<time>.json and latest.json.
+"""
+
+import json
+import sys
+import time
+from pathlib import Path
+
+from bench import pages
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def _table(rows: list[dict], columns: list[str]) -> str:
+    widths = {c: max(len(c), *(len(str(r.get(c, ""))) for r in rows)) for c in columns}
+    line = "  ".join(c.ljust(widths[c]) for c in columns)
+    body = ["  ".join(str(r.get(c, "")).ljust(widths[c]) for c in columns) for r in rows]
+    return "\n".join([line, "-" * len(line), *body])
+
+
+PARTS = {
+    "pages": (
+        lambda: pages.pages_against_latency(latency_ms=100),
+        ["page", "fhir_calls", "wall_ms", "floor_ms", "ratio", "naive_calls", "naive_ms"],
+    ),
+    "cpu": (pages.app_cpu_per_page, ["page", "appointments", "app_cpu_ms"]),
+    "launch": (
+        lambda: pages.launch_round_trips(latency_ms=100),
+        ["launch", "status", "browser_round_trips", "server_calls", "ms"],
+    ),
+}
+
+
+def _payments_part():
+    from bench import payments
+
+    return payments.PART
+
+
+def main(argv: list[str]) -> None:
+    names = argv or [*PARTS, "payments"]
+    results: dict[str, object] = {"at": time.strftime("%Y-%m-%dT%H:%M:%S")}
+    for name in names:
+        run, columns = _payments_part() if name == "payments" else PARTS[name]
+        started = time.perf_counter()
+        rows = run()
+        results[name] = rows
+        print(f"\n## {name}  ({time.perf_counter() - started:.0f} s)")
+        print(_table(rows if isinstance(rows, list) else [rows], columns))
+    RESULTS.mkdir(exist_ok=True)
+    text = json.dumps(results, indent=2)
+    (RESULTS / f"{results['at'].replace(':', '')}.json").write_text(text)
+    (RESULTS / "latest.json").write_text(text)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
