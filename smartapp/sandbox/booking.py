@@ -13,6 +13,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from smartapp.sandbox import visits
 from smartapp.sandbox.fhir.registry import FhirError
 from smartapp.sandbox.models import Appointment, Location, Patient, Practitioner, Slot
 from smartapp.sandbox.scheduling import appointment_resource
@@ -118,6 +119,7 @@ def book(*, tenant: str, slot: Slot, patient_id: str, reason: str) -> Appointmen
         row.fhir_id = str(CREATED_BASE + row.pk)
         render(row, slot_id=slot.fhir_id)
         row.save(update_fields=["fhir_id", "resource"])
+        visits.plan_for(row)  # Millennium opens a planned Encounter for every booking
     return row
 
 
@@ -156,6 +158,7 @@ def apply(row: Appointment, change: Change, version: int) -> int:
             row.action_comment = change.action_comment
         render(row)
         row.save()
+        visits.follow(row)
     return row.version
 
 

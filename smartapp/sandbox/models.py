@@ -106,12 +106,21 @@ class Encounter(models.Model):
     tenant_id = models.CharField(max_length=64)
     fhir_id = models.CharField(max_length=64)
     patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="encounters")
+    # Search columns (the resource is the truth): planned | in-progress | finished | cancelled.
+    status = models.CharField(max_length=20, blank=True, default="")
+    start = models.DateTimeField(null=True, blank=True)
+    appointment_fhir_id = models.CharField(max_length=64, blank=True, default="")
+    fin = models.CharField(max_length=40, blank=True, default="")  # identifier "FIN NBR"
+    account_fhir_id = models.CharField(max_length=64, blank=True, default="")  # `account` search
+    last_updated = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(null=True, blank=True)
     resource = models.JSONField()
 
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["tenant_id", "fhir_id"], name="sandbox_encounter_id")
         ]
+        indexes = [models.Index(fields=["tenant_id", "patient", "start"])]
 
     def __str__(self) -> str:
         return f"Encounter {self.fhir_id}"
@@ -278,3 +287,76 @@ class Appointment(models.Model):
 
     def __str__(self) -> str:
         return f"Appointment {self.fhir_id}"
+
+
+class Communication(models.Model):
+    """Clinician messaging (FHIR Communication); its body is served as Binary with the same id."""
+
+    tenant_id = models.CharField(max_length=64)
+    fhir_id = models.CharField(max_length=100)
+    category = models.CharField(max_length=20)  # notification | reminder | 312853008
+    recipients = models.CharField(max_length=1000)  # " Practitioner/1 Group/2 " for searching
+    received = models.DateTimeField()
+    email_status = models.CharField(max_length=20)  # http://hl7.org/fhir/task-status code
+    patient_fhir_id = models.CharField(max_length=64, blank=True)
+    version = models.PositiveIntegerField(default=0)
+    content_type = models.CharField(max_length=100)
+    content = models.BinaryField()
+    resource = models.JSONField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant_id", "fhir_id"], name="sandbox_communication_id"
+            )
+        ]
+        indexes = [models.Index(fields=["tenant_id", "category", "received"])]
+
+    def __str__(self) -> str:
+        return f"Communication {self.fhir_id}"
+
+
+class PortalMessage(models.Model):
+    """One patient-portal message of the (non-FHIR) Messages API, in the patient's inbox or sent items."""
+
+    FOLDERS = [("INBOX", "inbox"), ("SENT", "sent")]
+
+    tenant_id = models.CharField(max_length=64)
+    message_id = models.CharField(max_length=64)
+    patient_fhir_id = models.CharField(max_length=64)
+    folder = models.CharField(max_length=10, choices=FOLDERS)
+    subject = models.CharField(max_length=255)
+    content = models.TextField()  # XHTML
+    created_at = models.DateTimeField()
+    status = models.CharField(max_length=10)  # UNREAD | OPENED | DELETED
+    priority = models.CharField(max_length=10, default="NORMAL")  # HIGH | NORMAL
+    notification_type = models.CharField(max_length=20, default="MESSAGE")  # MESSAGE | REMINDER
+    sender = models.JSONField()  # {"id", "type", "name"}
+    recipients = models.JSONField()  # [{"id", "type", "name"}]
+    previous_message_id = models.CharField(max_length=64, blank=True)
+    encounter_fhir_id = models.CharField(max_length=64, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["tenant_id", "message_id"], name="sandbox_message_id")
+        ]
+        indexes = [models.Index(fields=["tenant_id", "patient_fhir_id", "folder", "created_at"])]
+
+    def __str__(self) -> str:
+        return f"Message {self.message_id}"
+
+
+# Issue 5 (accounts, payments, card processor) keeps its models in their own modules.
+from smartapp.sandbox.payment_models import (  # noqa: E402, F401
+    Account,
+    FaultSettings,
+    PaymentConfig,
+    Posting,
+    Registration,
+)
+from smartapp.sandbox.processor.models import (  # noqa: E402, F401
+    Charge,
+    CheckoutSession,
+    Merchant,
+    Refund,
+)

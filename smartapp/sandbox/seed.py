@@ -26,6 +26,8 @@ from smartapp.sandbox.models import (
     Slot,
 )
 from smartapp.sandbox.scheduling import SERVICE_TYPES, service_system
+from smartapp.sandbox.seed_accounts import seed_accounts, tenant_keys
+from smartapp.sandbox.seed_messages import seed_visits_and_messages
 from smartapp.sandbox.seed_people import encounter_resource, patient_resource, practitioner_resource
 from smartapp.sandbox.seed_schedules import CLINIC_TZ, seed_schedules
 
@@ -249,6 +251,8 @@ def seed(*, base_url: str, app_url: str, size: int, day_appointments: int = 7) -
         _practitioners(rng, links.SECOND_TENANT, 2, 4122622)
         _patients(rng, links.SECOND_TENANT, 3, 12724066)
         _clients(rng, links.SECOND_TENANT, app_url)
+        seed_visits_and_messages(random.Random(SEED + 2))  # noqa: S311 - visits, messages
+        seed_accounts()  # issue 5: accounts for past visits, payment config, processor
     return clients
 
 
@@ -274,6 +278,9 @@ def tenants_document(*, base_url: str, clients: list[Client]) -> dict[str, Any]:
                     for c in clients
                 ],
                 "service_types": service_types(links.TENANT),
+                "messages_api_base": f"{base_url}/sandbox/api/{links.TENANT}",
+                "messages_token_endpoint": links.token_url(base_url, links.TENANT, "api"),
+                **tenant_keys(base_url),  # "payments", "processor"
             }
         ]
     }

@@ -1,8 +1,10 @@
 """Sandbox URLs: Cerner's paths after a host segment (see README.md)."""
 
-from django.urls import path, register_converter
+from django.urls import include, path, register_converter
 
-from smartapp.sandbox.views import auth, ehr, fhir
+from smartapp.sandbox import faults
+from smartapp.sandbox.messages import views as messages
+from smartapp.sandbox.views import auth, control, ehr, fhir
 
 
 class _Choice:
@@ -35,6 +37,7 @@ app_name = "sandbox"
 TENANT = "<str:tenant>"
 SMART = f"tenants/{TENANT}/protocols/oauth2/profiles/smart-v1"
 FHIR = f"<fhirhost:host>/r4/{TENANT}"
+MESSAGES = f"api/{TENANT}/message/20241001"
 
 urlpatterns = [
     # Authorization server (environment 1) and its second-environment twin.
@@ -50,6 +53,12 @@ urlpatterns = [
         f"<authenv:env>/tenants/{TENANT}/hosts/<fhirhost:host>/protocols/oauth2/profiles/smart-v1/token",
         auth.token,
         name="token",
+    ),
+    path(
+        f"<authenv:env>/tenants/{TENANT}/hosts/api/protocols/oauth2/profiles/smart-v1/token",
+        auth.token,
+        {"host": "api"},
+        name="api_token",
     ),
     path("<authenv:env>/jwk", auth.jwks, name="jwks"),
     path("authorization/tokeninfo", auth.tokeninfo, name="tokeninfo"),
@@ -71,9 +80,36 @@ urlpatterns = [
         fhir.smart_configuration,
         name="smart_configuration",
     ),
+    # Account and Basic go through the fault injector first (faults.py), then the FHIR views.
+    path(f"{FHIR}/Basic", faults.basic, name="fhir_basic"),
+    path(f"{FHIR}/Account", faults.account, name="fhir_account_search"),
+    path(f"{FHIR}/Account/<str:fhir_id>", faults.account, name="fhir_account"),
     path(f"{FHIR}/<str:resource_type>", fhir.resource_type, name="fhir_type"),
     path(f"{FHIR}/<str:resource_type>/<str:fhir_id>", fhir.resource, name="fhir_resource"),
+    # The Messages API (non-FHIR, Oracle Health EHR APIs) at api.cernermillennium.com's place.
+    path(f"{MESSAGES}/patientMessages/inboxItems", messages.inbox_items, name="inbox_items"),
+    path(f"{MESSAGES}/patientMessages/sentItems", messages.sent_items, name="sent_items"),
+    path(
+        f"{MESSAGES}/patientMessages/<str:message_id>",
+        messages.patient_message,
+        name="patient_message",
+    ),
+    path(
+        f"{MESSAGES}/actions/updatePatientMessageStatus",
+        messages.update_patient_message_status,
+        name="update_patient_message_status",
+    ),
     # The EHR (PowerChart stand-in).
     path("ehr/", ehr.ehr_page, name="ehr"),
     path("ehr/launches/<str:launch_id>/", ehr.ehr_launch, name="ehr_launch"),
+    path(
+        "ehr/encounters/<str:encounter_id>/register",
+        control.register_encounter,
+        name="register_encounter",
+    ),
+    # Sandbox-only controls (no auth, no CSRF; README "Control endpoints").
+    path("control/faults", control.fault_settings, name="control_faults"),
+    path("control/ledger", control.ledger, name="control_ledger"),
+    # The card processor (not Millennium).
+    path("processor/", include("smartapp.sandbox.processor.urls")),
 ]

@@ -48,9 +48,15 @@ class ResourceHandler:
     in_patient_compartment: ClassVar[bool] = False
     # Who may create/patch (Millennium: provider|system; never the patient persona).
     write_personas: ClassVar[frozenset[str]] = frozenset({"provider", "system"})
+    # Accept types answered with the raw content (Binary) instead of FHIR JSON.
+    raw_types: ClassVar[tuple[str, ...]] = ()
 
     def read(self, *, tenant: str, fhir_id: str, access: Access) -> dict[str, Any] | None:
         raise FhirError(405, "not-supported", "read is not supported for this resource")
+
+    def raw(self, *, tenant: str, fhir_id: str, access: Access) -> tuple[bytes, str] | None:
+        """(content, content type) for a read asking for one of `raw_types`."""
+        return None
 
     def search(self, *, tenant: str, params: QueryDict, access: Access) -> QuerySet[Any]:
         """Rows with a `resource` JSON field, in page order."""
@@ -94,7 +100,12 @@ def supported_types() -> list[str]:
 def _load() -> None:
     # Importing the modules registers their handlers.
     from smartapp.sandbox.fhir import (  # noqa: F401
+        account,
         appointment,
+        basic,
+        binary,
+        communication,
+        encounter,
         location,
         patient,
         practitioner,

@@ -21,6 +21,7 @@ from smartapp.sandbox.oauth import scopes as scope_rules
 from smartapp.sandbox.oauth import tokens
 
 CODE_LIFETIME = timedelta(seconds=60)
+API_HOST = "api"
 REFRESH_SCOPES = {"online_access", "offline_access"}
 
 
@@ -97,7 +98,7 @@ def _claim_code(*, client: Client, code: str, host: str, redirect_uri: str) -> G
 def authorization_code(
     *, base: str, env: str, host: str, client: Client, form: dict[str, str]
 ) -> dict[str, Any]:
-    if env != ENV1:
+    if env != ENV1 or host == API_HOST:
         raise OAuthError("invalid_grant", errors.CODE_INVALID)
     grant = _claim_code(
         client=client,
@@ -125,7 +126,9 @@ def client_credentials(
     if client.persona != "system":
         raise OAuthError("unauthorized_client", errors.UNAUTHORIZED_CLIENT)
     requested = scope_rules.split(form.get("scope", ""))
-    if any(not s.startswith("system/") for s in requested):
+    # The EHR APIs host (`api`) grants their `oraclehealth:` scopes; FHIR hosts `system/` ones.
+    prefix = "oraclehealth:" if host == API_HOST else "system/"
+    if any(not s.startswith(prefix) for s in requested):
         raise OAuthError("invalid_scope", errors.EMPTY_SCOPES)
     # Millennium narrows to the registered scopes and refuses only when none remain.
     granted = [s for s in requested if s in client.scope_set]

@@ -7,8 +7,9 @@ from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
 
-from smartapp.sandbox import ehr, links
+from smartapp.sandbox import ehr, links, registration
 from smartapp.sandbox.forms import LaunchForm
+from smartapp.sandbox.links import TENANT
 from smartapp.sandbox.models import LaunchContext
 
 
@@ -27,7 +28,8 @@ def ehr_page(request: HttpRequest) -> HttpResponse:
         return HttpResponseRedirect(
             reverse("sandbox:ehr_launch", kwargs={"launch_id": ctx.launch_id})
         )
-    return render(request, "sandbox/ehr.html", {"form": form}, status=400 if form.errors else 200)
+    context = {"form": form, "unregistered": registration.unregistered(TENANT)}
+    return render(request, "sandbox/ehr.html", context, status=400 if form.errors else 200)
 
 
 @require_GET

@@ -81,12 +81,21 @@ def _latency() -> None:
         time.sleep(delay / 1000)
 
 
+def _raw_type(request: HttpRequest, handler: ResourceHandler | None) -> str:
+    """The raw (non-FHIR) type a read asks for, when the resource offers one (Binary)."""
+    if handler is None or _accepts_json(request):
+        return ""
+    accepted = [part.split(";")[0].strip() for part in request.headers.get("Accept", "").split(",")]
+    return next((kind for kind in accepted if kind in handler.raw_types), "")
+
+
 def _guard(request: HttpRequest, host: str, tenant: str, resource_type: str, interaction: str):
     """The handler and caller's access, or the error response Millennium would give first."""
     _latency()
-    if not _accepts_json(request):
-        return _stamp(request, HttpResponse(status=406, content_type=FHIR_JSON))
     handler = handler_for(resource_type)
+    raw = interaction == "read" and _raw_type(request, handler)
+    if not _accepts_json(request) and not raw:
+        return _stamp(request, HttpResponse(status=406, content_type=FHIR_JSON))
     access = fhir_access.authenticate(request, host=host, tenant=tenant)
     if isinstance(access, HttpResponse):
         return _stamp(request, access)
@@ -185,6 +194,14 @@ def resource_type(request: HttpRequest, host: str, tenant: str, resource_type: s
         return _stamp(request, errors.insufficient_scope())
 
 
+def _raw(request: HttpRequest, handler: ResourceHandler, access, tenant: str, fhir_id: str):
+    found = handler.raw(tenant=tenant, fhir_id=fhir_id, access=access)
+    if found is None:
+        return _fhir(request, FhirError(404, "not-found", "Resource not found").outcome(), 404)
+    content, content_type = found
+    return _stamp(request, HttpResponse(content, content_type=f"{content_type}; charset=utf-8"))
+
+
 @csrf_exempt
 @require_http_methods(["GET", "PATCH", "POST"])
 def resource(
@@ -200,9 +217,13 @@ def resource(
     try:
         if interaction == "patch":
             return _patch(request, handler, access, tenant, fhir_id)
+        if _raw_type(request, handler):
+            return _raw(request, handler, access, tenant, fhir_id)
         body = handler.read(tenant=tenant, fhir_id=fhir_id, access=access)
     except FhirError as err:
         return _fhir(request, err.outcome(), err.status)
+    except InsufficientScope:
+        return _stamp(request, errors.insufficient_scope())
     if body is None:
         return _fhir(request, FhirError(404, "not-found", "Resource not found").outcome(), 404)
     response = _fhir(request, body)

@@ -1,0 +1,1 @@
+"""A sandbox card processor with a hosted checkout page (not part of Millennium)."""

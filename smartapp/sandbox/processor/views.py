@@ -1,0 +1,124 @@
+"""The card processor's HTTP side: a JSON API for merchants and the hosted checkout page."""
+
+import json
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.shortcuts import get_object_or_404, render
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from smartapp.sandbox.processor import service
+from smartapp.sandbox.processor.forms import CardForm
+from smartapp.sandbox.processor.models import Charge, CheckoutSession, Merchant
+
+NO_STORE = {"Cache-Control": "no-store"}
+
+
+def _json(body: dict[str, Any], status: int = 200) -> JsonResponse:
+    response = JsonResponse(body, status=status)
+    for name, value in NO_STORE.items():
+        response[name] = value
+    return response
+
+
+def _error(err: service.ApiError) -> JsonResponse:
+    return _json(err.body(), err.status)
+
+
+def _merchant(request: HttpRequest) -> Merchant:
+    kind, _, key = request.headers.get("Authorization", "").partition(" ")
+    merchant = service.merchant_for(key.strip()) if kind.lower() == "bearer" else None
+    if merchant is None:
+        raise service.ApiError(401, "invalid_api_key", "Missing or unknown API key")
+    return merchant
+
+
+def _payload(request: HttpRequest) -> Any:
+    if not request.body:
+        return {}
+    try:
+        return json.loads(request.body)
+    except (ValueError, UnicodeDecodeError):
+        raise service.ApiError(400, "invalid_request", "The body is not JSON") from None
+
+
+@csrf_exempt
+@require_http_methods(["GET", "POST"])
+def sessions(request: HttpRequest) -> JsonResponse:
+    """POST: create (idempotent by reference); GET ?reference=: look one up."""
+    try:
+        merchant = _merchant(request)
+        if request.method == "POST":
+            session, created = service.create_session(merchant, _payload(request))
+            return _json(service.session_json(session), 201 if created else 200)
+        reference = request.GET.get("reference", "")
+        session = CheckoutSession.objects.filter(merchant=merchant, reference=reference).first()
+        if session is None:
+            raise service.ApiError(404, "not_found", "No session with that reference")
+        return _json(service.session_json(session))
+    except service.ApiError as err:
+        return _error(err)
+
+
+@csrf_exempt
+@require_GET
+def session_detail(request: HttpRequest, session_id: str) -> JsonResponse:
+    try:
+        merchant = _merchant(request)
+        session = CheckoutSession.objects.filter(merchant=merchant, session_id=session_id).first()
+        if session is None:
+            raise service.ApiError(404, "not_found", "No such session")
+        return _json(service.session_json(session))
+    except service.ApiError as err:
+        return _error(err)
+
+
+@csrf_exempt
+@require_GET
+def charge_detail(request: HttpRequest, charge_id: str) -> JsonResponse:
+    try:
+        merchant = _merchant(request)
+        charge = Charge.objects.filter(charge_id=charge_id, session__merchant=merchant).first()
+        if charge is None:
+            raise service.ApiError(404, "not_found", "No such charge")
+        return _json(service.charge_json(charge))
+    except service.ApiError as err:
+        return _error(err)
+
+
+@csrf_exempt
+@require_POST
+def refund(request: HttpRequest, charge_id: str) -> JsonResponse:
+    try:
+        merchant = _merchant(request)
+        key = request.headers.get("Idempotency-Key", "")[:200]
+        made, created = service.refund(merchant, charge_id, _payload(request), key)
+        return _json(service.refund_json(made), 201 if created else 200)
+    except service.ApiError as err:
+        return _error(err)
+
+
+@require_http_methods(["GET", "POST"])
+def checkout(request: HttpRequest, session_id: str) -> HttpResponse:
+    """The hosted page: the patient types a card here, never on smartapp."""
+    session = get_object_or_404(
+        CheckoutSession.objects.select_related("merchant"), session_id=session_id
+    )
+    if request.method == "POST" and "cancel" in request.POST:
+        return HttpResponseRedirect(service.cancel_url(session), status=303)
+    form = CardForm(request.POST or None)
+    if request.method == "POST" and session.status in service.PAYABLE and form.is_valid():
+        service.pay(session.session_id, form.card())
+        return HttpResponseRedirect(service.return_url(session), status=303)
+    context = {
+        "session": session,
+        "form": form,
+        "paid": session.status == "captured",
+        "return_link": service.return_url(session),
+    }
+    response = render(
+        request, "sandbox/processor_checkout.html", context, status=400 if form.errors else 200
+    )
+    response["Cache-Control"] = "no-store"
+    return response
