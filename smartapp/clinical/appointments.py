@@ -57,6 +57,7 @@ class AppointmentRow:
     patient_id: str = ""
     patient: str = ""
     clinicians: list[str] = field(default_factory=list)
+    practitioners: dict[str, str] = field(default_factory=dict)  # id → name ("" until known)
     location: str = ""
     cancelable: bool = True
     reschedulable: bool = True
@@ -142,6 +143,8 @@ def _add_participant(row: AppointmentRow, actor: Resource | None) -> None:
         return
     if ref.resource_type == "Patient":
         row.patient_id = ref.resource_id
+    elif ref.resource_type == "Practitioner":
+        row.practitioners[ref.resource_id] = actor.display or ""
     name = actor.display or ""
     if not name:
         row.refs.setdefault(ref.resource_type, []).append(ref.resource_id)
@@ -199,6 +202,8 @@ def fill_missing_names(*, gateway: FhirGateway, rows: Iterable[AppointmentRow]) 
         for kind, ids in row.refs.items():
             for resource_id in ids:
                 _set_name(row, kind, names.get((kind, resource_id), ""))
+                if kind == "Practitioner":
+                    row.practitioners[resource_id] = names.get((kind, resource_id), "")
 
 
 def appointment_search(

@@ -99,3 +99,69 @@ class CancelForm(forms.Form):
 class RescheduleForm(forms.Form):
     version = forms.CharField(max_length=64, widget=forms.HiddenInput)
     slot = forms.CharField(validators=[FHIR_ID], error_messages={"required": "Choose a new time."})
+
+
+class PageForm(forms.Form):
+    page = forms.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=1000,
+        error_messages={
+            "invalid": "The page must be a whole number.",
+            "min_value": "Pages start at 1.",
+            "max_value": "There are not that many pages.",
+        },
+    )
+
+
+SUBJECT_MAX = 255  # the Messages API's subject limit
+BODY_MAX = 5000  # characters a patient may type; the XHTML sent must also fit CONTENT_MAX_BYTES
+CONTENT_MAX_BYTES = 32 * 1024  # the (sandbox-documented) Messages API content limit
+
+
+class MessageBodyForm(forms.Form):
+    body = forms.CharField(
+        label="Message",
+        max_length=BODY_MAX,
+        help_text=f"Plain text, up to {BODY_MAX} characters. Your care team reads it; "
+        "for emergencies call 911.",
+        widget=forms.Textarea(attrs={"rows": 8, "maxlength": BODY_MAX}),
+        error_messages={
+            "required": "Please write your message.",
+            "max_length": f"Please keep the message to {BODY_MAX} characters or fewer.",
+        },
+    )
+
+    def clean_body(self) -> str:
+        from smartapp.clinical.sanitize import text_to_xhtml
+
+        body = self.cleaned_data["body"]
+        if not body.strip():
+            raise forms.ValidationError("Please write your message.")
+        if len(text_to_xhtml(body).encode()) > CONTENT_MAX_BYTES:
+            raise forms.ValidationError("This message is too long to send. Please shorten it.")
+        return body
+
+
+class ComposeForm(MessageBodyForm):
+    recipient = forms.ChoiceField(
+        label="To",
+        error_messages={
+            "required": "Choose who should read your message.",
+            "invalid_choice": "Choose someone from your care team.",
+        },
+    )
+    subject = forms.CharField(
+        label="Subject",
+        max_length=SUBJECT_MAX,
+        widget=forms.TextInput(attrs={"maxlength": SUBJECT_MAX}),
+        error_messages={
+            "required": "Please give your message a subject.",
+            "max_length": f"Please keep the subject to {SUBJECT_MAX} characters or fewer.",
+        },
+    )
+    field_order = ["recipient", "subject", "body"]
+
+    def __init__(self, *args: Any, team: list[Any], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["recipient"].choices = [("", "Choose…")] + [(p.id, p.name) for p in team]

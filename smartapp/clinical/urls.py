@@ -1,6 +1,6 @@
 from django.urls import path
 
-from smartapp.clinical import booking_views, views
+from smartapp.clinical import booking_views, message_views, views, visit_views
 
 app_name = "clinical"
 urlpatterns = [
@@ -25,5 +25,34 @@ urlpatterns = [
         "l/<uuid:public_id>/appointments/<str:appointment_id>/reschedule/",
         booking_views.reschedule,
         name="reschedule",
+    ),
+    # Visits (Encounters) and messages (Messages API; Communications for clinicians).
+    path("l/<uuid:public_id>/chart/visits/", visit_views.chart_visits, name="chart_visits"),
+    path("l/<uuid:public_id>/visits/", visit_views.my_visits, name="my_visits"),
+    path("l/<uuid:public_id>/chart/messages/", message_views.chart_messages, name="chart_messages"),
+    path(
+        "l/<uuid:public_id>/chart/messages/<str:message_id>/",
+        message_views.chart_message,
+        name="chart_message",
+    ),
+    path("l/<uuid:public_id>/my-messages/", message_views.staff_messages, name="staff_messages"),
+    path(
+        "l/<uuid:public_id>/my-messages/<str:message_id>/",
+        message_views.staff_message,
+        name="staff_message",
+    ),
+    path("l/<uuid:public_id>/messages/", message_views.inbox, name="messages"),
+    path("l/<uuid:public_id>/messages/sent/", message_views.sent, name="messages_sent"),
+    path("l/<uuid:public_id>/messages/new/", message_views.compose, name="message_compose"),
+    path("l/<uuid:public_id>/messages/<str:message_id>/", message_views.message, name="message"),
+    path(
+        "l/<uuid:public_id>/messages/<str:message_id>/reply/",
+        message_views.reply,
+        name="message_reply",
+    ),
+    path(
+        "l/<uuid:public_id>/messages/<str:message_id>/delete/",
+        message_views.delete,
+        name="message_delete",
     ),
 ]

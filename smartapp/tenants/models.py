@@ -55,6 +55,17 @@ class Tenant(models.Model):
         help_text="The clinics' IANA time zone (e.g. America/Chicago): clinicians' days and "
         "patients without a browser time zone use it.",
     )
+    # The non-FHIR Messages API (patient portal messages): its base and host-scoped token URL.
+    messages_api_base = models.URLField(
+        max_length=500,
+        blank=True,
+        help_text="Messages API base, e.g. https://api.cernermillennium.com/{tenant} (blank: off).",
+    )
+    messages_token_endpoint = models.URLField(
+        max_length=500,
+        blank=True,
+        help_text="Token endpoint for the Messages API host (…/hosts/api.cernermillennium.com/…/token).",
+    )
 
     class Meta:
         ordering = ["name"]
@@ -124,16 +135,27 @@ class ClientRegistration(models.Model):
 
 
 class SystemToken(models.Model):
-    """The cached client_credentials token of a tenant's system client (encrypted at rest)."""
+    """A cached client_credentials token of a tenant's system client (encrypted at rest).
 
-    registration = models.OneToOneField(
-        ClientRegistration, on_delete=models.CASCADE, related_name="system_token"
+    One row per API host the client talks to (`audience`): the FHIR host, the Messages API host.
+    """
+
+    registration = models.ForeignKey(
+        ClientRegistration, on_delete=models.CASCADE, related_name="system_tokens"
     )
+    audience = models.CharField(max_length=40, default="fhir")
     access_token = EncryptedTextField(blank=True, default="")
     scope = models.TextField(blank=True, default="")
     expires_at = models.DateTimeField(null=True, blank=True)
     # A process that is fetching a new token claims the row until this time (see system_client).
     claimed_until = models.DateTimeField(null=True, blank=True)
 
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["registration", "audience"], name="one_system_token_per_audience"
+            )
+        ]
+
     def __str__(self) -> str:
-        return f"system token for {self.registration}"
+        return f"system token ({self.audience}) for {self.registration}"

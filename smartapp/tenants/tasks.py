@@ -7,7 +7,7 @@ from celery import shared_task
 from smartapp.tenants.discovery import DiscoveryError
 from smartapp.tenants.models import Tenant
 from smartapp.tenants.oauth import TokenEndpointError
-from smartapp.tenants.system_client import system_token
+from smartapp.tenants.system_client import messages_token, system_token
 
 logger = logging.getLogger(__name__)
 
@@ -18,5 +18,7 @@ def refresh_system_tokens() -> None:
     for tenant in Tenant.objects.filter(enabled=True):
         try:
             system_token(tenant=tenant)
+            if tenant.messages_token_endpoint:
+                messages_token(tenant=tenant)
         except (DiscoveryError, TokenEndpointError) as error:
             logger.warning("system token for tenant %s not refreshed: %s", tenant.slug, error)
