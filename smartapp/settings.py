@@ -52,6 +52,7 @@ INSTALLED_APPS = [
     "smartapp.launch",
     "smartapp.fhir",
     "smartapp.clinical",
+    "smartapp.payments",
     "smartapp.demo",
 ]
 if SANDBOX_ENABLED:
@@ -127,6 +128,31 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
         "task": "smartapp.tenants.tasks.refresh_system_tokens",
         "schedule": 240.0,
     },
+}
+
+# Payments outbox (see smartapp/payments). The beat task finds due payments every few seconds.
+PAYMENT_BEAT_SECONDS = float(env_str("PAYMENT_BEAT_SECONDS", "5"))
+# A worker's claim on a payment (and its Account) lasts this long. It must outlast the task's
+# hard time limit, so a slow but living worker is never taken for a dead one mid-POST.
+PAYMENT_CLAIM_SECONDS = env_int("PAYMENT_CLAIM_SECONDS", CELERY_TASK_TIME_LIMIT + 30)
+if PAYMENT_CLAIM_SECONDS <= CELERY_TASK_TIME_LIMIT:
+    raise ImproperlyConfigured("PAYMENT_CLAIM_SECONDS must exceed CELERY_TASK_TIME_LIMIT")
+# Waiting for an Account: first pause, doubling up to the tenant's cap.
+PAYMENT_BACKOFF_BASE_SECONDS = float(env_str("PAYMENT_BACKOFF_BASE_SECONDS", "5"))
+# After an unclear answer to a POST, wait this long before reading the balance for evidence,
+# so a write the EHR is still processing has landed by then.
+PAYMENT_UNKNOWN_SETTLE_SECONDS = float(env_str("PAYMENT_UNKNOWN_SETTLE_SECONDS", "30"))
+# A payment enqueued this recently is not enqueued again (a lost task is re-sent after it).
+PAYMENT_ENQUEUE_GRACE_SECONDS = env_int("PAYMENT_ENQUEUE_GRACE_SECONDS", 30)
+# Checkouts the patient never came back from are reconciled with the processor after this.
+PAYMENT_CHECKOUT_RECONCILE_SECONDS = env_int("PAYMENT_CHECKOUT_RECONCILE_SECONDS", 600)
+CELERY_BEAT_SCHEDULE["payments-enqueue-due"] = {
+    "task": "smartapp.payments.tasks.payments_enqueue_due",
+    "schedule": PAYMENT_BEAT_SECONDS,
+}
+CELERY_BEAT_SCHEDULE["payments-reconcile-checkouts"] = {
+    "task": "smartapp.payments.tasks.payments_reconcile_checkouts",
+    "schedule": 60.0,
 }
 
 SECURE_COOKIES = env_bool("SECURE_COOKIES", False)

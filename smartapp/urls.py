@@ -6,6 +6,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("", include("smartapp.launch.urls")),
     path("", include("smartapp.clinical.urls")),
+    path("", include("smartapp.payments.urls")),
 ]
 if settings.SANDBOX_ENABLED:
     urlpatterns.append(path("sandbox/", include("smartapp.sandbox.urls")))

@@ -41,7 +41,9 @@ class Forbidden(FhirError):
 
 
 class RateLimited(FhirError):
-    pass
+    """429: slow down; `retry_after` is the server's Retry-After in seconds (0 when absent)."""
+
+    retry_after: float = 0.0
 
 
 class Conflict(FhirError):
@@ -118,6 +120,17 @@ def error_from_response(response: requests.Response) -> FhirError:
     if response.status_code == 401 and not code:
         code = response.headers.get("WWW-Authenticate", "")
     cls = _BY_STATUS.get(response.status_code, FhirError)
-    return cls(
+    error = cls(
         message, status=response.status_code, code=code, correlation=correlation_id(response)
     )
+    if isinstance(error, RateLimited):
+        error.retry_after = retry_after_seconds(response.headers.get("Retry-After"))
+    return error
+
+
+def retry_after_seconds(value: str | None) -> float:
+    """Retry-After in seconds (delta-seconds only; an HTTP date or junk counts as absent)."""
+    try:
+        return max(0.0, min(float(value or 0), 3600.0))
+    except ValueError:
+        return 0.0

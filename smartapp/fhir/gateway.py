@@ -72,6 +72,7 @@ class Written:
 
     resource_id: str
     version: str
+    correlation: str = ""  # the EHR's id for the exchange (support tickets, payment attempts)
 
 
 def etag_version(etag: str | None) -> str:
@@ -266,7 +267,9 @@ class FhirGateway:
             what = f"{ref.relative} create"
         finally:
             self._record("write", what, response, patient_id)
-        return Written(ref.resource_id, etag_version(response.headers.get("ETag")))
+        return Written(
+            ref.resource_id, etag_version(response.headers.get("ETag")), correlation_id(response)
+        )
 
     def patch(
         self,

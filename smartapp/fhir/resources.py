@@ -1,6 +1,7 @@
 """Parsing FHIR JSON into fhirclient's R4 models, tolerant of Millennium's known quirks."""
 
 import logging
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from fhirclient.models.fhirabstractbase import FHIRValidationError
@@ -11,7 +12,7 @@ logger = logging.getLogger(__name__)
 
 
 def _fix_known_quirks(value: Any) -> Any:
-    """Millennium sends ContactPoint.rank as a string ("1"); R4 says positiveInt."""
+    """Millennium sends ContactPoint.rank and Money.value as strings; R4 says numbers."""
     if isinstance(value, list):
         return [_fix_known_quirks(item) for item in value]
     if not isinstance(value, dict):
@@ -20,7 +21,18 @@ def _fix_known_quirks(value: Any) -> Any:
     rank = fixed.get("rank")
     if isinstance(rank, str) and rank.isdigit():
         fixed["rank"] = int(rank)
+    # Money.value as a string ("1250.00", Account's account-balance): R4 says decimal.
+    money = fixed.get("value")
+    if "currency" in fixed and isinstance(money, str) and _is_decimal(money):
+        fixed["value"] = float(money)
     return fixed
+
+
+def _is_decimal(text: str) -> bool:
+    try:
+        return Decimal(text).is_finite()
+    except InvalidOperation:
+        return False
 
 
 def _model_class(resource_type: str) -> type[Resource]:

@@ -1,6 +1,7 @@
 """Writes to tenants and client registrations."""
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,11 @@ class TenantFileError(Exception):
     """The tenant file is missing, not JSON, or lacks a required field."""
 
 
+# Apps below tenants (payments) read their own tenant-file keys through these hooks, so imports
+# keep pointing one way. Each hook is called as hook(tenant=…, entry=…) inside the transaction.
+TENANT_FILE_SECTIONS: list[Callable[..., None]] = []
+
+
 def _tenant_defaults(entry: dict[str, Any]) -> dict[str, Any]:
     defaults = {
         "name": entry["name"],
@@ -20,6 +26,8 @@ def _tenant_defaults(entry: dict[str, Any]) -> dict[str, Any]:
         "provider_fhir_base": entry["provider_fhir_base"],
         "patient_fhir_base": entry.get("patient_fhir_base", ""),
         "enabled": entry.get("enabled", True),
+        "messages_api_base": str(entry.get("messages_api_base") or "").rstrip("/"),
+        "messages_token_endpoint": str(entry.get("messages_token_endpoint") or ""),
     }
     if "time_zone" in entry:
         if not is_time_zone(str(entry["time_zone"])):
@@ -74,6 +82,8 @@ def tenant_register(*, entry: dict[str, Any]) -> Tenant:
                 )
             if "service_types" in entry:
                 service_types_replace(tenant=tenant, entries=entry["service_types"])
+            for section in TENANT_FILE_SECTIONS:
+                section(tenant=tenant, entry=entry)
     except KeyError as missing:
         raise TenantFileError(f"a tenant entry lacks the field {missing}") from None
     return tenant

@@ -1,0 +1,205 @@
+"""The payments outbox: one row per payment, written before anything is posted, and its attempts."""
+
+import secrets
+import uuid
+from decimal import Decimal
+
+from django.db import models
+from django.utils import timezone
+
+from smartapp.launch.models import Launch
+from smartapp.lib.fields import EncryptedTextField
+from smartapp.tenants.models import Tenant
+
+BASE32 = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
+
+
+def new_posting_id() -> str:
+    """`SA` + 20 base32 characters: alphanumeric, unique, fixed when the row is created."""
+    return "SA" + "".join(secrets.choice(BASE32) for _ in range(20))
+
+
+class State(models.TextChoices):
+    NEW = "new", "New (at the card processor)"
+    CAPTURED = "captured", "Captured, to post"
+    AWAITING_ACCOUNT = "awaiting_account", "Waiting for the visit's account"
+    POSTING = "posting", "Posting (a write may be in flight)"
+    POSTED = "posted", "Posted"
+    FAILED = "failed", "Refused by the EHR"
+    OUTCOME_UNKNOWN = "outcome_unknown", "Sent, no clear answer"
+    NEEDS_ATTENTION = "needs_attention", "Needs attention"
+    REFUNDED = "refunded", "Refunded"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+# Rows a worker may pick up when due (`next_check_at <= now`) and not leased to another worker.
+DUE_STATES = (
+    State.CAPTURED,
+    State.AWAITING_ACCOUNT,
+    State.POSTING,
+    State.OUTCOME_UNKNOWN,
+    State.NEEDS_ATTENTION,
+)
+FINAL_STATES = (State.POSTED, State.REFUNDED, State.CANCELLED)
+
+
+class Method(models.TextChoices):
+    CARD = "card", "Card"
+    CASH = "cash", "Cash"
+    CHECK = "check", "Check"
+
+
+class AmountSource(models.TextChoices):
+    BALANCE = "balance", "the visit's account balance"
+    ESTIMATE = "estimate", "the visit's estimated responsibility"
+    ENTERED = "entered", "entered by the patient"
+    DESK = "desk", "taken at the desk"
+
+
+class PaymentSettings(models.Model):
+    """A tenant's payment settings (tenant file key "payments", processor from key "processor")."""
+
+    tenant = models.OneToOneField(Tenant, on_delete=models.CASCADE, related_name="payment_settings")
+    enabled = models.BooleanField(default=True)
+    card_alias = models.CharField(max_length=40, default="0111")
+    cash_alias = models.CharField(max_length=40, default="0111")
+    check_alias = models.CharField(max_length=40, default="0111")
+    location = models.CharField(
+        max_length=40, blank=True, help_text="financial-transaction-location"
+    )
+    min_amount = models.DecimalField(max_digits=10, decimal_places=2, default=Decimal("1.00"))
+    max_amount = models.DecimalField(max_digits=10, decimal_places=2, default=Decimal("10000.00"))
+    backoff_cap_seconds = models.PositiveIntegerField(default=900)
+    escalate_after_seconds = models.PositiveIntegerField(default=3 * 24 * 3600)
+    processor_base_url = models.URLField(max_length=500, blank=True)
+    processor_api_key = EncryptedTextField(blank=True, default="")
+
+    class Meta:
+        verbose_name_plural = "payment settings"
+
+    def __str__(self) -> str:
+        return f"payment settings for {self.tenant.slug}"
+
+    def alias_for(self, method: str) -> str:
+        return {Method.CASH: self.cash_alias, Method.CHECK: self.check_alias}.get(
+            method, self.card_alias
+        )
+
+
+class Payment(models.Model):
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    posting_id = models.CharField(
+        max_length=40, unique=True, default=new_posting_id, editable=False
+    )
+    # The one-time key of the form that created it: a second submit finds this row.
+    request_key = models.CharField(max_length=64, unique=True)
+    tenant = models.ForeignKey(Tenant, on_delete=models.PROTECT, related_name="payments")
+    launch = models.ForeignKey(Launch, null=True, blank=True, on_delete=models.SET_NULL)
+    patient_id = models.CharField(max_length=100)
+    encounter_id = models.CharField(max_length=100)
+    account_id = models.CharField(max_length=100, blank=True)
+    amount = models.DecimalField(max_digits=10, decimal_places=2)
+    currency = models.CharField(max_length=3, default="USD")
+    amount_source = models.CharField(max_length=20, choices=AmountSource.choices)
+    method = models.CharField(max_length=10, choices=Method.choices, default=Method.CARD)
+    taken_by = models.CharField(max_length=200, blank=True)  # fhirUser of desk staff
+    state = models.CharField(max_length=20, choices=State.choices, default=State.NEW)
+    message = models.TextField(blank=True)  # the latest explanation, for staff
+    # Card processor (card numbers never come here: only what the processor tells us).
+    processor_session_id = models.CharField(max_length=100, blank=True)
+    checkout_url = models.URLField(max_length=500, blank=True)
+    charge_id = models.CharField(max_length=100, blank=True)
+    card_brand = models.CharField(max_length=20, blank=True)
+    card_last4 = models.CharField(max_length=4, blank=True)
+    card_expiry = models.CharField(max_length=7, blank=True)  # YYYY-MM
+    check_number = models.CharField(max_length=20, blank=True)
+    tendered = models.DecimalField(max_digits=10, decimal_places=2, null=True, blank=True)
+    # Scheduling and claiming.
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+    captured_at = models.DateTimeField(null=True, blank=True)
+    posted_at = models.DateTimeField(null=True, blank=True)
+    next_check_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    enqueued_at = models.DateTimeField(null=True, blank=True)
+    claimed_until = models.DateTimeField(null=True, blank=True)
+    claim_token = models.CharField(max_length=32, blank=True)
+    checks = models.PositiveIntegerField(default=0)  # look-ups that found no account (backoff)
+    # Staff.
+    resolved_by = models.CharField(max_length=150, blank=True)
+    resolution_note = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["state", "next_check_at"], name="payment_due")]
+
+    def __str__(self) -> str:
+        return f"{self.posting_id} {self.amount} {self.currency} {self.state}"
+
+    @property
+    def is_final(self) -> bool:
+        return self.state in FINAL_STATES
+
+    @property
+    def by_card(self) -> bool:
+        return self.method == Method.CARD
+
+
+class Attempt(models.Model):
+    """One look-up, post or staff action on a payment, with what the EHR (or processor) said."""
+
+    class Kind(models.TextChoices):
+        LOOKUP = "lookup", "Account look-up"
+        POST = "post", "POST /Basic"
+        VERIFY = "verify", "Balance check after an unclear answer"
+        PROCESSOR = "processor", "Card processor"
+        STAFF = "staff", "Staff action"
+
+    class Result(models.TextChoices):
+        SENDING = "sending", "sending (no answer recorded)"
+        POSTED = "posted", "posted (201)"
+        REFUSED = "refused", "refused"
+        UNKNOWN = "unknown", "sent, outcome unknown"
+        LANDED = "landed", "unknown, then found on the account"
+        NOT_LANDED = "not_landed", "unknown, then found not on the account"
+        NOT_SENT = "not_sent", "not processed (retry)"
+        NO_ACCOUNT = "no_account", "no account yet"
+        FOUND = "found", "account found"
+        ERROR = "error", "error"
+        OK = "ok", "ok"
+
+    payment = models.ForeignKey(Payment, on_delete=models.CASCADE, related_name="attempts")
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    result = models.CharField(max_length=12, choices=Result.choices)
+    started_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    http_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    correlation_id = models.CharField(max_length=200, blank=True)
+    outcome_text = models.TextField(blank=True)  # OperationOutcome text or our note
+    account_id = models.CharField(max_length=100, blank=True)
+    # The Account's balance read just before a POST: the evidence if the answer is lost.
+    balance_before = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
+    by = models.CharField(max_length=150, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [models.Index(fields=["account_id", "kind", "result"], name="attempt_account")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.result} for {self.payment_id}"
+
+
+class AccountLock(models.Model):
+    """One poster at a time per EHR Account, so balance evidence is never mixed up."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE)
+    account_id = models.CharField(max_length=100)
+    claimed_until = models.DateTimeField(null=True, blank=True)
+    holder = models.CharField(max_length=40, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "account_id"], name="one_lock_per_account")
+        ]
+
+    def __str__(self) -> str:
+        return f"lock {self.tenant_id}/{self.account_id}"

@@ -1,0 +1,98 @@
+"""The staff ops page: payments by state and age, each with its attempts; retry, resolve, refund."""
+
+import uuid
+
+from django.contrib import messages
+from django.contrib.admin.views.decorators import staff_member_required
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_POST
+
+from smartapp.payments import selectors, staff
+from smartapp.payments.forms import OpsFilterForm, ResolveForm
+from smartapp.payments.models import Payment, State
+
+
+def _back(payment: Payment) -> HttpResponseRedirect:
+    response = HttpResponseRedirect(reverse("payments:ops_detail", args=[payment.public_id]))
+    response.status_code = 303
+    return response
+
+
+def _who(request: HttpRequest) -> str:
+    return request.user.get_username()
+
+
+@require_GET
+@staff_member_required
+def ops_list(request: HttpRequest) -> HttpResponse:
+    form = OpsFilterForm(request.GET)
+    form.is_valid()
+    state = form.cleaned_data.get("state", "") if form.is_valid() else ""
+    state = state if state in State.values else ""
+    older = form.cleaned_data.get("older_than", "") if form.is_valid() else ""
+    rows = selectors.ops_payments(state=state, older_than=older)[:300]
+    context = {
+        "rows": rows,
+        "counts": selectors.ops_counts(),
+        "states": State.choices,
+        "state": state,
+        "form": form,
+    }
+    return render(request, "payments/ops_list.html", context)
+
+
+@require_GET
+@staff_member_required
+def ops_detail(request: HttpRequest, payment_id: uuid.UUID) -> HttpResponse:
+    payment = get_object_or_404(Payment.objects.select_related("tenant"), public_id=payment_id)
+    context = {"payment": payment, "attempts": payment.attempts.all(), "resolve": ResolveForm()}
+    return render(request, "payments/ops_detail.html", context)
+
+
+@require_POST
+@staff_member_required
+def ops_retry(request: HttpRequest, payment_id: uuid.UUID) -> HttpResponse:
+    payment = get_object_or_404(Payment, public_id=payment_id)
+    try:
+        staff.payment_retry(payment=payment, by=_who(request))
+        messages.success(request, "Queued: a worker will process it now.")
+    except staff.ActionRefused as refused:
+        messages.warning(request, str(refused))
+    return _back(payment)
+
+
+@require_POST
+@staff_member_required
+def ops_resolve(request: HttpRequest, payment_id: uuid.UUID) -> HttpResponse:
+    payment = get_object_or_404(Payment, public_id=payment_id)
+    form = ResolveForm(request.POST)
+    if not form.is_valid():
+        messages.warning(request, "Write a note and choose what you found.")
+        return _back(payment)
+    try:
+        staff.payment_resolve(
+            payment=payment,
+            by=_who(request),
+            note=form.cleaned_data["note"],
+            posted=form.cleaned_data["outcome"] == "posted",
+        )
+        messages.success(request, "Resolved.")
+    except staff.ActionRefused as refused:
+        messages.warning(request, str(refused))
+    return _back(payment)
+
+
+@require_POST
+@staff_member_required
+def ops_refund(request: HttpRequest, payment_id: uuid.UUID) -> HttpResponse:
+    payment = get_object_or_404(Payment, public_id=payment_id)
+    try:
+        staff.payment_refund(
+            payment=payment, by=_who(request), note=request.POST.get("note", "")[:500]
+        )
+        messages.success(request, "Refunded through the card processor.")
+    except staff.ActionRefused as refused:
+        messages.warning(request, str(refused))
+    return _back(payment)

@@ -1,0 +1,247 @@
+"""Writes: start a payment, run its checkout, record a desk payment, find due work.
+
+Capture first (processor), then record, then post (posting.py). The posting identifier is fixed
+when the row is created, before the processor or the EHR hears of the payment.
+"""
+
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from smartapp.launch.models import Launch
+from smartapp.payments.models import (
+    DUE_STATES,
+    AmountSource,
+    Attempt,
+    Method,
+    Payment,
+    PaymentSettings,
+    State,
+)
+from smartapp.payments.processor import Checkout, ProcessorError, processor_for
+from smartapp.tenants.models import Tenant
+
+logger = logging.getLogger(__name__)
+
+
+def payment_settings(*, tenant: Tenant) -> PaymentSettings:
+    return PaymentSettings.objects.get_or_create(tenant=tenant)[0]
+
+
+def enqueue_soon(payment: Payment) -> None:
+    """After commit, ask a worker to process it now (the beat finds it anyway if this fails)."""
+
+    def send() -> None:
+        from smartapp.payments.tasks import payment_process
+
+        try:
+            payment_process.delay(payment.pk)
+        except Exception as error:  # broker down: the beat task enqueues it when Redis is back
+            logger.warning("payment %s not enqueued now: %s", payment.posting_id, error)
+
+    transaction.on_commit(send)
+
+
+@dataclass(frozen=True)
+class NewPayment:
+    launch: Launch
+    encounter_id: str
+    amount: Decimal
+    amount_source: str
+    request_key: str
+
+
+def payment_start(*, new: NewPayment) -> Payment:
+    """The outbox row for a patient's card payment; the same form key returns the same row."""
+    launch = new.launch
+    try:
+        with transaction.atomic():
+            return Payment.objects.create(
+                request_key=new.request_key,
+                tenant=launch.tenant,
+                launch=launch,
+                patient_id=launch.patient_id,
+                encounter_id=new.encounter_id,
+                amount=new.amount,
+                amount_source=new.amount_source,
+                method=Method.CARD,
+            )
+    except IntegrityError:  # a double-clicked Pay: the first click's payment
+        return Payment.objects.get(request_key=new.request_key, tenant=launch.tenant)
+
+
+def _record(payment: Payment, result: str, text: str, status: int | None = None) -> None:
+    Attempt.objects.create(
+        payment=payment,
+        kind=Attempt.Kind.PROCESSOR,
+        result=result,
+        finished_at=timezone.now(),
+        http_status=status,
+        outcome_text=text[:2000],
+    )
+
+
+def checkout_begin(*, payment: Payment, return_url: str, cancel_url: str) -> str:
+    """The processor's hosted-page URL (the session is created once per posting identifier)."""
+    checkout = processor_for(payment_settings(tenant=payment.tenant)).create_checkout(
+        amount=payment.amount,
+        reference=payment.posting_id,
+        return_url=return_url,
+        cancel_url=cancel_url,
+    )
+    Payment.objects.filter(pk=payment.pk, state=State.NEW).update(
+        processor_session_id=checkout.session_id, checkout_url=checkout.checkout_url
+    )
+    payment.processor_session_id, payment.checkout_url = checkout.session_id, checkout.checkout_url
+    if checkout.status == "captured":
+        checkout_settle(payment=payment, checkout=checkout)
+    return checkout.checkout_url
+
+
+def _matches(payment: Payment, checkout: Checkout) -> bool:
+    return checkout.reference == payment.posting_id and checkout.amount == payment.amount
+
+
+def checkout_settle(*, payment: Payment, checkout: Checkout) -> Payment:
+    """Applies what the processor says about the session (the only source we trust)."""
+    if not _matches(payment, checkout):
+        _record(
+            payment, Attempt.Result.ERROR, f"session {checkout.session_id} is not this payment's"
+        )
+        return payment
+    if checkout.status == "captured" and checkout.charge_id:
+        _capture(payment, checkout)
+    elif checkout.status in ("declined", "failed") and payment.state == State.NEW:
+        text = checkout.failure or f"card {checkout.status}"
+        Payment.objects.filter(pk=payment.pk, state=State.NEW).update(message=text)
+    payment.refresh_from_db()
+    return payment
+
+
+def _capture(payment: Payment, checkout: Checkout) -> None:
+    """new (or cancelled before any charge) → captured, exactly once, then post soon."""
+    now = timezone.now()
+    with transaction.atomic():
+        captured = Payment.objects.filter(
+            pk=payment.pk, state__in=(State.NEW, State.CANCELLED), charge_id=""
+        ).update(
+            state=State.CAPTURED,
+            processor_session_id=checkout.session_id,
+            charge_id=checkout.charge_id,
+            card_brand=checkout.brand[:20],
+            card_last4=checkout.last4,
+            card_expiry=checkout.expiry,
+            captured_at=now,
+            next_check_at=now,
+            message="Card payment captured.",
+        )
+        if captured:
+            _record(payment, Attempt.Result.OK, f"captured, charge {checkout.charge_id}", 200)
+            enqueue_soon(payment)
+
+
+def checkout_return(*, payment: Payment, session_id: str) -> Payment:
+    """The processor sent the patient back: ask the processor itself, never the query string."""
+    if not payment.processor_session_id or session_id != payment.processor_session_id:
+        logger.warning("payment %s: return with a session that is not its own", payment.posting_id)
+        return payment
+    if payment.state not in (State.NEW, State.CANCELLED):
+        return payment  # a replayed return changes nothing
+    checkout = processor_for(payment_settings(tenant=payment.tenant)).fetch_session(
+        session_id=session_id
+    )
+    return checkout_settle(payment=payment, checkout=checkout)
+
+
+def checkouts_reconcile(*, older_than: timedelta | None = None) -> int:
+    """Payments left at `new` (the patient closed the tab): captured → post; else cancel."""
+    age = older_than or timedelta(seconds=settings.PAYMENT_CHECKOUT_RECONCILE_SECONDS)
+    stale = Payment.objects.filter(
+        state=State.NEW, method=Method.CARD, created_at__lt=timezone.now() - age
+    ).select_related("tenant")[:200]
+    done = 0
+    for payment in stale:
+        try:
+            checkout = processor_for(payment_settings(tenant=payment.tenant)).find_by_reference(
+                reference=payment.posting_id
+            )
+        except ProcessorError as error:
+            logger.warning("reconcile %s: %s", payment.posting_id, error)
+            continue
+        if checkout is not None and checkout.status == "captured":
+            checkout_settle(payment=payment, checkout=checkout)
+        else:
+            Payment.objects.filter(pk=payment.pk, state=State.NEW).update(
+                state=State.CANCELLED, message="Checkout abandoned: nothing was charged."
+            )
+        done += 1
+    return done
+
+
+@dataclass(frozen=True)
+class DeskPayment:
+    launch: Launch
+    encounter_id: str
+    amount: Decimal
+    method: str
+    request_key: str
+    tendered: Decimal | None = None
+    check_number: str = ""
+    card_brand: str = ""
+    card_last4: str = ""
+    card_expiry: str = ""
+
+
+def desk_payment_record(*, desk: DeskPayment) -> Payment:
+    """Money taken in person is already in hand: the row starts `captured` and posts soon."""
+    launch, now = desk.launch, timezone.now()
+    try:
+        with transaction.atomic():
+            payment = Payment.objects.create(
+                request_key=desk.request_key,
+                tenant=launch.tenant,
+                launch=launch,
+                patient_id=launch.patient_id,
+                encounter_id=desk.encounter_id,
+                amount=desk.amount,
+                amount_source=AmountSource.DESK,
+                method=desk.method,
+                taken_by=launch.user_reference or "front desk",
+                tendered=desk.tendered,
+                check_number=desk.check_number,
+                card_brand=desk.card_brand,
+                card_last4=desk.card_last4,
+                card_expiry=desk.card_expiry,
+                state=State.CAPTURED,
+                captured_at=now,
+                next_check_at=now,
+                message=f"{Method(desk.method).label} taken at the desk.",
+            )
+            enqueue_soon(payment)
+            return payment
+    except IntegrityError:  # the same form submitted twice
+        return Payment.objects.get(request_key=desk.request_key, tenant=launch.tenant)
+
+
+def payments_due(*, limit: int = 500) -> list[int]:
+    """Ids of due, unclaimed payments not enqueued lately (marked enqueued in the same step)."""
+    now = timezone.now()
+    grace = now - timedelta(seconds=settings.PAYMENT_ENQUEUE_GRACE_SECONDS)
+    with transaction.atomic():
+        due = (
+            Payment.objects.filter(state__in=DUE_STATES, next_check_at__lte=now)
+            .filter(Q(claimed_until__isnull=True) | Q(claimed_until__lt=now))
+            .filter(Q(enqueued_at__isnull=True) | Q(enqueued_at__lt=grace))
+            .order_by("next_check_at")
+        )
+        if connection.vendor == "postgresql":  # two beats never hand out the same rows
+            due = due.select_for_update(skip_locked=True)
+        ids = list(due.values_list("id", flat=True)[:limit])
+        Payment.objects.filter(id__in=ids).update(enqueued_at=now)
+    return ids

@@ -1,0 +1,123 @@
+"""Staff actions on the ops page: retry now, mark resolved with a note, refund through the processor."""
+
+import logging
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from smartapp.payments.models import Attempt, Payment, State
+from smartapp.payments.processor import ProcessorError, processor_for
+from smartapp.payments.services import enqueue_soon, payment_settings
+
+logger = logging.getLogger(__name__)
+RETRYABLE = (
+    State.CAPTURED,
+    State.AWAITING_ACCOUNT,
+    State.OUTCOME_UNKNOWN,
+    State.NEEDS_ATTENTION,
+    State.FAILED,
+)
+RESOLVABLE = (*RETRYABLE, State.POSTING)
+REFUNDABLE = (State.FAILED, State.NEEDS_ATTENTION, State.AWAITING_ACCOUNT, State.CANCELLED)
+UNRESOLVED = (Attempt.Result.SENDING, Attempt.Result.UNKNOWN)
+
+
+class ActionRefused(Exception):
+    """The action does not fit the payment's state; the message says why, for staff."""
+
+
+def _free() -> Q:
+    return Q(claimed_until__isnull=True) | Q(claimed_until__lt=timezone.now())
+
+
+def _note(payment: Payment, by: str, text: str, result: str = Attempt.Result.OK) -> None:
+    Attempt.objects.create(
+        payment=payment,
+        kind=Attempt.Kind.STAFF,
+        result=result,
+        finished_at=timezone.now(),
+        outcome_text=text[:2000],
+        by=by[:150],
+    )
+
+
+def _in_doubt(payment: Payment) -> bool:
+    return payment.attempts.filter(kind=Attempt.Kind.POST, result__in=UNRESOLVED).exists()
+
+
+def payment_retry(*, payment: Payment, by: str) -> None:
+    """Makes the payment due now (a refused one is posted again: a 422 wrote nothing)."""
+    state = State.OUTCOME_UNKNOWN if _in_doubt(payment) else State.CAPTURED
+    with transaction.atomic():
+        done = Payment.objects.filter(_free(), pk=payment.pk, state__in=RETRYABLE).update(
+            state=state, next_check_at=timezone.now(), enqueued_at=None, checks=0
+        )
+        if not done:
+            raise ActionRefused(
+                "This payment cannot be retried now (it is final or being worked on)."
+            )
+        _note(payment, by, f"retry now (from {payment.state})")
+        enqueue_soon(payment)
+
+
+def payment_resolve(*, payment: Payment, by: str, note: str, posted: bool) -> None:
+    """Staff checked Millennium by hand: it is on the account (posted) or it is not to be posted."""
+    if not note.strip():
+        raise ActionRefused("Say what you checked or did (the note is required).")
+    state = State.POSTED if posted else State.CANCELLED
+    verdict = Attempt.Result.LANDED if posted else Attempt.Result.NOT_LANDED
+    now = timezone.now()
+    with transaction.atomic():
+        done = Payment.objects.filter(_free(), pk=payment.pk, state__in=RESOLVABLE).update(
+            state=state,
+            next_check_at=None,
+            posted_at=now if posted else None,
+            resolved_by=by[:150],
+            resolution_note=note[:2000],
+            message=f"Resolved by {by}: {note}"[:2000],
+        )
+        if not done:
+            raise ActionRefused(
+                "This payment cannot be resolved now (it is final or being worked on)."
+            )
+        payment.attempts.filter(kind=Attempt.Kind.POST, result__in=UNRESOLVED).update(
+            result=verdict
+        )
+        _note(payment, by, f"marked {'posted' if posted else 'not to be posted'}: {note}")
+
+
+def payment_refund(*, payment: Payment, by: str, note: str = "") -> None:
+    """Refunds the card charge (only while the payment is not, and cannot be, on the account)."""
+    if payment.method != "card" or not payment.charge_id:
+        raise ActionRefused("Only card payments with a charge can be refunded here.")
+    if _in_doubt(payment):
+        raise ActionRefused("A post of this payment may have landed: resolve that first.")
+    lease = timezone.now() + timedelta(seconds=settings.PAYMENT_CLAIM_SECONDS)
+    claimed = Payment.objects.filter(_free(), pk=payment.pk, state__in=REFUNDABLE).update(
+        claimed_until=lease, claim_token="refund"
+    )
+    if not claimed:
+        raise ActionRefused("This payment cannot be refunded in its state.")
+    try:
+        refund = processor_for(payment_settings(tenant=payment.tenant)).refund(
+            charge_id=payment.charge_id, idempotency_key=f"refund-{payment.posting_id}"
+        )
+    except ProcessorError as error:
+        Payment.objects.filter(pk=payment.pk, claim_token="refund").update(
+            claimed_until=None, claim_token=""
+        )
+        _note(payment, by, f"refund failed: {error.message}", Attempt.Result.ERROR)
+        raise ActionRefused(f"The processor did not refund: {error.message}") from None
+    Payment.objects.filter(pk=payment.pk, claim_token="refund").update(
+        state=State.REFUNDED,
+        next_check_at=None,
+        claimed_until=None,
+        claim_token="",
+        resolved_by=by[:150],
+        resolution_note=note[:2000],
+        message=f"Refunded {refund.amount} to the card ({refund.refund_id}).",
+    )
+    _note(payment, by, f"refunded {refund.amount} ({refund.refund_id}) {note}".strip())

@@ -1,0 +1,251 @@
+"""Payment pages for patients (pay, status) and clinicians (desk payment): thin views."""
+
+import uuid
+from decimal import Decimal
+from typing import Any
+
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from smartapp.clinical.pages import page_launch, with_patient
+from smartapp.launch.edge import renders_errors
+from smartapp.launch.models import Launch
+from smartapp.payments import selectors, services
+from smartapp.payments.forms import (
+    FHIR_ID,
+    BadQuote,
+    DeskPaymentForm,
+    PayForm,
+    quote_make,
+    quote_read,
+)
+from smartapp.payments.models import AmountSource, Payment, State
+from smartapp.payments.processor import ProcessorError
+from smartapp.payments.visits import VisitNotFound, owned_encounter_status, visit_quote
+from smartapp.payments.words import payment_words
+from smartapp.tenants.models import Persona
+
+GET_POST = require_http_methods(["GET", "POST"])
+PROCESSOR_DOWN = "The card processor is not answering right now. No money was taken; please try again in a minute."
+
+
+def _see_other(url: str) -> HttpResponseRedirect:
+    response = HttpResponseRedirect(url)
+    response.status_code = 303
+    return response
+
+
+def _status_url(launch: Launch, payment: Payment) -> str:
+    return reverse("payments:status", args=[launch.public_id, payment.public_id])
+
+
+def _checked_encounter(encounter_id: str) -> str:
+    try:
+        FHIR_ID(encounter_id)
+    except Exception:
+        raise VisitNotFound(log="malformed encounter id") from None
+    return encounter_id
+
+
+def _page(
+    request: HttpRequest, launch: Launch, template: str, context: dict[str, Any], status: int = 200
+) -> HttpResponse:
+    context = {"launch": launch, "tab": "payments", **with_patient(launch, {}), **context}
+    return render(request, template, context, status=status)
+
+
+@GET_POST
+@renders_errors
+def pay(request: HttpRequest, public_id: uuid.UUID, encounter_id: str) -> HttpResponse:
+    """GET: the amount for this visit and a Pay button. POST: record the payment, go to checkout."""
+    launch = page_launch(request, public_id, Persona.PATIENT)
+    encounter_id = _checked_encounter(encounter_id)
+    settings = services.payment_settings(tenant=launch.tenant)
+    if request.method == "POST":
+        return _pay_post(request, launch, encounter_id, settings)
+    quote = visit_quote(launch=launch, encounter_id=encounter_id, settings=settings)
+    signed = quote_make(
+        launch_id=str(launch.public_id),
+        encounter_id=encounter_id,
+        source=quote.source,
+        amount=quote.amount,
+    )
+    form = PayForm(initial={"quote": signed}, settings=settings, entered=quote.amount is None)
+    context = {"quote": quote, "form": form, "settings": settings, "enabled": settings.enabled}
+    context["encounter_id"] = encounter_id
+    context["earlier"] = selectors.payments_for_visit(launch=launch, encounter_id=encounter_id)
+    return _page(request, launch, "payments/pay.html", context)
+
+
+def _pay_post(
+    request: HttpRequest, launch: Launch, encounter_id: str, settings: Any
+) -> HttpResponse:
+    try:
+        quote = quote_read(
+            request.POST.get("quote", ""),
+            launch_id=str(launch.public_id),
+            encounter_id=encounter_id,
+        )
+    except BadQuote as error:
+        messages.warning(request, str(error))
+        return _see_other(reverse("payments:pay", args=[launch.public_id, encounter_id]))
+    entered = quote["s"] == AmountSource.ENTERED
+    form = PayForm(request.POST, settings=settings, entered=entered)
+    if not settings.enabled:
+        messages.warning(request, "Online payments are turned off at this hospital.")
+        return _see_other(reverse("payments:pay", args=[launch.public_id, encounter_id]))
+    if not form.is_valid():
+        context = {
+            "form": form,
+            "settings": settings,
+            "enabled": True,
+            "quote": None,
+            "encounter_id": encounter_id,
+        }
+        return _page(request, launch, "payments/pay.html", context, status=400)
+    amount = form.cleaned_data["amount"] if entered else Decimal(quote["a"])
+    new = services.NewPayment(
+        launch=launch,
+        encounter_id=encounter_id,
+        amount=amount,
+        amount_source=quote["s"],
+        request_key=quote["k"],
+    )
+    return _to_checkout(request, launch, services.payment_start(new=new))
+
+
+def _to_checkout(request: HttpRequest, launch: Launch, payment: Payment) -> HttpResponse:
+    if payment.state != State.NEW:
+        return _see_other(_status_url(launch, payment))  # already paid: a double click lands here
+    base = request.build_absolute_uri(
+        reverse("payments:return", args=[launch.public_id, payment.public_id])
+    )
+    cancel = request.build_absolute_uri(
+        reverse("payments:cancelled", args=[launch.public_id, payment.public_id])
+    )
+    try:
+        url = services.checkout_begin(payment=payment, return_url=base, cancel_url=cancel)
+    except ProcessorError as error:
+        messages.warning(
+            request, PROCESSOR_DOWN if error.status == 0 or error.status >= 500 else error.message
+        )
+        return _see_other(_status_url(launch, payment))
+    payment.refresh_from_db()
+    if payment.state != State.NEW:
+        return _see_other(_status_url(launch, payment))
+    return _see_other(url)
+
+
+@require_POST
+@renders_errors
+def checkout(request: HttpRequest, public_id: uuid.UUID, payment_id: uuid.UUID) -> HttpResponse:
+    """Back to the card page for a payment not paid yet (after a decline or a processor outage)."""
+    launch = page_launch(request, public_id, Persona.PATIENT)
+    payment = selectors.payment_for_launch(launch=launch, public_id=payment_id)
+    return _to_checkout(request, launch, payment)
+
+
+@require_GET
+@renders_errors
+def processor_return(
+    request: HttpRequest, public_id: uuid.UUID, payment_id: uuid.UUID
+) -> HttpResponse:
+    """The processor sent the patient back; the processor (asked directly) says what happened."""
+    launch = page_launch(request, public_id, Persona.PATIENT)
+    payment = selectors.payment_for_launch(launch=launch, public_id=payment_id)
+    session_id = request.GET.get("session", "")[:100]
+    if session_id != payment.processor_session_id:
+        messages.warning(
+            request, "That link did not come from this payment's card page; nothing was changed."
+        )
+        return _see_other(_status_url(launch, payment))
+    try:
+        services.checkout_return(payment=payment, session_id=session_id)
+    except ProcessorError:
+        messages.warning(
+            request,
+            "We could not confirm the payment with the card processor yet; this page will update.",
+        )
+    return _see_other(_status_url(launch, payment))
+
+
+@require_GET
+@renders_errors
+def processor_cancelled(
+    request: HttpRequest, public_id: uuid.UUID, payment_id: uuid.UUID
+) -> HttpResponse:
+    launch = page_launch(request, public_id, Persona.PATIENT)
+    payment = selectors.payment_for_launch(launch=launch, public_id=payment_id)
+    if payment.state == State.NEW:
+        messages.info(request, "You left the card page. No money was taken.")
+    return _see_other(_status_url(launch, payment))
+
+
+@require_GET
+@renders_errors
+def status(request: HttpRequest, public_id: uuid.UUID, payment_id: uuid.UUID) -> HttpResponse:
+    """Where the money is, in plain words; the status part updates itself every 2 s until final."""
+    launch = page_launch(request, public_id)
+    payment = selectors.payment_for_launch(launch=launch, public_id=payment_id)
+    context = {"payment": payment, "words": payment_words(payment)}
+    return _page(request, launch, "payments/status.html", context)
+
+
+@require_GET
+@renders_errors
+def status_part(request: HttpRequest, public_id: uuid.UUID, payment_id: uuid.UUID) -> HttpResponse:
+    """The htmx part: no EHR call, only the outbox row."""
+    launch = page_launch(request, public_id)
+    payment = selectors.payment_for_launch(launch=launch, public_id=payment_id)
+    context = {"launch": launch, "payment": payment, "words": payment_words(payment)}
+    return render(request, "payments/_status.html", context)
+
+
+@require_GET
+@renders_errors
+def payment_list(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
+    launch = page_launch(request, public_id)
+    rows = [(p, payment_words(p)) for p in selectors.payments_for_launch(launch=launch)[:100]]
+    return _page(request, launch, "payments/list.html", {"rows": rows})
+
+
+@GET_POST
+@renders_errors
+def desk_payment(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
+    """Clinicians and front desk: record cash, check or card taken in person for this patient's visit."""
+    launch = page_launch(request, public_id, Persona.PROVIDER)
+    settings = services.payment_settings(tenant=launch.tenant)
+    if request.method == "GET":
+        encounter = request.GET.get("encounter", "")[:64] or launch.encounter_id
+        form = DeskPaymentForm(
+            initial={"key": DeskPaymentForm.new_key(), "encounter": encounter, "method": "cash"},
+            settings=settings,
+        )
+        return _page(request, launch, "payments/desk.html", {"form": form, "settings": settings})
+    form = DeskPaymentForm(request.POST, settings=settings)
+    if not form.is_valid():
+        return _page(
+            request, launch, "payments/desk.html", {"form": form, "settings": settings}, 400
+        )
+    data = form.cleaned_data
+    owned_encounter_status(launch=launch, encounter_id=data["encounter"])
+    desk = services.DeskPayment(
+        launch=launch,
+        encounter_id=data["encounter"],
+        amount=data["amount"],
+        method=data["method"],
+        request_key=data["key"],
+        tendered=data.get("tendered"),
+        check_number=data.get("check_number", ""),
+        card_brand=data.get("card_brand", ""),
+        card_last4=data.get("card_last4", ""),
+        card_expiry=data.get("card_expiry", ""),
+    )
+    payment = services.desk_payment_record(desk=desk)
+    messages.success(
+        request, f"Recorded. ${payment.amount:,.2f} will be posted to the visit's account."
+    )
+    return _see_other(_status_url(launch, payment))

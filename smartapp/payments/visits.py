@@ -1,0 +1,68 @@
+"""The visit a payment is for: checked to be the launch patient's, with its amount to pay."""
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from smartapp.fhir.errors import FhirError
+from smartapp.launch import errors
+from smartapp.launch.access import gateway_for, system_gateway_for
+from smartapp.launch.models import Launch
+from smartapp.payments.ehr import RESPONSIBILITY, AccountBalance, guarantor_account, money_extension
+from smartapp.payments.forms import limit_amount
+from smartapp.payments.models import AmountSource, PaymentSettings
+
+
+class VisitNotFound(errors.LaunchError):
+    status = 404
+    title = "Visit not found"
+    explanation = "There is no such visit in your record."
+
+
+@dataclass(frozen=True)
+class Quote:
+    encounter_id: str
+    status: str
+    source: str  # AmountSource
+    amount: Decimal | None  # None: the patient enters it
+    account: AccountBalance | None
+    estimate: Decimal | None
+    nothing_due: bool = False
+
+
+def owned_encounter_status(*, launch: Launch, encounter_id: str) -> tuple[str, Decimal | None]:
+    """The Encounter's status and estimate, read as the launch's user; 404 unless their patient's."""
+    try:
+        encounter = gateway_for(launch=launch).read("Encounter", encounter_id)
+    except FhirError as error:
+        if error.status in (403, 404, 410):
+            raise VisitNotFound(log=f"encounter {error.status}") from None
+        raise
+    subject = getattr(getattr(encounter, "subject", None), "reference", "") or ""
+    if subject.split("/")[-1] != launch.patient_id:
+        raise VisitNotFound(log="encounter of another patient")
+    return str(encounter.status or ""), money_extension(encounter, RESPONSIBILITY)
+
+
+def visit_quote(*, launch: Launch, encounter_id: str, settings: PaymentSettings) -> Quote:
+    """What to charge: the Account's balance, else the estimate, else what the patient enters.
+
+    Two EHR calls, on this page only (the visits list makes none for payments): the Encounter
+    (as the patient: proves it is theirs) and the Account (system client: patients cannot).
+    """
+    status, estimate = owned_encounter_status(launch=launch, encounter_id=encounter_id)
+    gateway = system_gateway_for(
+        launch=launch,
+        reason=f"payment amount for visit {encounter_id} on behalf of patient, launch {launch.public_id}",
+    )
+    account = guarantor_account(gateway=gateway, encounter_id=encounter_id)
+    if account is not None and account.balance is not None:
+        if account.balance <= 0:
+            return Quote(encounter_id, status, AmountSource.BALANCE, None, account, estimate, True)
+        amount = limit_amount(account.balance, settings)
+        if amount is not None:
+            return Quote(encounter_id, status, AmountSource.BALANCE, amount, account, estimate)
+    if account is None and estimate is not None and estimate > 0:
+        amount = limit_amount(estimate, settings)
+        if amount is not None:
+            return Quote(encounter_id, status, AmountSource.ESTIMATE, amount, account, estimate)
+    return Quote(encounter_id, status, AmountSource.ENTERED, None, account, estimate)

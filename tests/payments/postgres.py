@@ -1,0 +1,68 @@
+"""A throwaway PostgreSQL server for the claim-and-race tests (Debian's postgresql package).
+
+Started in a temp dir on a free loopback port; as root it runs as the `postgres` user (initdb
+refuses root). `.ci/test` installs Debian's postgresql when it is missing.
+"""
+
+import glob
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+
+def _bin(name: str) -> str | None:
+    found = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"))
+    return found[-1] if found else shutil.which(name)
+
+
+def _as_postgres(command: list[str]) -> list[str]:
+    return ["runuser", "-u", "postgres", "--", *command] if os.geteuid() == 0 else command
+
+
+def start() -> tuple[str, subprocess.Popen, Path]:
+    initdb, postgres = _bin("initdb"), _bin("postgres")
+    if not initdb or not postgres:
+        raise RuntimeError("PostgreSQL is not installed (apt-get install postgresql)")
+    folder = Path(tempfile.mkdtemp(prefix="smartapp-pg-"))
+    data = folder / "data"
+    if os.geteuid() == 0:
+        shutil.chown(folder, "postgres")
+    subprocess.run(
+        _as_postgres([initdb, "-D", str(data), "-U", "smartapp", "--auth=trust", "-E", "UTF8"]),
+        check=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = subprocess.Popen(
+        _as_postgres(
+            [postgres, "-D", str(data), "-p", str(port), "-k", str(folder), "-h", "127.0.0.1"]
+        ),
+        stdout=(folder / "log").open("wb"),
+        stderr=subprocess.STDOUT,
+    )
+    url = f"postgres://smartapp@127.0.0.1:{port}/postgres"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                break
+        except OSError:
+            time.sleep(0.2)
+    time.sleep(0.5)
+    return url, server, folder
+
+
+def stop(server: subprocess.Popen, folder: Path) -> None:
+    server.terminate()
+    try:
+        server.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        server.kill()
+    shutil.rmtree(folder, ignore_errors=True)

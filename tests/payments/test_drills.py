@@ -1,0 +1,132 @@
+"""Drills with real Celery worker processes on a real Redis, posting to the sandbox over HTTP.
+
+Afterwards the sandbox's ledger must hold each payment exactly once.
+"""
+
+import collections
+import os
+import signal
+import time
+
+import pytest
+from django.db import connection
+from django.utils import timezone
+
+from smartapp.payments.models import Attempt, Payment, State
+from tests.payments.conftest import desk_row, ledger, registered_encounters, set_faults
+from tests.payments.workers import start_worker, stop, wait_ready
+
+pytestmark = pytest.mark.django_db(transaction=True)
+DRILL_PAYMENTS = 200
+
+
+@pytest.fixture
+def drill_env(redis_server, live_server, settings):
+    from smartapp.celery import app
+
+    broker = f"{redis_server}/0"
+    app.conf.broker_url = broker
+    app.close()
+    # Drain tasks an earlier test left behind.
+    import redis
+
+    redis.Redis.from_url(broker).flushdb()
+    settings.SANDBOX_TIMEOUT_SLEEP_SECONDS = 1.5  # the live server: answers after our timeout
+    yield (
+        app,
+        {
+            "DATABASE_URL": f"sqlite:///{connection.settings_dict['NAME']}",
+            "SECRET_KEY": settings.SECRET_KEY,
+            "FIELD_ENCRYPTION_KEYS": ",".join(settings.FIELD_ENCRYPTION_KEYS),
+            "CELERY_BROKER_URL": broker,
+        },
+    )
+    redis.Redis.from_url(broker).flushdb()  # no payment task outlives its test
+
+
+def _wait_all_final(ids: list[int], seconds: float) -> dict[str, int]:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        states = collections.Counter(
+            Payment.objects.filter(pk__in=ids).values_list("state", flat=True)
+        )
+        if set(states) <= {State.POSTED, State.NEEDS_ATTENTION, State.FAILED}:
+            return dict(states)
+        time.sleep(0.5)
+    return dict(
+        collections.Counter(Payment.objects.filter(pk__in=ids).values_list("state", flat=True))
+    )
+
+
+def _ledger_counts(live_server) -> collections.Counter:
+    return collections.Counter(row["identifier"] for row in ledger(live_server))
+
+
+def test_two_workers_post_200_payments_exactly_once_with_20_percent_faults(
+    tenant, live_server, drill_env
+):
+    app, env = drill_env
+    encounters = registered_encounters()
+    assert len(encounters) >= 4
+    set_faults(live_server, basic_5xx=0.08, basic_timeout_after_write=0.06, basic_429=0.06)
+    payments = [
+        desk_row(tenant, encounters[n % len(encounters)], f"{1 + n % 7}.{n % 100:02d}")
+        for n in range(DRILL_PAYMENTS)
+    ]
+    Payment.objects.update(next_check_at=timezone.now())
+    workers = [start_worker(env=env, name="w1", beat=True), start_worker(env=env, name="w2")]
+    try:
+        wait_ready(app, ["w1", "w2"], [w[0] for w in workers], [w[1] for w in workers])
+        states = _wait_all_final([p.pk for p in payments], seconds=150)
+    finally:
+        for process, _ in workers:
+            stop(process)
+    counts = _ledger_counts(live_server)
+    ours = [p.posting_id for p in payments]
+    duplicates = [pid for pid in ours if counts[pid] > 1]
+    posted = Payment.objects.filter(pk__in=[p.pk for p in payments], state=State.POSTED)
+    unclear = Attempt.objects.filter(kind="post", result__in=["landed", "not_landed"]).count()
+    print(
+        f"drill: {len(ours)} payments, 2 workers, states {states}, unclear answers {unclear}, ledger duplicates {len(duplicates)}"
+    )
+    assert duplicates == []
+    assert states == {State.POSTED: DRILL_PAYMENTS}, states
+    assert all(counts[p.posting_id] == 1 for p in posted)
+    assert unclear > 0  # the faults really happened and were resolved from balances
+    assert Attempt.objects.filter(kind="post", http_status=429).exists()
+
+
+def test_a_worker_killed_while_posting_loses_nothing_and_posts_nothing_twice(
+    tenant, live_server, drill_env, settings
+):
+    app, env = drill_env
+    settings.SANDBOX_LATENCY_MS = 300  # slow FHIR answers: a POST is in flight when we kill
+    encounters = registered_encounters()
+    payments = [desk_row(tenant, encounters[n % len(encounters)], "1.05") for n in range(12)]
+    Payment.objects.update(next_check_at=timezone.now())
+    victim, victim_log = start_worker(env=env, name="victim", beat=True)
+    try:
+        wait_ready(app, ["victim"], [victim], [victim_log])
+        deadline = time.monotonic() + 30
+        while (
+            time.monotonic() < deadline
+            and not Attempt.objects.filter(kind="post", result="sending").exists()
+        ):
+            time.sleep(0.02)
+        assert Attempt.objects.filter(kind="post", result="sending").exists(), "no POST in flight"
+        os.killpg(victim.pid, signal.SIGKILL)  # the whole worker, mid-POST
+        victim.wait(timeout=10)
+        stranded = Payment.objects.filter(state=State.POSTING).count()
+        assert stranded >= 1
+        rescuer, rescuer_log = start_worker(env=env, name="rescuer", beat=True)
+        try:
+            wait_ready(app, ["rescuer"], [rescuer], [rescuer_log])
+            states = _wait_all_final([p.pk for p in payments], seconds=90)
+        finally:
+            stop(rescuer)
+    finally:
+        stop(victim)
+    counts = _ledger_counts(live_server)
+    print(f"kill drill: {len(payments)} payments, {stranded} stranded mid-POST, states {states}")
+    assert states == {State.POSTED: len(payments)}, states
+    assert all(counts[p.posting_id] == 1 for p in payments)

@@ -1,0 +1,289 @@
+"""Pay, return, status and desk pages: the Django client plays the browser, the sandbox is real."""
+
+import re
+from urllib.parse import urlsplit
+
+import pytest
+import requests
+from django.utils import timezone
+
+from smartapp.payments.models import Attempt, Payment, PaymentSettings, State
+from tests.journeys import ehr_launch, patient_sign_in
+from tests.payments.conftest import ledger, registered_encounters, step_until_final
+
+pytestmark = pytest.mark.django_db(transaction=True)
+CARD_OK, CARD_DECLINED = "4242424242424242", "4000000000000002"
+
+
+def _signed_in(client, tenant, patient) -> str:
+    _, response = patient_sign_in(client, tenant, patient=patient)
+    assert response.status_code == 302, response.content[:300]
+    return re.search(r"/l/([0-9a-f-]{36})/", response["Location"])[1]
+
+
+def _pay_page(client, launch_id, encounter_id):
+    return client.get(f"/l/{launch_id}/visits/{encounter_id}/pay/")
+
+
+def _quote(html: str) -> str:
+    return re.search(r'name="quote" value="([^"]+)"', html)[1]
+
+
+def _card_page(checkout_url: str, card: str) -> requests.Response:
+    """The patient on the processor's hosted page (the app never sees this)."""
+    browser = requests.Session()
+    page = browser.get(checkout_url, timeout=10)
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text)[1]
+    return browser.post(
+        checkout_url,
+        data={
+            "csrfmiddlewaretoken": token,
+            "number": card,
+            "expiry": "12/39",
+            "cvc": "123",
+            "name": "Pat Patient",
+            "pay": "1",
+        },
+        headers={"Referer": checkout_url},
+        allow_redirects=False,
+        timeout=10,
+    )
+
+
+def _start(client, tenant):
+    encounter = registered_encounters(1)[0]
+    launch_id = _signed_in(client, tenant, encounter.patient)
+    page = _pay_page(client, launch_id, encounter.fhir_id)
+    assert page.status_code == 200, page.content[:500]
+    return encounter, launch_id, page
+
+
+def test_a_patient_pays_the_visit_balance_at_the_processor_and_it_posts(
+    client, tenant, live_server
+):
+    encounter, launch_id, page = _start(client, tenant)
+    html = page.content.decode()
+    assert 'id="pay-amount"' in html and "your balance for this visit" in html
+
+    sent = client.post(page.request["PATH_INFO"], {"quote": _quote(html)})
+    assert sent.status_code == 303 and "/sandbox/processor/checkout/" in sent["Location"]
+    payment = Payment.objects.get()
+    assert payment.state == State.NEW and payment.amount_source == "balance"
+
+    back = _card_page(sent["Location"], CARD_OK)
+    assert back.status_code == 303
+    returned = client.get(
+        urlsplit(back.headers["Location"]).path + "?" + urlsplit(back.headers["Location"]).query
+    )
+    assert returned.status_code == 303
+    payment.refresh_from_db()
+    assert payment.state == State.CAPTURED and payment.card_last4 == "4242"
+
+    status = client.get(returned["Location"])
+    body = status.content.decode()
+    assert 'hx-trigger="every 2s"' in body and "Paid" in body
+    step_until_final(payment)
+    part = client.get(f"/l/{launch_id}/payments/{payment.public_id}/status/").content.decode()
+    assert "Posted" in part and "hx-trigger" not in part  # final: the polling stops
+    assert len(ledger(live_server, payment.posting_id)) == 1
+
+
+def test_a_double_clicked_pay_makes_one_payment_and_one_checkout(client, tenant, live_server):
+    encounter, launch_id, page = _start(client, tenant)
+    quote = _quote(page.content.decode())
+    first = client.post(page.request["PATH_INFO"], {"quote": quote})
+    second = client.post(page.request["PATH_INFO"], {"quote": quote})
+    assert first["Location"] == second["Location"]
+    assert Payment.objects.count() == 1
+
+
+def test_a_declined_card_takes_no_money_and_the_patient_can_try_again(client, tenant, live_server):
+    encounter, launch_id, page = _start(client, tenant)
+    sent = client.post(page.request["PATH_INFO"], {"quote": _quote(page.content.decode())})
+    back = _card_page(sent["Location"], CARD_DECLINED)
+    location = urlsplit(back.headers["Location"])
+    client.get(f"{location.path}?{location.query}")
+    payment = Payment.objects.get()
+    assert payment.state == State.NEW and payment.charge_id == ""
+    body = client.get(f"/l/{launch_id}/payments/{payment.public_id}/").content.decode()
+    assert "No money was taken" in body and 'id="pay-again"' in body
+
+
+def test_a_replayed_or_tampered_return_changes_nothing(client, tenant, live_server):
+    encounter, launch_id, page = _start(client, tenant)
+    sent = client.post(page.request["PATH_INFO"], {"quote": _quote(page.content.decode())})
+    payment = Payment.objects.get()
+    # Tampered: a made-up session, before paying.
+    forged = client.get(
+        f"/l/{launch_id}/payments/{payment.public_id}/return/?session=cs_fake&sig=00"
+    )
+    assert forged.status_code == 303
+    payment.refresh_from_db()
+    assert payment.state == State.NEW
+    # The real session id but not paid: the processor says open, so still nothing.
+    client.get(
+        f"/l/{launch_id}/payments/{payment.public_id}/return/?session={payment.processor_session_id}&sig=00"
+    )
+    payment.refresh_from_db()
+    assert payment.state == State.NEW
+    back = _card_page(sent["Location"], CARD_OK)
+    location = urlsplit(back.headers["Location"])
+    for _ in range(3):  # replayed
+        client.get(f"{location.path}?{location.query}")
+    assert Payment.objects.get().state == State.CAPTURED
+    assert Attempt.objects.filter(kind="processor", result="ok").count() == 1
+
+
+def test_an_entered_amount_is_checked(client, tenant, live_server, settings):
+    from tests.payments.conftest import unregistered_encounter
+
+    encounter = unregistered_encounter()  # no account yet
+    encounter.resource["extension"] = [  # and no estimate: the patient enters the amount
+        e
+        for e in encounter.resource.get("extension", [])
+        if "financial-responsibility" not in e["url"]
+    ]
+    encounter.save(update_fields=["resource"])
+    launch_id = _signed_in(client, tenant, encounter.patient)
+    page = _pay_page(client, launch_id, encounter.fhir_id)
+    quote = _quote(page.content.decode())
+    url = f"/l/{launch_id}/visits/{encounter.fhir_id}/pay/"
+    for amount, words in [
+        ("0", "more than zero"),
+        ("-5", "more than zero"),
+        ("abc", "as a number"),
+        ("10.001", "two digits"),
+        ("NaN", "as a number"),
+        ("1e9", "largest payment"),
+        ("0.50", "smallest payment"),
+    ]:
+        response = client.post(url, {"quote": quote, "amount": amount})
+        assert response.status_code == 400 and words in response.content.decode(), amount
+    assert Payment.objects.count() == 0
+    ok = client.post(url, {"quote": quote, "amount": "$12.50"})
+    assert ok.status_code == 303 and Payment.objects.get().amount == 12.5
+
+
+def test_an_edited_quote_is_refused(client, tenant, live_server):
+    encounter, launch_id, page = _start(client, tenant)
+    quote = _quote(page.content.decode())
+    response = client.post(page.request["PATH_INFO"], {"quote": quote[:-3] + "AAA"})
+    assert response.status_code == 303 and Payment.objects.count() == 0
+
+
+def test_another_patients_visit_is_not_found(client, tenant, live_server):
+    from smartapp.sandbox.models import Encounter
+
+    encounter = registered_encounters(1)[0]
+    launch_id = _signed_in(client, tenant, encounter.patient)
+    other = Encounter.objects.exclude(patient=encounter.patient).first()
+    assert _pay_page(client, launch_id, other.fhir_id).status_code == 404
+    assert client.post(
+        f"/l/{launch_id}/visits/{other.fhir_id}/pay/", {"quote": "x"}
+    ).status_code in (303, 404)
+    assert Payment.objects.count() == 0
+
+
+def test_another_patients_payment_is_not_found(client, tenant, live_server):
+    encounters = registered_encounters()
+    mine = encounters[0]
+    theirs = next(e for e in encounters if e.patient_id != mine.patient_id)
+    from tests.payments.conftest import desk_row
+
+    other_payment = desk_row(tenant, theirs)
+    launch_id = _signed_in(client, tenant, mine.patient)
+    assert client.get(f"/l/{launch_id}/payments/{other_payment.public_id}/").status_code == 404
+    assert (
+        client.get(f"/l/{launch_id}/payments/{other_payment.public_id}/status/").status_code == 404
+    )
+
+
+def test_pages_need_a_session_and_the_right_method(client, tenant, live_server):
+    import uuid
+
+    assert client.get(f"/l/{uuid.uuid4()}/payments/").status_code == 401
+    encounter, launch_id, page = _start(client, tenant)
+    assert client.put(page.request["PATH_INFO"]).status_code == 405
+    assert client.post(f"/l/{launch_id}/payments/").status_code == 405
+
+
+def test_a_clinician_records_cash_at_the_desk_and_it_posts(client, tenant, live_server):
+    from smartapp.launch.models import Launch
+
+    response = ehr_launch(client, live_server)
+    assert response.status_code == 302
+    launch = Launch.objects.filter(persona="provider").latest("created")
+    page = client.get(f"/l/{launch.public_id}/payments/desk/")
+    assert page.status_code == 200
+    key = re.search(r'name="key" value="([^"]+)"', page.content.decode())[1]
+    form = {
+        "key": key,
+        "encounter": launch.encounter_id,
+        "method": "cash",
+        "amount": "7.00",
+        "tendered": "5.00",
+    }
+    bad = client.post(f"/l/{launch.public_id}/payments/desk/", form)
+    assert bad.status_code == 400 and "at least the amount" in bad.content.decode()
+    form["tendered"] = "10.00"
+    done = client.post(f"/l/{launch.public_id}/payments/desk/", form)
+    again = client.post(f"/l/{launch.public_id}/payments/desk/", form)
+    assert done.status_code == again.status_code == 303
+    payment = Payment.objects.get()
+    assert payment.state == State.CAPTURED and payment.taken_by.startswith("Practitioner/")
+    assert (
+        client.get(f"/l/{launch.public_id}/payments/desk/", {"encounter": "x"}).status_code == 200
+    )
+    payment = step_until_final(payment)
+    assert payment.state in (State.POSTED, State.AWAITING_ACCOUNT)
+
+
+def test_staff_see_the_queue_and_retry_resolve_and_refund(
+    client, tenant, live_server, django_user_model
+):
+    encounter, launch_id, page = _start(client, tenant)
+    sent = client.post(page.request["PATH_INFO"], {"quote": _quote(page.content.decode())})
+    back = _card_page(sent["Location"], CARD_OK)
+    location = urlsplit(back.headers["Location"])
+    client.get(f"{location.path}?{location.query}")
+    PaymentSettings.objects.filter(tenant=tenant).update(card_alias="9999")
+    payment = step_until_final(Payment.objects.get())
+    assert payment.state == State.FAILED
+
+    assert client.get("/staff/payments/").status_code == 302  # not staff: to the admin login
+    staff = django_user_model.objects.create_user("desk", password="pw-123456", is_staff=True)
+    client.force_login(staff)
+    queue = client.get("/staff/payments/", {"state": "failed"}).content.decode()
+    assert payment.posting_id in queue and "post:refused(422)" in queue
+    detail = client.get(f"/staff/payments/{payment.public_id}/").content.decode()
+    assert "9999" in detail
+    assert client.get(f"/staff/payments/{payment.public_id}/refund/").status_code == 405
+    client.post(f"/staff/payments/{payment.public_id}/refund/", {"note": "cannot apply"})
+    payment.refresh_from_db()
+    assert payment.state == State.REFUNDED
+    assert client.post(f"/staff/payments/{payment.public_id}/retry/").status_code == 303
+    payment.refresh_from_db()
+    assert payment.state == State.REFUNDED  # final: retry refused
+
+
+def test_staff_retry_after_fixing_the_alias_posts_it(
+    client, tenant, live_server, django_user_model
+):
+    from tests.payments.conftest import desk_row
+
+    PaymentSettings.objects.filter(tenant=tenant).update(cash_alias="9999")
+    payment = step_until_final(desk_row(tenant, registered_encounters(1)[0]))
+    assert payment.state == State.FAILED
+    PaymentSettings.objects.filter(tenant=tenant).update(cash_alias="0111")
+    client.force_login(
+        django_user_model.objects.create_user("ops", password="pw-123456", is_staff=True)
+    )
+    client.post(f"/staff/payments/{payment.public_id}/retry/")
+    payment = step_until_final(Payment.objects.get(pk=payment.pk))
+    assert payment.state == State.POSTED and len(ledger(live_server, payment.posting_id)) == 1
+    resolve = client.post(
+        f"/staff/payments/{payment.public_id}/resolve/", {"note": "x", "outcome": "posted"}
+    )
+    assert resolve.status_code == 303
+    assert Payment.objects.get(pk=payment.pk).resolved_by == ""  # posted is final: refused
+    assert timezone.now()

@@ -1,0 +1,84 @@
+"""Claims on PostgreSQL: two processes racing over 200 due payments; each is taken exactly once."""
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.payments import postgres
+
+ROOT = Path(__file__).resolve().parents[2]
+RACE_PAYMENTS = 200
+
+SETUP = f"""
+import secrets
+from django.utils import timezone
+from smartapp.payments.models import Payment, State
+from smartapp.tenants.models import Tenant
+tenant = Tenant.objects.create(slug="race", name="Race", ehr_tenant_id="t", provider_fhir_base="http://127.0.0.1:9/")
+now = timezone.now()
+Payment.objects.bulk_create([
+    Payment(request_key=secrets.token_hex(8), tenant=tenant, patient_id="1", encounter_id=str(n),
+            amount="1.00", amount_source="desk", method="cash", state=State.CAPTURED,
+            captured_at=now, next_check_at=now)
+    for n in range({RACE_PAYMENTS})
+])
+"""
+
+CHECK = """
+from django.db.models import Count
+from smartapp.payments.models import Attempt, Payment
+posts = Attempt.objects.values("payment_id").annotate(n=Count("id"))
+print("payments", Payment.objects.count(), "posted", Payment.objects.filter(state="posted").count(),
+      "max_posts", max(p["n"] for p in posts), "posts", Attempt.objects.count())
+"""
+
+
+@pytest.fixture(scope="module")
+def postgres_url():
+    url, server, folder = postgres.start()
+    yield url
+    postgres.stop(server, folder)
+
+
+def _manage(env: dict[str, str], *args: str) -> str:
+    done = subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done.stdout
+
+
+def test_two_processes_racing_on_postgresql_claim_each_payment_once(postgres_url):
+    env = {**os.environ, "DATABASE_URL": postgres_url, "SANDBOX_ENABLED": "0", "DJANGO_DEBUG": "1"}
+    env.pop("DJANGO_SETTINGS_MODULE", None)
+    _manage(env, "migrate", "-v", "0")
+    _manage(env, "shell", "-c", SETUP)
+    start_at = time.time() + 3
+    racers = [
+        subprocess.Popen(
+            [sys.executable, "-m", "tests.payments.racer", name, str(start_at), order],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for name, order in (("a", "asc"), ("b", "desc"))
+    ]
+    outputs = [racer.communicate(timeout=120) for racer in racers]
+    for racer, (_out, err) in zip(racers, outputs, strict=True):
+        assert racer.returncode == 0, err[-3000:]
+    wins = [int(out.split()[-1]) for out, _ in outputs]
+    summary = _manage(env, "shell", "-c", CHECK).split()[-8:]
+    print(f"postgres race: {RACE_PAYMENTS} payments, 2 processes, wins {wins}, {' '.join(summary)}")
+    assert sum(wins) == RACE_PAYMENTS
+    assert summary == ["payments", "200", "posted", "200", "max_posts", "1", "posts", "200"]

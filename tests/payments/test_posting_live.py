@@ -1,0 +1,220 @@
+"""The outbox worker's step against the sandbox over real HTTP (no Celery: the step itself)."""
+
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.utils import timezone
+
+from smartapp.payments.models import Attempt, Payment, PaymentSettings, State
+from smartapp.payments.posting import payment_claim, payment_process
+from tests.payments.conftest import (
+    balance_of,
+    desk_row,
+    ledger,
+    register_now,
+    registered_encounters,
+    set_faults,
+    step_until_final,
+    unregistered_encounter,
+)
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def test_it_posts_a_captured_payment_once_and_the_balance_drops(tenant, live_server):
+    encounter = registered_encounters(1)[0]
+    before = balance_of(encounter)
+    payment = desk_row(tenant, encounter, "2.50")
+
+    payment = step_until_final(payment)
+
+    assert payment.state == State.POSTED, payment.message
+    assert balance_of(encounter) == before - Decimal("2.50")
+    rows = ledger(live_server, payment.posting_id)
+    assert len(rows) == 1 and rows[0]["amount"] == "2.50"
+    assert rows[0]["account"] == f"Account/{payment.account_id}"
+    post = payment.attempts.get(kind=Attempt.Kind.POST)
+    assert post.result == Attempt.Result.POSTED and post.http_status == 201
+    assert post.correlation_id and post.balance_before == before
+
+
+def test_it_uses_the_tenant_alias_and_location_from_the_tenant_file(tenant):
+    settings = PaymentSettings.objects.get(tenant=tenant)
+    assert settings.card_alias == "0111" and settings.location == "98920358"
+    assert settings.processor_base_url.endswith("/sandbox/processor") and settings.processor_api_key
+
+
+def test_it_waits_for_registration_then_posts_when_the_account_appears(tenant, live_server):
+    encounter = unregistered_encounter()
+    payment = desk_row(tenant, encounter, "3.00")
+
+    payment = step_until_final(payment)
+    assert payment.state == State.AWAITING_ACCOUNT
+    assert payment.next_check_at > timezone.now()
+    assert ledger(live_server, payment.posting_id) == []
+
+    register_now(live_server, encounter)
+    payment = step_until_final(payment)
+    assert payment.state == State.POSTED, payment.message
+    assert len(ledger(live_server, payment.posting_id)) == 1
+
+
+def test_it_backs_off_with_a_cap_and_escalates_after_the_tenants_time(tenant, live_server):
+    PaymentSettings.objects.filter(tenant=tenant).update(
+        backoff_cap_seconds=7, escalate_after_seconds=60
+    )
+    payment = desk_row(tenant, unregistered_encounter(), "3.00")
+    delays = []
+    for _ in range(6):
+        Payment.objects.filter(pk=payment.pk).update(next_check_at=timezone.now())
+        started = timezone.now()
+        payment_process(payment_id=payment.pk)
+        payment.refresh_from_db()
+        delays.append((payment.next_check_at - started).total_seconds())
+    assert delays == sorted(delays) and 6 <= delays[-1] <= 7.5
+
+    Payment.objects.filter(pk=payment.pk).update(
+        captured_at=timezone.now() - timedelta(seconds=61), next_check_at=timezone.now()
+    )
+    payment_process(payment_id=payment.pk)
+    payment.refresh_from_db()
+    assert payment.state == State.NEEDS_ATTENTION and "Escalated" in payment.message
+    assert payment.next_check_at is not None  # it keeps looking, at the capped pace
+
+
+def test_a_refusal_is_failed_with_the_ehrs_words_and_nothing_is_retried(tenant, live_server):
+    PaymentSettings.objects.filter(tenant=tenant).update(cash_alias="9999")
+    payment = step_until_final(desk_row(tenant, registered_encounters(1)[0]))
+
+    assert payment.state == State.FAILED
+    post = payment.attempts.get(kind=Attempt.Kind.POST)
+    assert post.http_status == 422 and "9999" in post.outcome_text
+    assert "9999" in payment.message
+    assert payment.next_check_at is None
+    assert ledger(live_server, payment.posting_id) == []
+
+
+def test_a_429_is_not_a_failure_it_waits_for_retry_after(tenant, live_server):
+    set_faults(live_server, basic_429=1.0, times=1)
+    payment = desk_row(tenant, registered_encounters(1)[0])
+    payment_process(payment_id=payment.pk)
+    payment.refresh_from_db()
+
+    assert payment.state == State.CAPTURED
+    assert 1 <= (payment.next_check_at - timezone.now()).total_seconds() <= 2.5
+    assert payment.attempts.filter(kind="post", result="not_sent", http_status=429).exists()
+    payment = step_until_final(payment)
+    assert payment.state == State.POSTED
+    assert len(ledger(live_server, payment.posting_id)) == 1
+
+
+def test_a_timeout_after_the_write_is_resolved_from_the_balance_without_posting_again(
+    tenant, live_server, settings
+):
+    settings.HTTP_READ_TIMEOUT = 0.7
+    set_faults(live_server, basic_timeout_after_write=1.0, times=1)
+    encounter = registered_encounters(1)[0]
+    payment = desk_row(tenant, encounter, "4.00")
+    payment_process(payment_id=payment.pk)
+    payment.refresh_from_db()
+    assert payment.state == State.OUTCOME_UNKNOWN
+
+    payment = step_until_final(payment)
+    assert payment.state == State.POSTED
+    assert len(ledger(live_server, payment.posting_id)) == 1
+    results = list(
+        payment.attempts.filter(kind__in=["post", "verify"]).values_list("result", flat=True)
+    )
+    assert results == ["landed", "landed"]
+
+
+def test_a_5xx_that_wrote_nothing_is_posted_again_once_the_balance_shows_it(tenant, live_server):
+    set_faults(live_server, basic_5xx=1.0, times=1)
+    payment = desk_row(tenant, registered_encounters(1)[0], "1.25")
+    payment_process(payment_id=payment.pk)
+    payment.refresh_from_db()
+    assert payment.state == State.OUTCOME_UNKNOWN
+    assert payment.attempts.get(kind="post").http_status == 503
+
+    payment = step_until_final(payment)
+    assert payment.state == State.POSTED
+    assert len(ledger(live_server, payment.posting_id)) == 1
+    assert list(payment.attempts.filter(kind="post").values_list("result", flat=True)) == [
+        "not_landed",
+        "posted",
+    ]
+
+
+def _killed_mid_post(payment: Payment, balance: Decimal) -> None:
+    """What a worker killed after writing its `sending` attempt leaves behind."""
+    Payment.objects.filter(pk=payment.pk).update(
+        state=State.POSTING,
+        claimed_until=timezone.now() - timedelta(seconds=1),
+        claim_token="dead",
+        account_id=f"G{payment.encounter_id}",
+    )
+    Attempt.objects.create(
+        payment=payment,
+        kind="post",
+        result="sending",
+        account_id=f"G{payment.encounter_id}",
+        balance_before=balance,
+    )
+
+
+def test_a_worker_killed_before_its_post_arrived_is_posted_once(tenant, live_server):
+    encounter = registered_encounters(1)[0]
+    payment = desk_row(tenant, encounter, "1.10")
+    payment_process(payment_id=payment.pk)  # finds the account id
+    payment.refresh_from_db()
+    assert payment.state == State.POSTED
+    # A second payment: the worker "dies" after recording the attempt, before sending.
+    second = desk_row(tenant, encounter, "1.20")
+    _killed_mid_post(second, balance_of(encounter))
+    Payment.objects.filter(pk=second.pk).update(account_id=payment.account_id)
+    Attempt.objects.filter(payment=second).update(account_id=payment.account_id)
+
+    second = step_until_final(second)
+    assert second.state == State.POSTED
+    assert len(ledger(live_server, second.posting_id)) == 1
+
+
+def test_a_worker_killed_after_its_post_landed_is_not_posted_again(tenant, live_server):
+    encounter = registered_encounters(1)[0]
+    payment = step_until_final(desk_row(tenant, encounter, "1.30"))
+    before = balance_of(encounter) + Decimal("1.30")
+    # Pretend the worker died after the POST was sent (the sandbox has it), answer unseen.
+    Payment.objects.filter(pk=payment.pk).update(state=State.POSTING, next_check_at=timezone.now())
+    Attempt.objects.filter(payment=payment, kind="post").update(
+        result="sending", balance_before=before
+    )
+
+    payment = step_until_final(payment)
+    assert payment.state == State.POSTED
+    assert len(ledger(live_server, payment.posting_id)) == 1
+
+
+def test_a_balance_changed_by_someone_else_needs_attention_not_a_guess(tenant, live_server):
+    from smartapp.sandbox.models import Account
+
+    encounter = registered_encounters(1)[0]
+    set_faults(live_server, basic_5xx=1.0, times=1)
+    payment = desk_row(tenant, encounter, "1.40")
+    payment_process(payment_id=payment.pk)
+    Account.objects.filter(
+        encounter_fhir_id=encounter.fhir_id, account_type="guarantor-balance"
+    ).update(
+        balance=balance_of(encounter) + Decimal("50.00")  # a new charge meanwhile
+    )
+    payment = step_until_final(payment)
+    assert payment.state == State.NEEDS_ATTENTION
+    assert payment.next_check_at is None
+    assert ledger(live_server, payment.posting_id) == []
+
+
+def test_only_one_claim_wins_and_a_claimed_row_is_left_alone(tenant, live_server):
+    payment = desk_row(tenant, registered_encounters(1)[0])
+    first = payment_claim(payment_id=payment.pk)
+    assert first and payment_claim(payment_id=payment.pk) is None
+    assert payment_process(payment_id=payment.pk) == "not claimed"

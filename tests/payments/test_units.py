@@ -1,0 +1,152 @@
+"""Money parsing, posting identifiers, the FinancialTransaction body, tenant-file keys, a dead broker."""
+
+import re
+from decimal import Decimal
+
+import pytest
+
+from smartapp.payments.models import new_posting_id
+from smartapp.payments.money import BadAmount, parse_amount, to_money
+
+LOW, HIGH = Decimal("1.00"), Decimal("10000.00")
+
+
+@pytest.mark.parametrize(
+    "text", ["", "0", "0.00", "-1", "abc", "1e3x", "NaN", "Infinity", "12.345", "10000.01", "0.99"]
+)
+def test_it_refuses_bad_amounts(text):
+    with pytest.raises(BadAmount):
+        parse_amount(text, low=LOW, high=HIGH)
+
+
+@pytest.mark.parametrize(
+    ("text", "amount"), [("12", "12.00"), ("$1,250.5", "1250.50"), (" 1.00 ", "1.00")]
+)
+def test_it_reads_good_amounts_as_two_place_decimals(text, amount):
+    assert parse_amount(text, low=LOW, high=HIGH) == Decimal(amount)
+
+
+def test_it_reads_the_ehrs_string_and_number_money():
+    assert to_money("1250.00") == Decimal("1250.00") and to_money(12.1) == Decimal("12.10")
+
+
+def test_posting_identifiers_are_alphanumeric_and_distinct():
+    ids = {new_posting_id() for _ in range(1000)}
+    assert len(ids) == 1000 and all(re.fullmatch(r"SA[A-Z2-7]{20}", i) for i in ids)
+
+
+@pytest.mark.django_db
+def test_the_body_matches_cerners_card_example_shape():
+    import json
+    from pathlib import Path
+
+    from smartapp.payments.ehr import financial_transaction
+    from smartapp.payments.models import Payment, PaymentSettings
+    from smartapp.tenants.models import Tenant
+
+    tenant = Tenant.objects.create(
+        slug="t", name="T", ehr_tenant_id="x", provider_fhir_base="https://x/"
+    )
+    settings = PaymentSettings.objects.create(tenant=tenant, location="98920358")
+    payment = Payment(
+        posting_id="SAABC",
+        amount=Decimal("12.00"),
+        method="card",
+        card_brand="visa",
+        card_last4="4321",
+        card_expiry="2005-01",
+    )
+    body = financial_transaction(payment=payment, account_id="G1", settings=settings)
+    example = (
+        json.loads(
+            (
+                Path(
+                    "/work/shared/cerner/examples/r4_financialtransaction_create_request_card.json"
+                )
+            ).read_text()
+        )
+        if Path("/work/shared/cerner/examples").exists()
+        else None
+    )
+    urls = sorted(e["url"] for e in body["extension"])
+    if example:
+        assert urls == sorted(e["url"] for e in example["extension"])
+    assert body["identifier"] == [{"value": "SAABC", "use": "usual"}]
+    brand = next(e for e in body["extension"] if e["url"].endswith("card-brand"))
+    assert brand["valueString"] == "VISA"
+
+
+@pytest.mark.django_db
+def test_the_tenant_file_sets_limits_aliases_and_refuses_nonsense(tmp_path):
+    import json
+
+    from smartapp.payments.models import PaymentSettings
+    from smartapp.tenants.services import TenantFileError, tenants_register_file
+
+    entry = {
+        "slug": "h",
+        "name": "H",
+        "ehr_tenant_id": "x",
+        "provider_fhir_base": "https://x/",
+        "payments": {
+            "aliases": {"card": "0222"},
+            "location": "7",
+            "min_amount": "5.00",
+            "max_amount": "500.00",
+            "backoff_cap_seconds": 60,
+            "escalate_after_seconds": 3600,
+        },
+        "processor": {"base_url": "https://p/", "api_key": "k"},
+    }
+    path = tmp_path / "t.json"
+    path.write_text(json.dumps({"tenants": [entry]}))
+    tenants_register_file(path=path)
+    row = PaymentSettings.objects.get(tenant__slug="h")
+    assert (row.card_alias, row.cash_alias, row.location) == ("0222", "0111", "7")
+    assert (row.min_amount, row.max_amount, row.backoff_cap_seconds) == (
+        Decimal("5.00"),
+        Decimal("500.00"),
+        60,
+    )
+    assert row.processor_api_key == "k"
+    entry["payments"]["max_amount"] = "abc"
+    path.write_text(json.dumps({"tenants": [entry]}))
+    with pytest.raises(TenantFileError):
+        tenants_register_file(path=path)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_dead_broker_loses_nothing_the_beat_finds_the_payment_later():
+    from django.utils import timezone
+
+    from smartapp.celery import app
+    from smartapp.payments.models import Payment, State
+    from smartapp.payments.services import enqueue_soon, payments_due
+    from smartapp.tenants.models import Tenant
+
+    previous = app.conf.broker_url
+    app.conf.broker_url = "redis://127.0.0.1:9/0"  # nothing listens there
+    app.close()
+    tenant = Tenant.objects.create(
+        slug="t", name="T", ehr_tenant_id="x", provider_fhir_base="https://x/"
+    )
+    payment = Payment.objects.create(
+        request_key="k",
+        tenant=tenant,
+        patient_id="1",
+        encounter_id="2",
+        amount=Decimal("3.00"),
+        amount_source="desk",
+        state=State.CAPTURED,
+        next_check_at=timezone.now(),
+    )
+    from django.db import transaction
+
+    try:
+        with transaction.atomic():
+            enqueue_soon(payment)  # must not raise into the user's request
+    finally:
+        app.conf.broker_url = previous
+        app.close()
+    assert payments_due() == [payment.pk]
+    assert payments_due() == []  # enqueued just now: not handed out twice within the grace

@@ -1,0 +1,77 @@
+"""Real Celery worker processes for the payment drills (own settings: short leases and timeouts)."""
+
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+DRILL_ENV = {
+    "PAYMENT_CLAIM_SECONDS": "8",
+    "CELERY_TASK_TIME_LIMIT": "6",
+    "CELERY_TASK_SOFT_TIME_LIMIT": "5",
+    "HTTP_READ_TIMEOUT": "1",
+    "HTTP_CONNECT_TIMEOUT": "1",
+    "PAYMENT_UNKNOWN_SETTLE_SECONDS": "0.5",
+    "PAYMENT_BACKOFF_BASE_SECONDS": "0.2",
+    "PAYMENT_ENQUEUE_GRACE_SECONDS": "3",
+    "PAYMENT_BEAT_SECONDS": "0.5",
+    "SANDBOX_ENABLED": "1",
+}
+
+
+def start_worker(
+    *, env: dict[str, str], name: str, beat: bool = False
+) -> tuple[subprocess.Popen, Path]:
+    folder = Path(tempfile.mkdtemp(prefix=f"smartapp-{name}-"))
+    log = folder / "worker.log"
+    command = [
+        sys.executable,
+        "-m",
+        "celery",
+        "-A",
+        "smartapp",
+        "worker",
+        "--loglevel",
+        "INFO",
+        "--concurrency",
+        "2",
+        "--hostname",
+        f"{name}@%h",
+        "--without-gossip",
+        "--without-mingle",
+        "--without-heartbeat",
+    ]
+    if beat:
+        command += ["--beat", "--schedule", str(folder / "beat-schedule")]
+    process = subprocess.Popen(
+        command,
+        env={**os.environ, **DRILL_ENV, **env},
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    return process, log
+
+
+def wait_ready(app, names: list[str], processes: list[subprocess.Popen], logs: list[Path]) -> None:
+    deadline = time.monotonic() + 40
+    while time.monotonic() < deadline:
+        answered = app.control.inspect(timeout=0.5).ping() or {}
+        if all(any(key.startswith(f"{n}@") for key in answered) for n in names):
+            return
+        for process, log in zip(processes, logs, strict=True):
+            if process.poll() is not None:
+                raise RuntimeError(f"a Celery worker died:\n{log.read_text()[-3000:]}")
+    raise RuntimeError("the Celery workers did not start")
+
+
+def stop(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=5)
