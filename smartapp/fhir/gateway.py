@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 
 import requests
 from fhirclient.models.resource import Resource
+from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 
 from smartapp.audit import services as audit
 from smartapp.fhir.errors import FhirError, Timeout, Unreachable, error_from_response
@@ -84,6 +85,14 @@ def etag_version(etag: str | None) -> str:
 def query_summary(resource_type: str, params: dict[str, Any]) -> str:
     parts = [f"{k}={v}" if k in ID_PARAMS else k for k, v in sorted(params.items())]
     return f"{resource_type}?{'&'.join(parts)}"
+
+
+def _never_sent(error: requests.ConnectionError) -> bool:
+    """True only when the connection was never established, so the request cannot have arrived."""
+    if isinstance(error, requests.ConnectTimeout):
+        return True
+    reason = getattr(error.args[0], "reason", None) if error.args else None
+    return isinstance(reason, NewConnectionError | ConnectTimeoutError)
 
 
 def _same_origin(url: str, base: str) -> bool:
@@ -230,10 +239,14 @@ class FhirGateway:
         }
         try:
             response = session().request(method, url, data=json.dumps(body), headers=headers)
-        except (requests.ConnectTimeout, requests.ConnectionError) as error:
-            # Not sent (or refused before it arrived): safe to say nothing was written.
-            logger.warning("fhir unreachable %s %s: %s", method, what, type(error).__name__)
-            raise Unreachable(f"The EHR could not be reached ({what}).") from None
+        except requests.ConnectionError as error:
+            if _never_sent(error):
+                # The connection was never made: safe to say nothing was written.
+                logger.warning("fhir unreachable %s %s: %s", method, what, type(error).__name__)
+                raise Unreachable(f"The EHR could not be reached ({what}).") from None
+            # Dropped after the request went out: the write may or may not have happened.
+            logger.warning("fhir connection dropped %s %s", method, what)
+            raise Timeout(f"The EHR dropped the connection before answering ({what}).") from None
         except requests.Timeout:
             # Sent, no answer: the write may or may not have happened.
             logger.warning("fhir timeout %s %s", method, what)

@@ -1,6 +1,8 @@
 """Gateway writes: create and JSON Patch as Millennium answers them, audited, with typed errors."""
 
 import json
+import socket
+import threading
 
 import pytest
 import requests
@@ -82,11 +84,45 @@ def test_a_write_that_times_out_after_sending_is_a_timeout_not_unreachable(gatew
         gateway.create("Appointment", {})
 
 
-def test_a_write_that_never_connected_is_unreachable(gateway):
-    install(lambda m, u, k: requests.ConnectionError())
+def _port_nobody_listens_on() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_a_write_that_never_connected_is_unreachable():
+    port = _port_nobody_listens_on()
+    gateway = FhirGateway(
+        base_url=f"http://127.0.0.1:{port}/r4/t", token=lambda: "t", audit_context=AUDIT
+    )
 
     with pytest.raises(errors.Unreachable):
-        gateway.create("Appointment", {})
+        gateway.create("Appointment", {"resourceType": "Appointment"})
+
+
+def test_a_write_whose_connection_drops_after_sending_may_have_landed():
+    """The server reads the whole request, then hangs up: the write may have happened."""
+    received = threading.Event()
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(1)
+
+    def read_then_hang_up() -> None:
+        conn, _ = server.accept()
+        conn.recv(65536)
+        received.set()
+        conn.close()
+
+    threading.Thread(target=read_then_hang_up, daemon=True).start()
+    port = server.getsockname()[1]
+    gateway = FhirGateway(
+        base_url=f"http://127.0.0.1:{port}/r4/t", token=lambda: "t", audit_context=AUDIT
+    )
+
+    with pytest.raises(errors.Timeout):
+        gateway.create("Appointment", {"resourceType": "Appointment"})
+    assert received.is_set()
+    server.close()
 
 
 @pytest.mark.parametrize(
