@@ -120,6 +120,8 @@ CONTENT_MAX_BYTES = 32 * 1024  # the (sandbox-documented) Messages API content l
 
 
 class MessageBodyForm(forms.Form):
+    # Once-only: a double-clicked Send or a replayed form finds its key already used.
+    key = forms.CharField(max_length=64, widget=forms.HiddenInput)
     body = forms.CharField(
         label="Message",
         max_length=BODY_MAX,
@@ -160,7 +162,7 @@ class ComposeForm(MessageBodyForm):
             "max_length": f"Please keep the subject to {SUBJECT_MAX} characters or fewer.",
         },
     )
-    field_order = ["recipient", "subject", "body"]
+    field_order = ["recipient", "subject", "body", "key"]
 
     def __init__(self, *args: Any, team: list[Any], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -2,6 +2,7 @@
 clinician's view of the launched patient's portal messages and of their own Communications."""
 
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from django.contrib import messages as flash
@@ -9,7 +10,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from smartapp.clinical import communications
+from smartapp.clinical import communications, once
 from smartapp.clinical import messages as portal
 from smartapp.clinical.forms import ComposeForm, MessageBodyForm
 from smartapp.clinical.pages import page_launch, page_zone, render_zoned, with_patient
@@ -72,34 +73,69 @@ def message(request: HttpRequest, public_id: uuid.UUID, message_id: str) -> Http
     return _render(request, launch, "clinical/message.html", context)
 
 
+def _send_once(
+    request: HttpRequest,
+    launch: Launch,
+    form: MessageBodyForm,
+    send: Callable[[], object],
+    sent_text: str,
+) -> HttpResponse | None:
+    """Sends at most once per form key; None when the form must be shown again with its errors."""
+    key = form.cleaned_data["key"]
+    sent_url = reverse("clinical:messages_sent", args=[launch.public_id])
+    if not once.message_key_claim(launch=launch, key=key):
+        flash.info(request, "That message was already sent; it was not sent twice.")
+        return _redirect(sent_url)
+    try:
+        send()
+    except portal.RecipientNotAllowed:
+        once.message_key_release(launch=launch, key=key)
+        raise
+    except fhir.FhirError as error:
+        if error.status != 400:
+            raise  # sent but unanswered, or the EHR failed: the key stays used, nothing resends
+        once.message_key_release(launch=launch, key=key)
+        form.add_error(None, _refused(error))
+        return None
+    flash.success(request, sent_text)
+    return _redirect(sent_url)
+
+
+def _keyed(form_class: type, request: HttpRequest, **kwargs: Any) -> Any:
+    if request.method == "POST":
+        return form_class(request.POST, **kwargs)
+    return form_class(initial={"key": once.message_key_new()}, **kwargs)
+
+
 @GET_POST
 @renders_errors
 def compose(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
     """A new message to one clinician the patient has appointments with."""
     launch = page_launch(request, public_id, Persona.PATIENT)
     team = portal.care_team(launch=launch)
-    form = ComposeForm(request.POST if request.method == "POST" else None, team=team)
-    status = 200
-    if request.method == "POST":
-        status = 400
-        if form.is_valid():
-            try:
-                portal.message_send(
+    form = _keyed(ComposeForm, request, team=team)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            done = _send_once(
+                request,
+                launch,
+                form,
+                lambda: portal.message_send(
                     launch=launch,
-                    recipient_id=form.cleaned_data["recipient"],
-                    subject=form.cleaned_data["subject"].strip(),
-                    text=form.cleaned_data["body"],
+                    recipient_id=data["recipient"],
+                    subject=data["subject"].strip(),
+                    text=data["body"],
                     team=team,
-                )
-            except portal.RecipientNotAllowed:
-                form.add_error("recipient", "Choose someone from your care team.")
-            except fhir.FhirError as error:
-                if error.status != 400:
-                    raise
-                form.add_error(None, _refused(error))
-            else:
-                flash.success(request, "Sent. Your care team will answer here.")
-                return _redirect(reverse("clinical:messages_sent", args=[launch.public_id]))
+                ),
+                "Sent. Your care team will answer here.",
+            )
+        except portal.RecipientNotAllowed:
+            form.add_error("recipient", "Choose someone from your care team.")
+            done = None
+        if done:
+            return done
+    status = 400 if request.method == "POST" else 200
     return _render(request, launch, "clinical/compose.html", {"form": form, "team": team}, status)
 
 
@@ -108,21 +144,22 @@ def compose(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
 def reply(request: HttpRequest, public_id: uuid.UUID, message_id: str) -> HttpResponse:
     """Answers a message the patient received (to its sender)."""
     launch = page_launch(request, public_id, Persona.PATIENT)
-    form = MessageBodyForm(request.POST if request.method == "POST" else None)
+    form = _keyed(MessageBodyForm, request)
     if request.method == "POST" and form.is_valid():
+        body = form.cleaned_data["body"]
         try:
-            portal.message_reply(
-                launch=launch, message_id=message_id, text=form.cleaned_data["body"]
+            done = _send_once(
+                request,
+                launch,
+                form,
+                lambda: portal.message_reply(launch=launch, message_id=message_id, text=body),
+                "Reply sent.",
             )
         except portal.RecipientNotAllowed:
             form.add_error(None, "This message cannot be answered. Write a new message instead.")
-        except fhir.FhirError as error:
-            if error.status != 400:
-                raise
-            form.add_error(None, _refused(error))
-        else:
-            flash.success(request, "Reply sent.")
-            return _redirect(reverse("clinical:messages_sent", args=[launch.public_id]))
+            done = None
+        if done:
+            return done
     original = portal.owned_message(launch=launch, message_id=message_id)
     status = 400 if request.method == "POST" else 200
     return _render(

@@ -1,4 +1,4 @@
-"""Booking requests: the idempotency key of a confirm form, claimed once before the EHR is called."""
+"""Once-only form keys: booking requests, and sent messages, claimed once before the EHR is called."""
 
 from django.db import models
 from django.utils import timezone
@@ -28,3 +28,14 @@ class BookingRequest(models.Model):
 
     def __str__(self) -> str:
         return f"booking of Slot/{self.slot_id} ({self.state}) for launch {self.launch_id}"
+
+
+class SentMessageKey(models.Model):
+    """The hidden key of one compose or reply form; its row exists once the message went out."""
+
+    key = models.CharField(max_length=64, unique=True)
+    launch = models.ForeignKey(Launch, on_delete=models.CASCADE, related_name="sent_message_keys")
+    created = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"message key for launch {self.launch_id}"

@@ -4,6 +4,7 @@ Calls per page are counted by audit events (one per FHIR or Messages API call).
 """
 
 import re
+import secrets
 
 import pytest
 from django.test import Client
@@ -40,6 +41,11 @@ def patient(client, tenant):
     _, response = patient_sign_in(client, tenant)
     assert response.status_code == 302, response.content[:300]
     return Launch.objects.get(persona="patient")
+
+
+def _post(client: Client, url: str, data: dict | None = None):
+    """Posts a form as the page would: with a fresh once-only key unless the test gives one."""
+    return client.post(url, {"key": secrets.token_urlsafe(8), **(data or {})})
 
 
 def _url(launch: Launch, page: str) -> str:
@@ -156,7 +162,8 @@ def test_a_patient_sends_a_message_to_their_care_team_and_it_is_in_sent(client, 
     recipient = sorted(_care_team(patient.patient_id))[0]
     before = set(_portal(patient.patient_id, folder="SENT").values_list("message_id", flat=True))
 
-    sent = client.post(
+    sent = _post(
+        client,
         _url(patient, "messages/new/"),
         {
             "recipient": recipient,
@@ -187,7 +194,8 @@ def test_a_recipient_outside_the_care_team_is_refused(client, patient):
     )
     before = PortalMessage.objects.count()
 
-    page = client.post(
+    page = _post(
+        client,
         _url(patient, "messages/new/"),
         {"recipient": outsider.fhir_id, "subject": "Hi", "body": "Hello"},
     )
@@ -217,7 +225,7 @@ def test_bad_message_input_gets_a_clear_400(client, patient, fields, message):
     }
     before = PortalMessage.objects.count()
 
-    page = client.post(_url(patient, "messages/new/"), values)
+    page = _post(client, _url(patient, "messages/new/"), values)
 
     if message is None:  # 5000 ampersands escape to 25 kB of XHTML: still within 32 kB, sent
         assert page.status_code == 303 and PortalMessage.objects.count() == before + 1
@@ -231,7 +239,7 @@ def test_a_reply_goes_to_the_sender_and_names_the_previous_message(client, patie
     reply_url = _url(patient, f"messages/{original.message_id}/reply/")
     assert client.get(reply_url).status_code == 200
 
-    sent = client.post(reply_url, {"body": "Thank you!"})
+    sent = _post(client, reply_url, {"body": "Thank you!"})
 
     assert sent.status_code == 303
     reply = _portal(patient.patient_id, folder="SENT", previous_message_id=original.message_id)
@@ -243,7 +251,7 @@ def test_a_reply_goes_to_the_sender_and_names_the_previous_message(client, patie
 def test_an_empty_reply_gets_a_400(client, patient):
     original = _portal(patient.patient_id, folder="INBOX", notification_type="MESSAGE").first()
 
-    page = client.post(_url(patient, f"messages/{original.message_id}/reply/"), {"body": ""})
+    page = _post(client, _url(patient, f"messages/{original.message_id}/reply/"), {"body": ""})
 
     assert page.status_code == 400 and b"Please write your message." in page.content
 
@@ -251,7 +259,7 @@ def test_an_empty_reply_gets_a_400(client, patient):
 def test_a_patient_deletes_a_message(client, patient):
     message = _portal(patient.patient_id, folder="INBOX").first()
 
-    done = client.post(_url(patient, f"messages/{message.message_id}/delete/"))
+    done = _post(client, _url(patient, f"messages/{message.message_id}/delete/"))
 
     message.refresh_from_db()
     assert done.status_code == 303 and message.status == "DELETED"
@@ -272,8 +280,8 @@ def test_another_patients_message_is_not_found_and_unchanged(client, patient):
 
     assert client.get(_url(patient, f"messages/{other.message_id}/")).status_code == 404
     assert client.get(_url(patient, f"messages/{other.message_id}/reply/")).status_code == 404
-    reply = client.post(_url(patient, f"messages/{other.message_id}/reply/"), {"body": "x"})
-    delete = client.post(_url(patient, f"messages/{other.message_id}/delete/"))
+    reply = _post(client, _url(patient, f"messages/{other.message_id}/reply/"), {"body": "x"})
+    delete = _post(client, _url(patient, f"messages/{other.message_id}/delete/"))
 
     other.refresh_from_db()
     assert reply.status_code == delete.status_code == 404 and other.status == status
@@ -283,7 +291,7 @@ def test_another_patients_message_is_not_found_and_unchanged(client, patient):
 def test_a_reminder_cannot_be_answered(client, patient):
     reminder = _portal(patient.patient_id, notification_type="REMINDER").first()
 
-    page = client.post(_url(patient, f"messages/{reminder.message_id}/reply/"), {"body": "ok"})
+    page = _post(client, _url(patient, f"messages/{reminder.message_id}/reply/"), {"body": "ok"})
 
     assert page.status_code == 400 and b"cannot be answered" in page.content
 
@@ -430,7 +438,8 @@ def test_calls_per_page_stay_within_their_bounds(client, live_server, tenant, ca
         "staff_message": app_page(doctor, _url(clinician, f"my-messages/{mine.fhir_id}/"))[1],
     }
     before = AuditEvent.objects.count()
-    client.post(
+    _post(
+        client,
         _url(patient, "messages/new/"),
         {"recipient": sorted(_care_team(patient.patient_id))[0], "subject": "s", "body": "b"},
     )
@@ -441,3 +450,22 @@ def test_calls_per_page_stay_within_their_bounds(client, live_server, tenant, ca
     assert measured["patient visits"] <= 3 and measured["chart_visits"] <= 4
     assert measured["compose POST"] <= 3
     assert all(measured[name] <= bound for name, bound in MAX_CALLS.items()), measured
+
+
+def test_a_double_submitted_message_is_sent_once(client, patient):
+    form = client.get(_url(patient, "messages/new/")).content.decode()
+    values = {
+        "key": hidden(form, "key"),
+        "recipient": sorted(_care_team(patient.patient_id))[0],
+        "subject": "Twice?",
+        "body": "Pressed Send twice.",
+    }
+    before = _portal(patient.patient_id, folder="SENT").count()
+
+    first = client.post(_url(patient, "messages/new/"), values)
+    second = client.post(_url(patient, "messages/new/"), values)
+
+    assert first.status_code == second.status_code == 303
+    assert _portal(patient.patient_id, folder="SENT").count() == before + 1
+    sent = client.get(second["Location"]).content.decode()
+    assert "already sent" in sent
