@@ -4,11 +4,13 @@ Names come from Cerner's participant displays; only references without one are l
 of a kind in one `_id=a,b,c` search, the kinds in parallel: never one call per row.
 """
 
+import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from django.core.cache import cache
 from django.utils import timezone
 from fhirclient.models.resource import Resource
 
@@ -166,24 +168,56 @@ def _resource_name(resource: Resource) -> str:
     return display_name(resource)
 
 
+# Staff and places change rarely and are not patient data, so their names may be cached.
+CACHEABLE_NAMES = {"Practitioner", "Location"}
+NAME_CACHE_SECONDS = 600
+
+
+def _name_key(gateway: FhirGateway, kind: str, fhir_id: str) -> str:
+    return (
+        "fhir-name:" + hashlib.sha256(f"{gateway.base_url}|{kind}|{fhir_id}".encode()).hexdigest()
+    )
+
+
+def _cached_names(gateway: FhirGateway, wanted: dict[str, set[str]]) -> dict[tuple[str, str], str]:
+    keys = {
+        _name_key(gateway, kind, i): (kind, i)
+        for kind, ids in wanted.items()
+        if kind in CACHEABLE_NAMES
+        for i in ids
+    }
+    return {keys[key]: name for key, name in cache.get_many(list(keys)).items()}
+
+
 def names_by_reference(
     *, gateway: FhirGateway, wanted: dict[str, set[str]]
 ) -> dict[tuple[str, str], str]:
-    """One `_id=a,b,c` search per resource type (in parallel) for references without a display."""
+    """Names for references without a display: cached ones, then one `_id=a,b,c` search per
+    resource type (in parallel) for the rest."""
+    names = _cached_names(gateway, wanted)
+    missing = {kind: {i for i in ids if (kind, i) not in names} for kind, ids in wanted.items()}
     calls = {
         kind: (
             lambda kind=kind, ids=ids: gateway.search(
                 kind, {"_id": ",".join(sorted(ids)), "_count": len(ids)}, all_pages=True
             )
         )
-        for kind, ids in wanted.items()
+        for kind, ids in missing.items()
         if ids
     }
-    names: dict[tuple[str, str], str] = {}
+    fetched: dict[tuple[str, str], str] = {}
     for kind, result in fetch_parallel(calls).items():
         for resource in result.resources:
-            names[(kind, str(resource.id))] = _resource_name(resource)
-    return names
+            fetched[(kind, str(resource.id))] = _resource_name(resource)
+    cache.set_many(
+        {
+            _name_key(gateway, k, i): n
+            for (k, i), n in fetched.items()
+            if k in CACHEABLE_NAMES and n
+        },
+        NAME_CACHE_SECONDS,
+    )
+    return {**names, **fetched}
 
 
 def fill_missing_names(*, gateway: FhirGateway, rows: Iterable[AppointmentRow]) -> None:

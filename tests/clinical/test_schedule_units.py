@@ -112,3 +112,19 @@ def test_a_tenant_without_a_time_zone_uses_the_settings_one(settings):
 def test_a_bad_time_zone_or_service_type_list_is_explained(extra):
     with pytest.raises(TenantFileError):
         tenant_register(entry=_entry(**extra))
+
+
+def test_a_slot_range_is_split_into_parallel_windows_that_cover_it_exactly():
+    from datetime import UTC, datetime, timedelta
+
+    from smartapp.clinical.slots import MAX_WINDOWS, _windows
+
+    start = datetime(2026, 11, 23, 6, tzinfo=UTC)
+    week = _windows(start, start + timedelta(days=7))
+    month = _windows(start, start + timedelta(days=31))
+
+    assert len(week) == 7 and all(b - a == timedelta(days=1) for a, b in week)
+    assert len(month) <= MAX_WINDOWS
+    for windows, end in ((week, start + timedelta(days=7)), (month, start + timedelta(days=31))):
+        assert windows[0][0] == start and windows[-1][1] == end
+        assert all(a[1] == b[0] for a, b in zip(windows, windows[1:], strict=False))

@@ -6,20 +6,31 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('clinical', '0001_booking_request'),
-        ('launch', '0001_initial'),
+        ("clinical", "0001_booking_request"),
+        ("launch", "0001_initial"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='SentMessageKey',
+            name="SentMessageKey",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('key', models.CharField(max_length=64, unique=True)),
-                ('created', models.DateTimeField(default=django.utils.timezone.now)),
-                ('launch', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='sent_message_keys', to='launch.launch')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("key", models.CharField(max_length=64, unique=True)),
+                ("created", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "launch",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="sent_message_keys",
+                        to="launch.launch",
+                    ),
+                ),
             ],
         ),
     ]
