@@ -31,20 +31,16 @@ def _user_reference(
 
 
 def launch_user_resolve(*, launch: Launch, claims: dict[str, Any], token: dict[str, Any]) -> None:
-    """Stores the launch's user (type, id, display name); a failed read keeps the id_token's name."""
+    """Stores the launch's user (type, id, display name); reads the user only when unnamed."""
     from smartapp.launch.access import gateway_for
 
     reference = _user_reference(launch, claims, token)
     if reference is None or reference.resource_type not in USER_TYPES:
         return
     launch.user_type, launch.user_id = reference.resource_type, reference.resource_id
-    is_own_record = (reference.resource_type, reference.resource_id) == (
-        "Patient",
-        launch.patient_id,
-    )
-    if is_own_record and launch.user_display:
-        # A patient is their own fhirUser: every patient page reads that record anyway, and the
-        # id_token already names them, so a read here would only repeat the next one.
+    if launch.user_display:
+        # The id_token already names the user: reading their resource too would add a round trip
+        # to every launch for nothing on screen (and a patient's pages read their record anyway).
         launch.save(update_fields=["user_type", "user_id"])
         return
     try:

@@ -45,7 +45,8 @@ def test_it_completes_a_launch_and_shows_the_patient_chart(client, fake_ehr, fak
         "Practitioner",
         "4122622",
     )
-    assert launch.user_display == "Cerner Test, Physician - Hospitalist Cerner"
+    assert launch.user_display == "Portal, Portal"  # named by the id_token: no extra read
+    assert not [c for c in fake_ehr.session.calls if c[1].endswith("/Practitioner/4122622")]
     chart = client.get(response["Location"], follow=True)
     assert chart.status_code == 200
     html = chart.content.decode()
@@ -53,6 +54,14 @@ def test_it_completes_a_launch_and_shows_the_patient_chart(client, fake_ehr, fak
     assert AuditEvent.objects.filter(
         what="Patient/12724067", patient_id="12724067", who="Practitioner/4122622"
     ).exists()
+
+
+def test_it_reads_the_fhir_user_when_the_id_token_does_not_name_them(client, fake_ehr, fake_tenant):
+    fake_ehr.claims_override = {"name": ""}
+
+    fake_launch(client, fake_ehr)
+
+    assert Launch.objects.get().user_display == "Cerner Test, Physician - Hospitalist Cerner"
 
 
 def test_it_exchanges_the_code_with_basic_auth_and_the_pkce_verifier(client, fake_ehr, fake_tenant):

@@ -13,7 +13,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from smartapp.sandbox import errors, links
+from smartapp.sandbox import errors, latency, links
 from smartapp.sandbox.fhir import access as fhir_access
 from smartapp.sandbox.messages import store
 from smartapp.sandbox.messages.store import ApiError
@@ -41,6 +41,7 @@ def _api(handler: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
     """Token for host `api` with the message scope, then the handler; errors as Oracle JSON."""
 
     def view(request: HttpRequest, tenant: str, **kwargs: Any) -> HttpResponse:
+        latency.pause()
         access = fhir_access.authenticate(request, host=API_HOST, tenant=tenant)
         if isinstance(access, HttpResponse):
             return _stamp(request, access)

@@ -1,18 +1,15 @@
 """FHIR hosts: discovery (no auth) and reads, searches, creates and patches via the handler registry."""
 
 import json
-import os
-import time
 import uuid
 from typing import Any
 
-from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils.http import http_date
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods
 
-from smartapp.sandbox import discovery, errors, links
+from smartapp.sandbox import discovery, errors, latency, links
 from smartapp.sandbox.fhir import access as fhir_access
 from smartapp.sandbox.fhir import bundles
 from smartapp.sandbox.fhir import params as fhir_params
@@ -70,17 +67,6 @@ def smart_configuration(request: HttpRequest, host: str, tenant: str) -> HttpRes
     return _stamp(request, JsonResponse(discovery.smart_configuration(base, host, tenant)))
 
 
-def _latency() -> None:
-    """`SANDBOX_LATENCY_MS` (setting or environment): a pause before every FHIR answer."""
-    raw = getattr(settings, "SANDBOX_LATENCY_MS", None) or os.environ.get("SANDBOX_LATENCY_MS")
-    try:
-        delay = int(raw or 0)
-    except ValueError:
-        delay = 0
-    if delay > 0:
-        time.sleep(delay / 1000)
-
-
 def _raw_type(request: HttpRequest, handler: ResourceHandler | None) -> str:
     """The raw (non-FHIR) type a read asks for, when the resource offers one (Binary)."""
     if handler is None or _accepts_json(request):
@@ -91,7 +77,7 @@ def _raw_type(request: HttpRequest, handler: ResourceHandler | None) -> str:
 
 def _guard(request: HttpRequest, host: str, tenant: str, resource_type: str, interaction: str):
     """The handler and caller's access, or the error response Millennium would give first."""
-    _latency()
+    latency.pause()
     handler = handler_for(resource_type)
     raw = interaction == "read" and _raw_type(request, handler)
     if not _accepts_json(request) and not raw:
