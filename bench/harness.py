@@ -122,6 +122,7 @@ class Stack:
         size: int = 8,
         app_workers: int = 2,
         app_worker_class: str = "gthread",
+        sandbox_env: dict[str, str] | None = None,
     ) -> "Stack":
         sandbox_port, app_port = free_port(), free_port()
         self.manage("migrate", "--noinput")
@@ -146,7 +147,7 @@ class Stack:
             sandbox_port,
             workers=2,
             threads=16,
-            env={"SANDBOX_LATENCY_MS": str(latency_ms)},
+            env={"SANDBOX_LATENCY_MS": str(latency_ms), **(sandbox_env or {})},
         )
         self.app = self._gunicorn(
             "app", app_port, workers=app_workers, threads=8, worker_class=app_worker_class
@@ -309,3 +310,15 @@ class OutboundLog:
             text = log.read().decode(errors="replace")
             self.offset = log.tell()
         return [(m[1], m[2], float(m[4])) for m in OUTBOUND.finditer(text)]
+
+
+def messages_token(stack: Stack) -> str:
+    """A system token for the Messages API host (its own host-scoped token endpoint)."""
+    system = next(c for c in stack.tenants["clients"] if c["persona"] == "system")
+    response = requests.post(
+        stack.tenants["messages_token_endpoint"],
+        data={"grant_type": "client_credentials", "scope": "oraclehealth:millennium:message"},
+        auth=(system["client_id"], system["client_secret"]),
+        timeout=30,
+    )
+    return response.json()["access_token"]

@@ -15,6 +15,7 @@ from bench.harness import (
     cpu_seconds,
     ehr_launch_url,
     follow,
+    messages_token,
     patient_session,
     system_token,
 )
@@ -69,7 +70,7 @@ def pages_against_latency(*, latency_ms: int = 100) -> list[dict]:
         token = system_token(
             stack,
             "system/Appointment.read system/Patient.read system/Practitioner.read "
-            "system/Location.read system/Slot.read system/Schedule.read",
+            "system/Location.read system/Slot.read system/Schedule.read system/Encounter.read",
         )
         naive = Naive(stack, token)
         log = OutboundLog(stack.app)
@@ -108,6 +109,8 @@ class Naive:
         self.practitioner = stack.first("practitioner")
         self.patient = stack.first("patient")
         self.service_type = stack.tenants["service_types"][0]
+        self.messages_base = stack.tenants["messages_api_base"]
+        self.messages_token = messages_token(stack)
         self.calls = 0
 
     def get(self, url: str, params: dict | None = None) -> dict:
@@ -145,6 +148,8 @@ class Naive:
             "patient home": lambda: self.get(f"Patient/{self.patient}"),
             "my appointments": self.my_appointments,
             "free slots, a week": self.free_slots,
+            "visits": self.visits,
+            "messages": self.messages,
         }
         if name not in runs:
             return None
@@ -188,6 +193,36 @@ class Naive:
             },
         )
         self.each_reference(rows, ("Practitioner", "Location"))
+
+    def visits(self) -> None:
+        rows = self.search_all("Encounter", {"patient": self.patient})
+        for encounter in rows:
+            for ref in (
+                [encounter.get("serviceProvider", {}).get("reference")]
+                + [
+                    loc.get("location", {}).get("reference")
+                    for loc in encounter.get("location", [])
+                ]
+                + [
+                    p.get("individual", {}).get("reference")
+                    for p in encounter.get("participant", [])
+                ]
+            ):
+                if ref:
+                    self.get(ref)
+
+    def messages(self) -> None:
+        base = self.messages_base + "/message/20241001/patientMessages"
+        headers = {"Authorization": f"Bearer {self.messages_token}", "Accept": "application/json"}
+        self.calls += 1
+        inbox = self.http.get(
+            f"{base}/inboxItems", params={"patientId": self.patient}, headers=headers
+        ).json()
+        for item in inbox.get("items", []):
+            self.calls += 1
+            self.http.get(
+                f"{base}/{item['id']}", params={"patientId": self.patient}, headers=headers
+            )
 
     def free_slots(self) -> None:
         now = datetime.now(UTC)
