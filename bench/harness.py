@@ -1,6 +1,6 @@
 """Runs smartapp and the Millennium sandbox as real gunicorn servers for benchmarks.
 
-Two servers on loopback, one SQLite file: the sandbox ("EHR", with injected latency) and the app
+Two servers on loopback, one database (a SQLite file, or PostgreSQL via `Stack.database_url`): the sandbox ("EHR", with injected latency) and the app
 (which reaches the sandbox over HTTP, as it would reach Millennium). Nothing here is imported by
 the app; benchmarks drive both with `requests` like a browser would.
 """
@@ -80,25 +80,64 @@ def cpu_seconds(pid: int) -> float:
     return ticks / os.sysconf("SC_CLK_TCK")
 
 
+class Database:
+    """The stack's database from outside the app: sqlite3 or psycopg, autocommit, `?` parameters."""
+
+    def __init__(self, url: str) -> None:
+        self.postgres = not url.startswith("sqlite")
+        if self.postgres:
+            import psycopg
+
+            self.connection = psycopg.connect(url, autocommit=True)
+        else:
+            self.connection = sqlite3.connect(
+                url.removeprefix("sqlite:///"), timeout=30, isolation_level=None
+            )
+            self.connection.execute("PRAGMA busy_timeout = 30000")
+
+    def execute(self, sql: str, params: list | tuple | None = None):  # noqa: ANN201
+        if self.postgres and params is not None:
+            sql = sql.replace("%", "%%").replace("?", "%s")
+        return (
+            self.connection.execute(sql, params)
+            if params is not None
+            else (self.connection.execute(sql))
+        )
+
+    def close(self) -> None:
+        self.connection.close()
+
+
 @dataclass
 class Stack:
-    """A database, the sandbox server and the app server, seeded and registered."""
+    """A database, the sandbox server and the app server, seeded and registered.
+
+    The database is a SQLite file in `workdir` unless `database_url` names another (PostgreSQL).
+    """
 
     workdir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="smartapp-bench-")))
     sandbox: Server | None = None
     app: Server | None = None
     tenants: dict = field(default_factory=dict)
+    database_url: str = ""
 
     @property
     def db_path(self) -> Path:
         return self.workdir / "bench.sqlite3"
+
+    @property
+    def db_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.db_path}"
+
+    def db(self) -> Database:
+        return Database(self.db_url)
 
     def env(self, **extra: str) -> dict[str, str]:
         return {
             **os.environ,
             "SECRET_KEY": "bench-secret-key",
             "FIELD_ENCRYPTION_KEYS": "bSdF7c4dYb2V8mWqJb2zv8Qz3n2Yq7m8xR4a9s0d1fE=",
-            "DATABASE_URL": f"sqlite:///{self.db_path}",
+            "DATABASE_URL": self.db_url,
             "SANDBOX_ENABLED": "1",
             "LOG_LEVEL": "INFO",
             "ALLOWED_HOSTS": "127.0.0.1,localhost",
@@ -198,15 +237,21 @@ class Stack:
                 server.stop()
 
     def audit_count(self) -> int:
-        with sqlite3.connect(self.db_path) as db:
+        db = self.db()
+        try:
             return db.execute("SELECT COUNT(*) FROM audit_auditevent").fetchone()[0]
+        finally:
+            db.close()
 
     def first(self, table: str, column: str = "fhir_id") -> str:
-        with sqlite3.connect(self.db_path) as db:
+        db = self.db()
+        try:
             return db.execute(
                 f"SELECT {column} FROM sandbox_{table} WHERE tenant_id = ? ORDER BY {column} LIMIT 1",  # noqa: S608
                 [self.tenants["ehr_tenant_id"]],
             ).fetchone()[0]
+        finally:
+            db.close()
 
 
 # --- journeys over HTTP, as a browser would make them -------------------------------------------

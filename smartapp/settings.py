@@ -122,6 +122,9 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 60)
 CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 90)
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
+# Celery closes Django's database connection around every task unless this is set (then it keeps
+# one per worker process for about twice this many tasks). Unset by default (as shipped).
+CELERY_DB_REUSE_MAX = env_int("CELERY_DB_REUSE_MAX", 0) or None
 CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     # Millennium tokens live 570 s; the cache reuses one until 60 s before expiry.
     "refresh-system-tokens": {
