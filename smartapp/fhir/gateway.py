@@ -67,6 +67,15 @@ class SearchResult:
     )  # `_include` entries (search.mode include)
 
 
+@dataclass
+class JsonSearchResult:
+    """A search's entries as JSON dicts (see `FhirGateway.search_json`)."""
+
+    resources: list[dict[str, Any]]
+    next_url: str | None
+    included: list[dict[str, Any]] = field(default_factory=list)
+
+
 @dataclass(frozen=True)
 class Written:
     """What a create or patch answered: the resource id and its new version (from ETag)."""
@@ -200,6 +209,21 @@ class FhirGateway:
             return None
         return next_url
 
+    def _search_pages(
+        self, resource_type: str, params: dict[str, Any], *, all_pages: bool, max_pages: int
+    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], str | None]:
+        what = query_summary(resource_type, params)
+        raw, included, next_url = self._page(f"{self.base_url}/{resource_type}", params, what)
+        next_url = self._safe_next(next_url)
+        pages = 1
+        while all_pages and next_url and pages < max_pages:
+            more, more_included, next_url = self._page(next_url, None, f"{resource_type} next page")
+            next_url = self._safe_next(next_url)
+            raw.extend(more)
+            included.extend(more_included)
+            pages += 1
+        return _dedupe(raw), _dedupe(included), next_url
+
     def search(
         self,
         resource_type: str,
@@ -212,21 +236,30 @@ class FhirGateway:
 
         `next_url` stays set when `max_pages` stopped the paging early (more results exist).
         """
-        what = query_summary(resource_type, params)
-        raw, included, next_url = self._page(f"{self.base_url}/{resource_type}", params, what)
-        next_url = self._safe_next(next_url)
-        pages = 1
-        while all_pages and next_url and pages < max_pages:
-            more, more_included, next_url = self._page(next_url, None, f"{resource_type} next page")
-            next_url = self._safe_next(next_url)
-            raw.extend(more)
-            included.extend(more_included)
-            pages += 1
-        return SearchResult(
-            resources=[parse_resource(r) for r in _dedupe(raw)],
-            next_url=next_url,
-            included=[parse_resource(r) for r in _dedupe(included)],
+        raw, included, next_url = self._search_pages(
+            resource_type, params, all_pages=all_pages, max_pages=max_pages
         )
+        return SearchResult(
+            resources=[parse_resource(r) for r in raw],
+            next_url=next_url,
+            included=[parse_resource(r) for r in included],
+        )
+
+    def search_json(
+        self,
+        resource_type: str,
+        params: dict[str, Any],
+        *,
+        all_pages: bool = False,
+        max_pages: int = MAX_PAGES,
+    ) -> JsonSearchResult:
+        """`search` without the fhirclient models: the entries' JSON as sent (same calls, paging,
+        de-duplication and audit). For list pages that read a few fields of many resources, where
+        building a model per resource would cost more than the rest of the page."""
+        raw, included, next_url = self._search_pages(
+            resource_type, params, all_pages=all_pages, max_pages=max_pages
+        )
+        return JsonSearchResult(resources=raw, next_url=next_url, included=included)
 
     def _send(
         self, method: str, url: str, body: Any, content_type: str, extra: dict[str, str], what: str

@@ -8,7 +8,7 @@ import pytest
 from django.core.management import call_command
 from django.test import RequestFactory
 
-from smartapp.clinical.appointments import appointment_row
+from smartapp.clinical.appointments import appointment_row, appointment_row_from_json
 from smartapp.clinical.timezones import browser_zone, day_bounds
 from smartapp.fhir.resources import parse_resource
 from smartapp.tenants.models import Tenant
@@ -128,3 +128,29 @@ def test_a_slot_range_is_split_into_parallel_windows_that_cover_it_exactly():
     for windows, end in ((week, start + timedelta(days=7)), (month, start + timedelta(days=31))):
         assert windows[0][0] == start and windows[-1][1] == end
         assert all(a[1] == b[0] for a, b in zip(windows, windows[1:], strict=False))
+
+
+def _appointments_of(name: str) -> list[dict]:
+    data = example(name)
+    if data.get("resourceType") != "Bundle":
+        return [data]
+    return [e["resource"] for e in data.get("entry", []) if "resource" in e]
+
+
+@pytest.mark.parametrize("name", ["r4_appointment_read.json", "r4_appointment_search_bundle.json"])
+def test_a_list_row_read_from_json_is_the_row_read_from_the_model(name):
+    for data in _appointments_of(name):
+        assert appointment_row_from_json(data) == appointment_row(parse_resource(data))
+
+
+def test_a_list_row_leaves_out_fields_of_the_wrong_shape_like_the_lenient_parse():
+    data = example("r4_appointment_read.json")
+    data["start"] = "not a time"
+    data["reasonCode"] = "cramp"
+    data["participant"].append({"actor": "Practitioner/1"})
+    data["participant"].append({"actor": {"reference": "not a reference", "display": "X"}})
+
+    row = appointment_row_from_json(data)
+
+    assert row.start is None and row.reason == "" and row.location == "Endoscopy"
+    assert row.end == appointment_row(parse_resource(example("r4_appointment_read.json"))).end

@@ -193,6 +193,23 @@ def test_search_follows_next_links_on_the_same_origin_and_dedupes(fhir_server):
 
 
 @pytest.mark.django_db
+def test_search_json_pages_dedupes_and_audits_like_search_without_models(fhir_server):
+    fhir_server[(f"{BASE}/Patient", '{"family": "SMART"}')] = (
+        200,
+        bundle(["1", "2"], f"{BASE}/Patient?-pageContext=a"),
+    )
+    fhir_server[(f"{BASE}/Patient", '{"-pageContext": "a"}')] = (200, bundle(["2", "3"]))
+    audit = AuditContext(who="Practitioner/1", tenant="fake")
+    gateway = FhirGateway(base_url=BASE, token=lambda: "tok", audit_context=audit)
+
+    result = gateway.search_json("Patient", {"family": "SMART"}, all_pages=True)
+
+    assert [p["id"] for p in result.resources] == ["1", "2", "3"] and result.next_url is None
+    assert all(isinstance(p, dict) for p in result.resources)
+    assert AuditEvent.objects.filter(action="search").count() == 2
+
+
+@pytest.mark.django_db
 def test_read_audits_and_raises_typed_errors_without_logging_the_token(fhir_server, caplog):
     caplog.set_level("DEBUG")
     fhir_server[(f"{BASE}/Patient/1", "{}")] = (200, {"resourceType": "Patient", "id": "1"})
