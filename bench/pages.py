@@ -276,8 +276,12 @@ def app_cpu_per_page(
 
 
 def launch_round_trips(*, latency_ms: int = 100) -> list[dict]:
-    """From /launch to the first page: browser round trips, server calls and time; cold then warm."""
-    stack = Stack().start(latency_ms=latency_ms, day_appointments=10)
+    """From /launch to the first page: browser round trips, server calls and time; cold then warm.
+
+    One app process: without CACHE_URL each process has its own discovery cache, and a deployment
+    with several shares one in Redis (as the demo does), so either way the second launch is warm.
+    """
+    stack = Stack().start(latency_ms=latency_ms, day_appointments=10, app_workers=1)
     try:
         log = OutboundLog(stack.app)
         rows = []

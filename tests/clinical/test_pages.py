@@ -15,12 +15,13 @@ def launched(client, fake_ehr, fake_tenant):
     return Launch.objects.get(), response["Location"]
 
 
-def test_the_launch_page_routes_a_clinician_to_the_chart(client, launched):
+def test_a_clinician_lands_on_the_chart_and_the_launch_page_routes_there(client, launched):
     launch, url = launched
 
-    response = client.get(url)
+    response = client.get(f"/l/{launch.public_id}/")
 
-    assert response.status_code == 302 and response["Location"] == f"/l/{launch.public_id}/chart/"
+    assert url == f"/l/{launch.public_id}/chart/"
+    assert response.status_code == 302 and response["Location"] == url
 
 
 @pytest.mark.parametrize("page", ["", "chart/", "home/"])
@@ -100,5 +101,6 @@ def test_a_patient_launch_has_no_chart(client, fake_ehr, fake_tenant):
     done = client.get("/launch/callback", {"code": "c", "state": params["state"]})
     launch = Launch.objects.get()
 
-    assert client.get(done["Location"])["Location"] == f"/l/{launch.public_id}/home/"
+    assert done["Location"] == f"/l/{launch.public_id}/home/"
+    assert client.get(f"/l/{launch.public_id}/")["Location"] == f"/l/{launch.public_id}/home/"
     assert client.get(f"/l/{launch.public_id}/chart/").status_code == 404

@@ -38,7 +38,7 @@ def test_it_completes_a_launch_and_shows_the_patient_chart(client, fake_ehr, fak
     response = fake_launch(client, fake_ehr)
 
     launch = Launch.objects.get()
-    assert response["Location"] == f"/l/{launch.public_id}/"
+    assert response["Location"] == f"/l/{launch.public_id}/chart/"
     assert (launch.patient_id, launch.encounter_id, launch.user_type, launch.user_id) == (
         "12724067",
         "97953492",
