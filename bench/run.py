@@ -52,9 +52,12 @@ def main(argv: list[str]) -> None:
         print(f"\n## {name}  ({time.perf_counter() - started:.0f} s)")
         print(_table(rows if isinstance(rows, list) else [rows], columns))
     RESULTS.mkdir(exist_ok=True)
-    text = json.dumps(results, indent=2)
-    (RESULTS / f"{results['at'].replace(':', '')}.json").write_text(text)
-    (RESULTS / "latest.json").write_text(text)
+    (RESULTS / f"{results['at'].replace(':', '')}.json").write_text(json.dumps(results, indent=2))
+    # latest.json keeps every part's newest figures, so running one part updates only its own.
+    latest_path = RESULTS / "latest.json"
+    latest = json.loads(latest_path.read_text()) if latest_path.exists() else {}
+    latest.update({name: {"at": results["at"], "rows": results[name]} for name in names})
+    latest_path.write_text(json.dumps(latest, indent=2))
 
 
 if __name__ == "__main__":
