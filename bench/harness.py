@@ -9,7 +9,6 @@ import json
 import os
 import re
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -22,24 +21,10 @@ from urllib.parse import urljoin
 
 import requests
 
+from smartapp.demo.processes import free_port, wait_for_port
+
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_for_port(port: int, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with socket.socket() as sock:
-            if sock.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.1)
-    raise TimeoutError(f"nothing listens on {port}")
 
 
 @dataclass
@@ -228,7 +213,7 @@ class Stack:
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-        wait_for_port(port)
+        wait_for_port("127.0.0.1", port, timeout=30)
         return Server(name, port, process, log_path)
 
     def stop(self) -> None:
@@ -322,18 +307,23 @@ def patient_session(stack: Stack) -> tuple[requests.Session, str]:
     return browser, re.search(r"(/l/[0-9a-f-]{36}/)", page.url)[1]
 
 
-def system_token(stack: Stack, scope: str) -> str:
+def _client_credentials(stack: Stack, token_endpoint: str, scope: str) -> str:
     system = next(c for c in stack.tenants["clients"] if c["persona"] == "system")
-    config = requests.get(
-        f"{stack.tenants['provider_fhir_base']}/.well-known/smart-configuration", timeout=30
-    ).json()
     response = requests.post(
-        config["token_endpoint"],
+        token_endpoint,
         data={"grant_type": "client_credentials", "scope": scope},
         auth=(system["client_id"], system["client_secret"]),
         timeout=30,
     )
     return response.json()["access_token"]
+
+
+def system_token(stack: Stack, scope: str) -> str:
+    """A system token for the provider FHIR host, from the token endpoint its discovery names."""
+    config = requests.get(
+        f"{stack.tenants['provider_fhir_base']}/.well-known/smart-configuration", timeout=30
+    ).json()
+    return _client_credentials(stack, config["token_endpoint"], scope)
 
 
 OUTBOUND = re.compile(
@@ -359,11 +349,6 @@ class OutboundLog:
 
 def messages_token(stack: Stack) -> str:
     """A system token for the Messages API host (its own host-scoped token endpoint)."""
-    system = next(c for c in stack.tenants["clients"] if c["persona"] == "system")
-    response = requests.post(
-        stack.tenants["messages_token_endpoint"],
-        data={"grant_type": "client_credentials", "scope": "oraclehealth:millennium:message"},
-        auth=(system["client_id"], system["client_secret"]),
-        timeout=30,
+    return _client_credentials(
+        stack, stack.tenants["messages_token_endpoint"], "oraclehealth:millennium:message"
     )
-    return response.json()["access_token"]

@@ -30,6 +30,7 @@ from bench.harness import (
     system_token,
     wait_for_port,
 )
+from smartapp.demo.processes import celery_worker_command, redis_command
 from tests.payments import postgres
 
 PAYMENTS = 2000
@@ -133,8 +134,6 @@ def _percentile(values: list[float], q: float) -> float | None:
 
 
 def _redis(workdir: Path) -> tuple[subprocess.Popen, str]:
-    from smartapp.demo.processes import redis_command
-
     port = free_port()
     data = workdir / "redis"
     data.mkdir()
@@ -144,30 +143,17 @@ def _redis(workdir: Path) -> tuple[subprocess.Popen, str]:
         stderr=subprocess.STDOUT,
         start_new_session=True,
     )
-    wait_for_port(port)
+    wait_for_port("127.0.0.1", port, timeout=30)
     return process, f"redis://127.0.0.1:{port}/0"
 
 
 def _worker(env: dict[str, str], name: str, workdir: Path, *, beat: bool) -> subprocess.Popen:
-    command = [
-        PYTHON,
-        "-m",
-        "celery",
-        "-A",
-        "smartapp",
-        "worker",
-        "--loglevel",
-        "INFO",
-        "--concurrency",
-        str(CONCURRENCY),
-        "--hostname",
-        f"{name}@%h",
-        "--without-gossip",
-        "--without-mingle",
-        "--without-heartbeat",
-    ]
-    if beat:
-        command += ["--beat", "--schedule", str(workdir / "beat-schedule")]
+    command = celery_worker_command(
+        concurrency=CONCURRENCY,
+        hostname=name,
+        beat_schedule=workdir / "beat-schedule" if beat else None,
+        standalone=True,
+    )
     return subprocess.Popen(
         command,
         cwd=ROOT,

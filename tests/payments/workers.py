@@ -2,10 +2,11 @@
 
 import os
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
+
+from smartapp.demo import processes
 
 DRILL_ENV = {
     "PAYMENT_CLAIM_SECONDS": "8",
@@ -26,25 +27,12 @@ def start_worker(
 ) -> tuple[subprocess.Popen, Path]:
     folder = Path(tempfile.mkdtemp(prefix=f"smartapp-{name}-"))
     log = folder / "worker.log"
-    command = [
-        sys.executable,
-        "-m",
-        "celery",
-        "-A",
-        "smartapp",
-        "worker",
-        "--loglevel",
-        "INFO",
-        "--concurrency",
-        "2",
-        "--hostname",
-        f"{name}@%h",
-        "--without-gossip",
-        "--without-mingle",
-        "--without-heartbeat",
-    ]
-    if beat:
-        command += ["--beat", "--schedule", str(folder / "beat-schedule")]
+    command = processes.celery_worker_command(
+        concurrency=2,
+        hostname=name,
+        beat_schedule=folder / "beat-schedule" if beat else None,
+        standalone=True,
+    )
     process = subprocess.Popen(
         command,
         env={**os.environ, **DRILL_ENV, **env},
