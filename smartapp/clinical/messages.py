@@ -18,9 +18,9 @@ from django.utils.safestring import SafeString
 from smartapp.clinical.appointments import patient_appointments
 from smartapp.clinical.sanitize import plain_text, safe_html, text_to_xhtml
 from smartapp.fhir import errors as fhir
-from smartapp.fhir.gateway import AuditContext
 from smartapp.fhir.messages_api import MessagesApi
 from smartapp.launch import errors
+from smartapp.launch.access import system_audit_context
 from smartapp.launch.models import Launch
 
 MESSAGE_ID = re.compile(r"^[A-Za-z0-9\-._]{1,64}$")
@@ -143,13 +143,7 @@ def messages_api_for(*, launch: Launch) -> MessagesApi:
     return MessagesApi(
         base_url=tenant.messages_api_base,
         token=lambda: messages_access_token(tenant=tenant),
-        audit_context=AuditContext(
-            who="system",
-            tenant=tenant.slug,
-            launch_id=str(launch.public_id),
-            patient_id=launch.patient_id,
-            reason=reason,
-        ),
+        audit_context=system_audit_context(launch=launch, reason=reason),
     )
 
 

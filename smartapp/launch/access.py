@@ -24,6 +24,17 @@ def gateway_for(*, launch: Launch) -> FhirGateway:
     )
 
 
+def system_audit_context(*, launch: Launch, reason: str) -> AuditContext:
+    """Audit context for the tenant's system client acting for the launch's patient."""
+    return AuditContext(
+        who="system",
+        tenant=launch.tenant.slug,
+        launch_id=str(launch.public_id),
+        patient_id=launch.patient_id,
+        reason=reason,
+    )
+
+
 def on_behalf_reason(*, launch: Launch, verb: str) -> str:
     """The audit reason for a system-client write done for a patient who signed in themselves."""
     return f"{verb} on behalf of patient via patient launch {launch.public_id}"
@@ -41,11 +52,5 @@ def system_gateway_for(*, launch: Launch, reason: str) -> FhirGateway:
     return FhirGateway(
         base_url=tenant.provider_fhir_base,
         token=lambda: system_access_token(tenant=tenant),
-        audit_context=AuditContext(
-            who="system",
-            tenant=tenant.slug,
-            launch_id=str(launch.public_id),
-            patient_id=launch.patient_id,
-            reason=reason,
-        ),
+        audit_context=system_audit_context(launch=launch, reason=reason),
     )
