@@ -306,13 +306,19 @@ def names_by_reference(
     return {**names, **fetched}
 
 
-def fill_missing_names(*, gateway: FhirGateway, rows: Iterable[AppointmentRow]) -> None:
-    """Replaces the blank names of references that came without a display."""
-    rows = list(rows)
+def references_wanted(rows: Iterable[Any]) -> dict[str, set[str]]:
+    """The ids, by resource type, of every row's references that came without a display."""
     wanted: dict[str, set[str]] = {}
     for row in rows:
         for kind, ids in row.refs.items():
             wanted.setdefault(kind, set()).update(ids)
+    return wanted
+
+
+def fill_missing_names(*, gateway: FhirGateway, rows: Iterable[AppointmentRow]) -> None:
+    """Replaces the blank names of references that came without a display."""
+    rows = list(rows)
+    wanted = references_wanted(rows)
     if not wanted:
         return
     names = names_by_reference(gateway=gateway, wanted=wanted)

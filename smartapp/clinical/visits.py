@@ -15,7 +15,7 @@ from decimal import Decimal, InvalidOperation
 from django.utils import timezone
 from fhirclient.models.resource import Resource
 
-from smartapp.clinical.appointments import EXT, names_by_reference
+from smartapp.clinical.appointments import EXT, names_by_reference, references_wanted
 from smartapp.fhir.gateway import FhirGateway
 from smartapp.fhir.references import BadReference, parse_reference
 from smartapp.launch.access import gateway_for
@@ -159,10 +159,7 @@ def visit_from(encounter: Resource) -> Visit:
 
 def fill_visit_names(*, gateway: FhirGateway, visits: list[Visit]) -> None:
     """Names for references without a display: one `_id=a,b,c` search per type, in parallel."""
-    wanted: dict[str, set[str]] = {}
-    for visit in visits:
-        for kind, ids in visit.refs.items():
-            wanted.setdefault(kind, set()).update(ids)
+    wanted = references_wanted(visits)
     if not wanted:
         return
     names = names_by_reference(gateway=gateway, wanted=wanted)
