@@ -121,19 +121,12 @@ class AppointmentHandler(ResourceHandler):
     include_total = False
     in_patient_compartment = True
 
-    def _rows(self, tenant: str, access: Access) -> QuerySet[Appointment]:
-        rows = Appointment.objects.filter(tenant_id=tenant)
-        if access.compartment_patient is not None:
-            rows = rows.filter(patient_fhir_id=access.compartment_patient)
-        return rows
-
-    def read(self, *, tenant: str, fhir_id: str, access: Access) -> dict[str, Any] | None:
-        row = self._rows(tenant, access).filter(fhir_id=fhir_id).first()
-        return row.resource if row else None
+    model = Appointment
+    patient_lookup = "patient_fhir_id"
 
     def search(self, *, tenant: str, params: QueryDict, access: Access) -> QuerySet[Any]:
         _validate(params)
-        return self._rows(tenant, access).filter(_filters(params)).order_by("start", "fhir_id")
+        return self.rows(tenant, access).filter(_filters(params)).order_by("start", "fhir_id")
 
     def create(self, *, tenant: str, body: Any, access: Access) -> tuple[str, int]:
         slot_id, patient_id, reason = _parse_create(body)
@@ -148,7 +141,7 @@ class AppointmentHandler(ResourceHandler):
     def patch(
         self, *, tenant: str, fhir_id: str, operations: Any, version: str, access: Access
     ) -> int:
-        row = self._rows(tenant, access).filter(fhir_id=fhir_id).first()
+        row = self.rows(tenant, access).filter(fhir_id=fhir_id).first()
         if row is None:
             raise FhirError(404, "not-found", "Resource not found")
         if not version:

@@ -95,16 +95,9 @@ class EncounterHandler(ResourceHandler):
     type_name = "Encounter"
     in_patient_compartment = True
 
-    def _rows(self, tenant: str, access: Access) -> QuerySet[Encounter]:
-        rows = Encounter.objects.filter(tenant_id=tenant)
-        if access.compartment_patient is not None:
-            rows = rows.filter(patient__fhir_id=access.compartment_patient)
-        return rows
-
-    def read(self, *, tenant: str, fhir_id: str, access: Access) -> dict[str, Any] | None:
-        row = self._rows(tenant, access).filter(fhir_id=fhir_id).first()
-        return row.resource if row else None
+    model = Encounter
+    patient_lookup = "patient__fhir_id"
 
     def search(self, *, tenant: str, params: QueryDict, access: Access) -> QuerySet[Any]:
         _validate(params)
-        return self._rows(tenant, access).filter(_filters(params)).order_by("start", "fhir_id")
+        return self.rows(tenant, access).filter(_filters(params)).order_by("start", "fhir_id")

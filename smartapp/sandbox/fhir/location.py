@@ -78,9 +78,7 @@ class LocationHandler(ResourceHandler):
     include_total = False
     default_count = 100
 
-    def read(self, *, tenant: str, fhir_id: str, access: Access) -> dict[str, Any] | None:
-        row = Location.objects.filter(tenant_id=tenant, fhir_id=fhir_id).first()
-        return row.resource if row else None
+    model = Location
 
     def search(self, *, tenant: str, params: QueryDict, access: Access) -> QuerySet[Any]:
         _validate(params)

@@ -50,9 +50,7 @@ class PractitionerHandler(ResourceHandler):
     type_name = "Practitioner"
     include_total = False  # Millennium's Practitioner bundles carry no total
 
-    def read(self, *, tenant: str, fhir_id: str, access: Access) -> dict[str, Any] | None:
-        row = Practitioner.objects.filter(tenant_id=tenant, fhir_id=fhir_id).first()
-        return row.resource if row else None
+    model = Practitioner
 
     def search(self, *, tenant: str, params: QueryDict, access: Access) -> QuerySet[Any]:
         _validate(params)

@@ -3,7 +3,7 @@
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from django.db.models import QuerySet
+from django.db.models import Model, QuerySet
 from django.http import QueryDict
 
 
@@ -51,8 +51,23 @@ class ResourceHandler:
     # Accept types answered with the raw content (Binary) instead of FHIR JSON.
     raw_types: ClassVar[tuple[str, ...]] = ()
 
+    # Handlers backed by one table of rows with a `resource` JSON field read it the same way.
+    model: ClassVar[type[Model] | None] = None
+    # The row's path to its patient's id, for resources in the patient compartment.
+    patient_lookup: ClassVar[str] = ""
+
+    def rows(self, tenant: str, access: Access) -> QuerySet[Any]:
+        """This tenant's rows, narrowed to the caller's own patient for a patient-scoped call."""
+        if self.model is None:
+            raise FhirError(405, "not-supported", "read is not supported for this resource")
+        rows = self.model.objects.filter(tenant_id=tenant)  # type: ignore[attr-defined]
+        if self.patient_lookup and access.compartment_patient is not None:
+            rows = rows.filter(**{self.patient_lookup: access.compartment_patient})
+        return rows
+
     def read(self, *, tenant: str, fhir_id: str, access: Access) -> dict[str, Any] | None:
-        raise FhirError(405, "not-supported", "read is not supported for this resource")
+        row = self.rows(tenant, access).filter(fhir_id=fhir_id).first()
+        return row.resource if row else None
 
     def raw(self, *, tenant: str, fhir_id: str, access: Access) -> tuple[bytes, str] | None:
         """(content, content type) for a read asking for one of `raw_types`."""

@@ -15,9 +15,7 @@ class ScheduleHandler(ResourceHandler):
     type_name = "Schedule"
     include_total = False
 
-    def read(self, *, tenant: str, fhir_id: str, access: Access) -> dict[str, Any] | None:
-        row = Schedule.objects.filter(tenant_id=tenant, fhir_id=fhir_id).first()
-        return row.resource if row else None
+    model = Schedule
 
     def search(self, *, tenant: str, params: QueryDict, access: Access) -> QuerySet[Any]:
         p.check_names(params, {"_id"})

@@ -79,19 +79,7 @@ def grant_context(grant: Grant) -> dict[str, str]:
 def code_response(*, base: str, env: str, grant: Grant, refresh_token: str) -> dict[str, Any]:
     """The authorization_code response with Cerner's launch context fields."""
     granted = scope_rules.split(grant.scope)
-    body: dict[str, Any] = {
-        "access_token": access_token(
-            base=base,
-            env=env,
-            host=grant.host,
-            client=grant.client,
-            scope=grant.scope,
-            context=grant_context(grant),
-        ),
-        "token_type": "Bearer",
-        "expires_in": token_lifetime(),
-        "scope": grant.scope,
-    }
+    body = refresh_response(base=base, env=env, grant=grant)  # the bare token, then the context
     if refresh_token:
         body["refresh_token"] = refresh_token
     if "openid" in granted:

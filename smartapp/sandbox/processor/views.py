@@ -1,6 +1,8 @@
 """The card processor's HTTP side: a JSON API for merchants and the hosted checkout page."""
 
 import json
+from collections.abc import Callable
+from functools import wraps
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
@@ -43,60 +45,60 @@ def _payload(request: HttpRequest) -> Any:
         raise service.ApiError(400, "invalid_request", "The body is not JSON") from None
 
 
-@csrf_exempt
+def _merchant_api(
+    view: Callable[..., JsonResponse],
+) -> Callable[..., JsonResponse]:
+    """The merchant API's frame: bearer API key first, then the view; errors as the API's JSON."""
+
+    @csrf_exempt
+    @wraps(view)
+    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> JsonResponse:
+        try:
+            return view(request, _merchant(request), *args, **kwargs)
+        except service.ApiError as err:
+            return _error(err)
+
+    return wrapped
+
+
 @require_http_methods(["GET", "POST"])
-def sessions(request: HttpRequest) -> JsonResponse:
+@_merchant_api
+def sessions(request: HttpRequest, merchant: Merchant) -> JsonResponse:
     """POST: create (idempotent by reference); GET ?reference=: look one up."""
-    try:
-        merchant = _merchant(request)
-        if request.method == "POST":
-            session, created = service.create_session(merchant, _payload(request))
-            return _json(service.session_json(session), 201 if created else 200)
-        reference = request.GET.get("reference", "")
-        session = CheckoutSession.objects.filter(merchant=merchant, reference=reference).first()
-        if session is None:
-            raise service.ApiError(404, "not_found", "No session with that reference")
-        return _json(service.session_json(session))
-    except service.ApiError as err:
-        return _error(err)
+    if request.method == "POST":
+        session, created = service.create_session(merchant, _payload(request))
+        return _json(service.session_json(session), 201 if created else 200)
+    reference = request.GET.get("reference", "")
+    session = CheckoutSession.objects.filter(merchant=merchant, reference=reference).first()
+    if session is None:
+        raise service.ApiError(404, "not_found", "No session with that reference")
+    return _json(service.session_json(session))
 
 
-@csrf_exempt
 @require_GET
-def session_detail(request: HttpRequest, session_id: str) -> JsonResponse:
-    try:
-        merchant = _merchant(request)
-        session = CheckoutSession.objects.filter(merchant=merchant, session_id=session_id).first()
-        if session is None:
-            raise service.ApiError(404, "not_found", "No such session")
-        return _json(service.session_json(session))
-    except service.ApiError as err:
-        return _error(err)
+@_merchant_api
+def session_detail(request: HttpRequest, merchant: Merchant, session_id: str) -> JsonResponse:
+    session = CheckoutSession.objects.filter(merchant=merchant, session_id=session_id).first()
+    if session is None:
+        raise service.ApiError(404, "not_found", "No such session")
+    return _json(service.session_json(session))
 
 
-@csrf_exempt
 @require_GET
-def charge_detail(request: HttpRequest, charge_id: str) -> JsonResponse:
-    try:
-        merchant = _merchant(request)
-        charge = Charge.objects.filter(charge_id=charge_id, session__merchant=merchant).first()
-        if charge is None:
-            raise service.ApiError(404, "not_found", "No such charge")
-        return _json(service.charge_json(charge))
-    except service.ApiError as err:
-        return _error(err)
+@_merchant_api
+def charge_detail(request: HttpRequest, merchant: Merchant, charge_id: str) -> JsonResponse:
+    charge = Charge.objects.filter(charge_id=charge_id, session__merchant=merchant).first()
+    if charge is None:
+        raise service.ApiError(404, "not_found", "No such charge")
+    return _json(service.charge_json(charge))
 
 
-@csrf_exempt
 @require_POST
-def refund(request: HttpRequest, charge_id: str) -> JsonResponse:
-    try:
-        merchant = _merchant(request)
-        key = request.headers.get("Idempotency-Key", "")[:200]
-        made, created = service.refund(merchant, charge_id, _payload(request), key)
-        return _json(service.refund_json(made), 201 if created else 200)
-    except service.ApiError as err:
-        return _error(err)
+@_merchant_api
+def refund(request: HttpRequest, merchant: Merchant, charge_id: str) -> JsonResponse:
+    key = request.headers.get("Idempotency-Key", "")[:200]
+    made, created = service.refund(merchant, charge_id, _payload(request), key)
+    return _json(service.refund_json(made), 201 if created else 200)
 
 
 @require_http_methods(["GET", "POST"])
