@@ -48,3 +48,32 @@ def test_it_sends_a_request_id_and_reads_the_ehrs_correlation_id(server):
     response = outbound.session().post(f"{server}/Basic", json={})
     assert len(_Handler.calls[0][1]) == 32
     assert outbound.correlation_id(response) == "ehr-correlation-1"
+
+
+def _proxies(session: outbound.TimeoutSession, url: str) -> dict:
+    return session.merge_environment_settings(url, {}, None, None, None)["proxies"]
+
+
+def test_the_proxy_environment_is_honoured_and_no_proxy_hosts_bypass_it(monkeypatch):
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.hospital.invalid:3128")
+    monkeypatch.setenv("NO_PROXY", "ehr.internal.invalid")
+    session = outbound.TimeoutSession()
+
+    assert _proxies(session, "https://fhir.example.invalid/r4/Patient")["https"] == (
+        "http://proxy.hospital.invalid:3128"
+    )
+    assert "https" not in _proxies(session, "https://ehr.internal.invalid/r4/Patient")
+
+
+def test_the_environment_is_read_once_per_host(monkeypatch):
+    monkeypatch.setenv("HTTPS_PROXY", "http://first.invalid:3128")
+    session = outbound.TimeoutSession()
+    first = _proxies(session, "https://fhir.example.invalid/a")
+    monkeypatch.setenv("HTTPS_PROXY", "http://second.invalid:3128")
+
+    assert _proxies(session, "https://fhir.example.invalid/b") == first
+    assert _proxies(outbound.TimeoutSession(), "https://fhir.example.invalid/b")["https"] == (
+        "http://second.invalid:3128"
+    )
+    _proxies(session, "https://fhir.example.invalid/c")["https"] = "changed by a caller"
+    assert _proxies(session, "https://fhir.example.invalid/d") == first
