@@ -135,7 +135,7 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
 
 # Payments outbox (see smartapp/payments). The beat task finds due payments every few seconds.
 PAYMENT_BEAT_SECONDS = float(env_str("PAYMENT_BEAT_SECONDS", "5"))
-# A worker's claim on a payment (and its Account) lasts this long. It must outlast the task's
+# A worker's claim on a payment (and its visit's lock) lasts this long. It must outlast the task's
 # hard time limit, so a slow but living worker is never taken for a dead one mid-POST.
 PAYMENT_CLAIM_SECONDS = env_int("PAYMENT_CLAIM_SECONDS", CELERY_TASK_TIME_LIMIT + 30)
 if PAYMENT_CLAIM_SECONDS <= CELERY_TASK_TIME_LIMIT:

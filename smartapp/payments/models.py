@@ -188,18 +188,22 @@ class Attempt(models.Model):
         return f"{self.kind} {self.result} for {self.payment_id}"
 
 
-class AccountLock(models.Model):
-    """One poster at a time per EHR Account, so balance evidence is never mixed up."""
+class VisitLock(models.Model):
+    """One poster at a time per visit, so the balance read before a POST is that POST's evidence.
+
+    The lease lets another worker take over from one that died. A visit's guarantor-balance Account
+    belongs to that visit, so this lock also keeps our payments to one Account from interleaving.
+    """
 
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE)
-    account_id = models.CharField(max_length=100)
+    encounter_id = models.CharField(max_length=100)
     claimed_until = models.DateTimeField(null=True, blank=True)
     holder = models.CharField(max_length=40, blank=True)
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["tenant", "account_id"], name="one_lock_per_account")
+            models.UniqueConstraint(fields=["tenant", "encounter_id"], name="one_lock_per_visit")
         ]
 
     def __str__(self) -> str:
-        return f"lock {self.tenant_id}/{self.account_id}"
+        return f"lock {self.tenant_id}/{self.encounter_id}"

@@ -1,21 +1,26 @@
 """The outbox worker: post a captured payment to Millennium exactly once.
 
-Claim the row (conditional UPDATE: works on SQLite and PostgreSQL, across processes), find the
-visit's guarantor-balance Account, lock that Account, read its balance, write a `sending` attempt
-with that balance (committed BEFORE the POST), then POST /Basic. An unclear answer (timeout, 5xx,
-dropped connection, a worker killed mid-POST) leaves the attempt unresolved; the next claim decides
-from the Account's balance whether it landed. A write is never sent again blindly.
+A step takes a visit's due payments: claim the rows (conditional UPDATE: works on SQLite and
+PostgreSQL, across processes), lock the visit, search its guarantor-balance Account once (the
+search gives the Account and its balance), then for each payment write a `sending` attempt with
+the balance as evidence (committed BEFORE the POST) and POST /Basic. An unclear answer (timeout,
+5xx, dropped connection, a worker killed mid-POST) leaves the attempt unresolved and stops the
+step; the next step decides from a fresh read of the balance whether it landed. A write is never
+sent again blindly.
 """
 
 import logging
+import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
+from functools import cache
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
-from django.db.models import Q, Sum
+from django.db import IntegrityError
+from django.db.models import Exists, OuterRef, Q, Sum
 from django.utils import timezone
 
 from smartapp.fhir import errors as fhir
@@ -23,17 +28,18 @@ from smartapp.fhir.gateway import AuditContext, FhirGateway
 from smartapp.payments.ehr import AccountBalance, financial_transaction, guarantor_account
 from smartapp.payments.models import (
     DUE_STATES,
-    AccountLock,
     Attempt,
     Payment,
     PaymentSettings,
     State,
+    VisitLock,
 )
+from smartapp.tenants.models import Tenant
 
 logger = logging.getLogger(__name__)
+TokenProvider = Callable[[], str]
 UNRESOLVED = (Attempt.Result.SENDING, Attempt.Result.UNKNOWN)
 OURS_LANDED = (Attempt.Result.POSTED, Attempt.Result.LANDED)
-LOCK_WAIT = timedelta(seconds=1)
 
 
 def _lease() -> timedelta:
@@ -44,16 +50,20 @@ def _free(now: object) -> Q:
     return Q(claimed_until__isnull=True) | Q(claimed_until__lt=now)
 
 
-def payment_claim(*, payment_id: int) -> str | None:
-    """Claims a due payment for this worker; returns the claim token, or None if not ours."""
+def payments_claim(*, payment_ids: list[int]) -> str:
+    """Claims those of the payments that are due and free, all under one returned claim token."""
     now = timezone.now()
     token = uuid.uuid4().hex
-    claimed = (
-        Payment.objects.filter(_free(now), pk=payment_id, state__in=DUE_STATES)
-        .filter(next_check_at__lte=now)
-        .update(claimed_until=now + _lease(), claim_token=token, updated_at=now)
-    )
-    return token if claimed == 1 else None
+    Payment.objects.filter(_free(now), pk__in=payment_ids, state__in=DUE_STATES).filter(
+        next_check_at__lte=now
+    ).update(claimed_until=now + _lease(), claim_token=token, updated_at=now)
+    return token
+
+
+def payment_claim(*, payment_id: int) -> str | None:
+    """Claims a due payment for this worker; returns the claim token, or None if not ours."""
+    token = payments_claim(payment_ids=[payment_id])
+    return token if Payment.objects.filter(pk=payment_id, claim_token=token).exists() else None
 
 
 @dataclass
@@ -64,11 +74,57 @@ class Job:
     gateway: FhirGateway
     unresolved: Attempt | None = None
 
+    @property
+    def visit(self) -> tuple[int, str]:
+        return self.payment.tenant_id, self.payment.encounter_id
+
+
+def _claimed_jobs(payment_ids: list[int]) -> list[Job]:
+    """Claims the due ones of `payment_ids` and loads them (one query each way), unclear first."""
+    token = payments_claim(payment_ids=payment_ids)
+    in_doubt = Attempt.objects.filter(
+        payment=OuterRef("pk"), kind=Attempt.Kind.POST, result__in=UNRESOLVED
+    )
+    payments = (
+        Payment.objects.filter(claim_token=token)
+        .select_related("tenant__payment_settings", "launch")
+        .annotate(in_doubt=Exists(in_doubt))
+    )
+    tokens: dict[int, TokenProvider] = {}
+    jobs = []
+    for payment in sorted(payments, key=lambda p: (not p.in_doubt, payment_ids.index(p.pk))):
+        provider = tokens.setdefault(payment.tenant_id, _system_tokens(payment.tenant))
+        job = Job(payment, token, _settings(payment), _gateway(payment, provider))
+        if payment.in_doubt:
+            job.unresolved = payment.attempts.filter(
+                kind=Attempt.Kind.POST, result__in=UNRESOLVED
+            ).latest("id")
+        jobs.append(job)
+    return jobs
+
+
+def _release(jobs: list[Job], *, again: bool) -> None:
+    """Gives back claims this step did not use; `again`: the beat sends them at its next tick."""
+    if jobs:
+        Payment.objects.filter(
+            pk__in=[job.payment.pk for job in jobs], claim_token=jobs[0].token
+        ).update(
+            claimed_until=None,
+            claim_token="",
+            **({"enqueued_at": None} if again else {}),
+        )
+
 
 def _save(job: Job, **fields: object) -> bool:
     """Updates the row only while this worker still holds the claim; releases it."""
     now = timezone.now()
-    fields = {"claimed_until": None, "claim_token": "", "enqueued_at": None, **fields}
+    fields = {
+        "claimed_until": None,
+        "claim_token": "",
+        "enqueued_at": None,
+        "account_id": job.payment.account_id,
+        **fields,
+    }
     done = Payment.objects.filter(pk=job.payment.pk, claim_token=job.token).update(
         updated_at=now, **fields
     )
@@ -130,24 +186,27 @@ def _look_up(job: Job, kind: str) -> AccountBalance | None | str:
         return _later(job, message=f"Account look-up failed: {error.message or error}")
 
 
-def _lock(job: Job, account_id: str) -> bool:
-    tenant = job.payment.tenant
-    try:
-        row, _ = AccountLock.objects.get_or_create(tenant=tenant, account_id=account_id)
-    except IntegrityError:
-        row = AccountLock.objects.get(tenant=tenant, account_id=account_id)
-    now = timezone.now()
-    return bool(
-        AccountLock.objects.filter(_free(now) | Q(holder=job.token), pk=row.pk).update(
-            claimed_until=now + _lease(), holder=job.token
-        )
-    )
+def _lock(job: Job) -> bool:
+    """Holds the visit's lock, or takes over one whose holder's lease ran out (a dead worker)."""
+    payment, now = job.payment, timezone.now()
+    visit = {"tenant": payment.tenant, "encounter_id": payment.encounter_id}
+    until = now + _lease()
+    if VisitLock.objects.filter(_free(now) | Q(holder=job.token), **visit).update(
+        holder=job.token, claimed_until=until
+    ):
+        return True
+    try:  # the visit's first payment: its lock row does not exist yet
+        VisitLock.objects.create(holder=job.token, claimed_until=until, **visit)
+    except IntegrityError:  # another worker created it first, and holds it
+        return False
+    return True
 
 
-def _unlock(job: Job, account_id: str) -> None:
-    AccountLock.objects.filter(
-        tenant=job.payment.tenant, account_id=account_id, holder=job.token
-    ).update(claimed_until=None, holder="")
+def _unlock(job: Job) -> None:
+    payment = job.payment
+    VisitLock.objects.filter(
+        tenant=payment.tenant, encounter_id=payment.encounter_id, holder=job.token
+    ).update(holder="", claimed_until=None)
 
 
 def _others_in_doubt(job: Job, account_id: str) -> bool:
@@ -166,39 +225,136 @@ def _others_in_doubt(job: Job, account_id: str) -> bool:
 
 def payment_process(*, payment_id: int) -> str:
     """One step of a due payment: look up, wait, resolve or post. Returns the state it left."""
-    token = payment_claim(payment_id=payment_id)
-    if token is None:
-        return "not claimed"
-    payment = Payment.objects.select_related("tenant", "launch").get(pk=payment_id)
-    job = Job(payment, token, _settings(payment), _gateway(payment))
-    job.unresolved = (
-        payment.attempts.filter(kind=Attempt.Kind.POST, result__in=UNRESOLVED)
-        .order_by("-id")
-        .first()
-    )
+    return visit_process(payment_ids=[payment_id])[payment_id]
+
+
+def visit_process(*, payment_ids: list[int]) -> dict[int, str]:
+    """One step of a visit's due payments, in order; returns the state each was left in.
+
+    Under one visit lock, one Account search serves them all: each POST's balance evidence is the
+    balance read less what the earlier POSTs of this step took off (each with a clear 201). The
+    step stops at the first answer that is not a clear 201. A payment with an unclear write goes
+    first and alone, after a fresh read. Payments the step does not reach come back with the beat.
+    """
+    results = dict.fromkeys(payment_ids, "not claimed")
+    jobs = _claimed_jobs(payment_ids)
+    if not jobs:
+        return results
+    first, rest = jobs[0], [job for job in jobs[1:] if job.visit == jobs[0].visit]
+    _release([job for job in jobs[1:] if job.visit != first.visit], again=True)
+    again = first.unresolved is not None
     try:
-        return _step(job)
+        again = _visit_step(first, rest, results) or again
     except Exception:
-        # Whatever happened, a `sending` attempt stays unresolved, so nothing is re-sent blindly.
-        logger.exception("payment %s: step failed", payment.posting_id)
-        if Payment.objects.filter(pk=payment.pk, claim_token=token).exists():
-            return _later(job, message="An internal error interrupted this payment; retrying.")
-        return "error"
+        if results[first.payment.pk] == "not claimed":
+            results[first.payment.pk] = _recover(first)
+        else:
+            logger.exception("payment %s: visit step failed", first.payment.posting_id)
+    finally:
+        _release(rest, again=again)
+    return results
+
+
+def _recover(job: Job) -> str:
+    """After an unexpected error: a `sending` attempt stays unresolved, so nothing is re-sent blindly."""
+    logger.exception("payment %s: step failed", job.payment.posting_id)
+    if Payment.objects.filter(pk=job.payment.pk, claim_token=job.token).exists():
+        return _later(job, message="An internal error interrupted this payment; retrying.")
+    return "error"
+
+
+def _visit_step(first: Job, rest: list[Job], results: dict[int, str]) -> bool:
+    """Steps `first`, then as many of `rest` as it should (taking them off `rest`).
+
+    Returns True when the ones left should come back at the beat's next tick.
+    """
+    if not _lock(first):
+        results[first.payment.pk] = _later(
+            first, message="Another payment for this visit is posting.", delay=1
+        )
+        return True
+    try:
+        if first.unresolved is not None:
+            results[first.payment.pk] = _locked_step(first)
+            return True
+        return _post_in_turn(first, rest, results)
+    finally:
+        _unlock(first)
+
+
+def _post_in_turn(first: Job, rest: list[Job], results: dict[int, str]) -> bool:
+    """One search, then each payment in turn (the visit lock keeps our other writes out)."""
+    found = _look_up(first, Attempt.Kind.LOOKUP)
+    if isinstance(found, str):
+        results[first.payment.pk] = found
+        return False
+    if found is not None and _others_in_doubt(first, found.account_id):
+        results[first.payment.pk] = _later(
+            first, message="Waiting for another payment to this account to be confirmed.", delay=2
+        )
+        return False
+    balance = found.balance if found else None
+    deadline = time.monotonic() + settings.CELERY_TASK_SOFT_TIME_LIMIT / 3
+    job = first
+    while True:
+        try:
+            state = _with_account(job, found, balance)
+        except Exception:
+            state = _recover(job)
+        results[job.payment.pk] = state
+        if found is not None and state != State.POSTED and not _missing(job, found):
+            return False  # an unclear or refused write: the rest wait for a fresh read
+        if state == State.POSTED and balance is not None:
+            balance -= job.payment.amount
+        if not rest:
+            return False
+        if time.monotonic() > deadline:
+            return True
+        job = rest.pop(0)
+
+
+def _missing(job: Job, found: AccountBalance | None) -> str:
+    """Why this payment cannot post to the Account found ("" if it can)."""
+    if found is None:
+        return "The visit has no guarantor-balance Account yet (not registered)."
+    if job.payment.account_id and found.account_id != job.payment.account_id:
+        return "The visit's account is no longer found."
+    return ""
+
+
+def _with_account(job: Job, found: AccountBalance | None, balance: Decimal | None) -> str:
+    """Posts `job` to the Account found, with `balance` as the evidence; or waits for one."""
+    kind = Attempt.Kind.VERIFY if job.unresolved else Attempt.Kind.LOOKUP
+    problem = _missing(job, found)
+    if problem:
+        _attempt(job, kind, Attempt.Result.NO_ACCOUNT, account_id=job.payment.account_id)
+        return _later(job, message=problem)
+    assert found is not None
+    job.payment.account_id = found.account_id
+    return _post(job, AccountBalance(found.account_id, balance))
 
 
 def _settings(payment: Payment) -> PaymentSettings:
-    return PaymentSettings.objects.get_or_create(tenant=payment.tenant)[0]
+    try:
+        return payment.tenant.payment_settings
+    except PaymentSettings.DoesNotExist:
+        return PaymentSettings.objects.get_or_create(tenant=payment.tenant)[0]
 
 
-def _gateway(payment: Payment) -> FhirGateway:
-    """The tenant's system client (patients cannot read Accounts or post payments)."""
+def _system_tokens(tenant: Tenant) -> TokenProvider:
+    """The tenant's system token, read once a step (it is reused until a minute before expiry)."""
     from smartapp.tenants.system_client import system_access_token
 
+    return cache(lambda: system_access_token(tenant=tenant))
+
+
+def _gateway(payment: Payment, tokens: TokenProvider) -> FhirGateway:
+    """The tenant's system client (patients cannot read Accounts or post payments)."""
     tenant = payment.tenant
     launch = payment.launch_id and str(payment.launch.public_id)
     return FhirGateway(
         base_url=tenant.provider_fhir_base,
-        token=lambda: system_access_token(tenant=tenant),
+        token=tokens,
         audit_context=AuditContext(
             who=payment.taken_by or "system",
             tenant=tenant.slug,
@@ -209,47 +365,26 @@ def _gateway(payment: Payment) -> FhirGateway:
     )
 
 
-def _step(job: Job) -> str:
-    payment = job.payment
-    if not payment.account_id:
-        found = _look_up(job, Attempt.Kind.LOOKUP)
-        if isinstance(found, str):
-            return found
-        if found is None:
-            _attempt(job, Attempt.Kind.LOOKUP, Attempt.Result.NO_ACCOUNT)
-            return _later(
-                job, message="The visit has no guarantor-balance Account yet (not registered)."
-            )
-        _attempt(job, Attempt.Kind.LOOKUP, Attempt.Result.FOUND, account_id=found.account_id)
-        payment.account_id = found.account_id
-        Payment.objects.filter(pk=payment.pk).update(account_id=found.account_id)
-    if not _lock(job, payment.account_id):
-        return _later(job, message="Another payment to this account is posting.", delay=1)
-    try:
-        return _locked_step(job)
-    finally:
-        _unlock(job, payment.account_id)
-
-
 def _locked_step(job: Job) -> str:
-    payment = job.payment
+    """A payment alone, under its visit's lock: a fresh read, then resolve and/or post."""
     kind = Attempt.Kind.VERIFY if job.unresolved else Attempt.Kind.LOOKUP
-    now_balance = _look_up(job, kind)
-    if isinstance(now_balance, str):
-        return now_balance
-    if now_balance is None or now_balance.account_id != payment.account_id:
-        _attempt(job, kind, Attempt.Result.NO_ACCOUNT, account_id=payment.account_id)
-        return _later(job, message="The visit's account is no longer found.")
+    found = _look_up(job, kind)
+    if isinstance(found, str):
+        return found
+    if _missing(job, found):
+        return _with_account(job, found, None)
+    assert found is not None
+    job.payment.account_id = found.account_id
     if job.unresolved is not None:
-        verdict = _resolve(job, now_balance)
+        verdict = _resolve(job, found)
         if verdict != Attempt.Result.NOT_LANDED:
             return verdict
         job.unresolved = None
-    if _others_in_doubt(job, payment.account_id):
+    if _others_in_doubt(job, found.account_id):
         return _later(
             job, message="Waiting for another payment to this account to be confirmed.", delay=2
         )
-    return _post(job, now_balance)
+    return _post(job, found)
 
 
 def _ours_since(job: Job, attempt: Attempt) -> Decimal:
@@ -324,24 +459,23 @@ def _settle(attempt: Attempt, result: str) -> None:
 
 
 def _start_post(job: Job, balance: AccountBalance) -> Attempt | None:
-    """Commits `posting` and a `sending` attempt with the balance evidence, before the POST."""
-    now = timezone.now()
-    with transaction.atomic():
-        held = Payment.objects.filter(pk=job.payment.pk, claim_token=job.token).update(
-            state=State.POSTING, claimed_until=now + _lease(), updated_at=now
-        )
-        if not held:
-            return None
-        AccountLock.objects.filter(
-            tenant=job.payment.tenant, account_id=balance.account_id, holder=job.token
-        ).update(claimed_until=now + _lease())
-        return Attempt.objects.create(
-            payment=job.payment,
-            kind=Attempt.Kind.POST,
-            result=Attempt.Result.SENDING,
-            account_id=balance.account_id,
-            balance_before=balance.balance,
-        )
+    """Commits `posting` and then a `sending` attempt with the balance evidence, before the POST.
+
+    No transaction is needed: a crash between the two leaves `posting` with nothing sent, which
+    the next step treats as a fresh payment.
+    """
+    held = Payment.objects.filter(pk=job.payment.pk, claim_token=job.token).update(
+        state=State.POSTING, account_id=balance.account_id, updated_at=timezone.now()
+    )
+    if not held:
+        return None
+    return Attempt.objects.create(
+        payment=job.payment,
+        kind=Attempt.Kind.POST,
+        result=Attempt.Result.SENDING,
+        account_id=balance.account_id,
+        balance_before=balance.balance,
+    )
 
 
 def _post(job: Job, balance: AccountBalance) -> str:

@@ -17,12 +17,20 @@ def payment_process(payment_id: int) -> None:
 
 
 @shared_task(ignore_result=True)
+def visit_payments_process(payment_ids: list[int]) -> None:
+    """One step of a visit's due payments, in order (each claimed; taken ones are skipped)."""
+    states = posting.visit_process(payment_ids=payment_ids)
+    for payment_id, state in states.items():
+        logger.info("payment %s step -> %s", payment_id, state)
+
+
+@shared_task(ignore_result=True)
 def payments_enqueue_due() -> int:
-    """Beat: sends a task for each payment that is due and not claimed."""
-    ids = services.payments_due()
-    for payment_id in ids:
-        payment_process.delay(payment_id)
-    return len(ids)
+    """Beat: sends a task for each visit with payments that are due and not claimed."""
+    visits = services.payments_due_by_visit()
+    for payment_ids in visits:
+        visit_payments_process.delay(payment_ids)
+    return sum(len(ids) for ids in visits)
 
 
 @shared_task(ignore_result=True)

@@ -6,8 +6,9 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
-from smartapp.payments.models import Attempt, Payment, PaymentSettings, State
-from smartapp.payments.posting import payment_claim, payment_process
+from smartapp.audit.models import AuditEvent
+from smartapp.payments.models import Attempt, Payment, PaymentSettings, State, VisitLock
+from smartapp.payments.posting import payment_claim, payment_process, visit_process
 from tests.payments.conftest import (
     balance_of,
     desk_row,
@@ -37,6 +38,89 @@ def test_it_posts_a_captured_payment_once_and_the_balance_drops(tenant, live_ser
     post = payment.attempts.get(kind=Attempt.Kind.POST)
     assert post.result == Attempt.Result.POSTED and post.http_status == 201
     assert post.correlation_id and post.balance_before == before
+
+
+def test_a_ready_payment_costs_one_account_search_and_one_post_in_one_step(tenant, live_server):
+    encounter = registered_encounters(1)[0]
+    payment = desk_row(tenant, encounter, "4.00")
+
+    assert payment_process(payment_id=payment.pk) == State.POSTED
+
+    calls = AuditEvent.objects.filter(reason__startswith=f"payment {payment.posting_id} ")
+    written = ledger(live_server, payment.posting_id)[0]["id"]
+    assert sorted(calls.values_list("action", "what")) == [
+        ("search", f"Account?-encounter={encounter.fhir_id}&type"),  # the type's value is not kept
+        ("write", f"Basic/{written} create"),
+    ]
+    assert not VisitLock.objects.filter(holder__gt="").exists()  # released
+
+
+def _searches(payments: list[Payment]) -> int:
+    reasons = [f"payment {payment.posting_id} " for payment in payments]
+    return sum(
+        AuditEvent.objects.filter(action="search", reason__startswith=reason).count()
+        for reason in reasons
+    )
+
+
+def test_a_visits_payments_post_in_turn_from_one_account_search(tenant, live_server):
+    encounter = registered_encounters(1)[0]
+    before = balance_of(encounter)
+    payments = [desk_row(tenant, encounter, amount) for amount in ("1.00", "2.00", "3.00")]
+
+    states = visit_process(payment_ids=[payment.pk for payment in payments])
+
+    assert list(states.values()) == [State.POSTED] * 3
+    assert _searches(payments) == 1
+    assert balance_of(encounter) == before - Decimal("6.00")
+    evidence = [payment.attempts.get(kind="post").balance_before for payment in payments]
+    assert evidence == [before, before - Decimal("1.00"), before - Decimal("3.00")]
+    for payment in payments:
+        assert len(ledger(live_server, payment.posting_id)) == 1
+
+
+def test_one_search_tells_a_whole_unregistered_visit_to_wait(tenant, live_server):
+    encounter = unregistered_encounter()
+    payments = [desk_row(tenant, encounter) for _ in range(3)]
+
+    states = visit_process(payment_ids=[payment.pk for payment in payments])
+
+    assert list(states.values()) == [State.AWAITING_ACCOUNT] * 3
+    assert _searches(payments) == 1
+    for payment in payments:
+        payment.refresh_from_db()
+        assert payment.next_check_at > timezone.now() and not payment.claim_token
+
+
+def test_a_visit_step_stops_at_an_unclear_answer_and_leaves_the_rest_alone(
+    tenant, live_server, settings
+):
+    settings.HTTP_READ_TIMEOUT = 0.7
+    set_faults(live_server, basic_timeout_after_write=1.0, times=1)
+    encounter = registered_encounters(1)[0]
+    payments = [desk_row(tenant, encounter, "1.50") for _ in range(3)]
+
+    states = visit_process(payment_ids=[payment.pk for payment in payments])
+
+    assert list(states.values()) == [State.OUTCOME_UNKNOWN, "not claimed", "not claimed"]
+    for payment in payments[1:]:
+        payment.refresh_from_db()
+        assert payment.state == State.CAPTURED and not payment.attempts.exists()
+    for payment in payments:  # the others wait for the first one's evidence, then post once
+        assert step_until_final(payment).state == State.POSTED
+        assert len(ledger(live_server, payment.posting_id)) == 1
+
+
+def test_a_visit_step_skips_another_visits_payment(tenant, live_server):
+    first, other = registered_encounters(2)
+    mine, stranger = desk_row(tenant, first), desk_row(tenant, other)
+
+    states = visit_process(payment_ids=[mine.pk, stranger.pk])
+
+    assert states[mine.pk] == State.POSTED
+    stranger.refresh_from_db()
+    assert stranger.state == State.CAPTURED and not stranger.claim_token
+    assert ledger(live_server, stranger.posting_id) == []
 
 
 def test_it_uses_the_tenant_alias_and_location_from_the_tenant_file(tenant):
@@ -218,3 +302,19 @@ def test_only_one_claim_wins_and_a_claimed_row_is_left_alone(tenant, live_server
     first = payment_claim(payment_id=payment.pk)
     assert first and payment_claim(payment_id=payment.pk) is None
     assert payment_process(payment_id=payment.pk) == "not claimed"
+
+
+def test_in_a_visit_step_a_write_in_doubt_is_checked_first_and_alone(tenant, live_server):
+    encounter = registered_encounters(1)[0]
+    fresh, in_doubt = desk_row(tenant, encounter, "1.30"), desk_row(tenant, encounter, "1.40")
+    _killed_mid_post(in_doubt, balance_of(encounter))  # it never reached the EHR
+
+    states = visit_process(payment_ids=[fresh.pk, in_doubt.pk])
+
+    assert states == {fresh.pk: "not claimed", in_doubt.pk: State.POSTED}
+    fresh.refresh_from_db()
+    assert fresh.state == State.CAPTURED and not fresh.attempts.exists()
+    assert fresh.enqueued_at is None  # back at the beat's next tick
+    assert step_until_final(fresh).state == State.POSTED
+    for payment in (fresh, in_doubt):
+        assert len(ledger(live_server, payment.posting_id)) == 1

@@ -150,3 +150,35 @@ def test_a_dead_broker_loses_nothing_the_beat_finds_the_payment_later():
         app.close()
     assert payments_due() == [payment.pk]
     assert payments_due() == []  # enqueued just now: not handed out twice within the grace
+
+
+@pytest.mark.django_db
+def test_the_beat_hands_out_due_payments_by_visit_in_bounded_groups():
+    from django.utils import timezone
+
+    from smartapp.payments.models import Payment, State
+    from smartapp.payments.services import payments_due_by_visit
+    from smartapp.tenants.models import Tenant
+
+    tenant = Tenant.objects.create(
+        slug="t", name="T", ehr_tenant_id="x", provider_fhir_base="https://x/"
+    )
+    now = timezone.now()
+
+    def due(encounter: str, n: int) -> int:
+        return Payment.objects.create(
+            request_key=f"k{encounter}{n}",
+            tenant=tenant,
+            patient_id="1",
+            encounter_id=encounter,
+            amount=Decimal("1.00"),
+            amount_source="desk",
+            state=State.CAPTURED,
+            next_check_at=now,
+        ).pk
+
+    a = [due("A", n) for n in range(5)]
+    b = [due("B", n) for n in range(2)]
+
+    assert sorted(payments_due_by_visit(per_visit=3)) == sorted([a[:3], a[3:], b])
+    assert payments_due_by_visit(per_visit=3) == []  # handed out once within the grace
