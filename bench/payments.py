@@ -1,9 +1,11 @@
 """Payments pipeline: 2,000 payments through real Redis and Celery workers against the sandbox.
 
 Figures: payments posted per second, the sandbox's own `POST /Basic` rate alone (same run, same
-concurrency as the workers), their ratio (target ≥ 0.5), ledger duplicates (must be 0), for
-payments whose Account appears late the delay from registration to posting (p50, p95), and
-Account searches per payment (from the audit log). Never fails on time: a bounded wait reports
+concurrency as the workers, measured before and after the pipeline and averaged, so a machine that
+drifts during the run does not tilt the ratio), their ratio (target ≥ 0.5), ledger duplicates
+(must be 0), for payments whose Account appears late the delay from registration to posting (p50,
+p95), Account searches per payment (from the audit log), and CPU ms per payment of each process
+group beside the sandbox's own per bare POST. Never fails on time: a bounded wait reports
 what finished.
 """
 
@@ -38,7 +40,7 @@ LATE_PAYMENTS = 100
 LATE_ENCOUNTERS = 20
 WORKERS = 2
 CONCURRENCY = 2
-CALIBRATION_POSTS = 500
+CALIBRATION_POSTS = 1500  # each side of the pipeline: long enough to average out noise
 REGISTER_AFTER_S = 15.0
 GIVE_UP_S = 600.0
 LATE_GRACE_S = 180.0  # after the 2,000 are done, how long the late ones may still take
@@ -265,7 +267,9 @@ def _basic_body(identifier: str, account: str, alias: str, location: str) -> dic
     }
 
 
-def sandbox_basic_rate(stack: Stack, encounters: list[str], threads: int) -> tuple[float, int]:
+def sandbox_basic_rate(
+    stack: Stack, encounters: list[str], threads: int, label: str
+) -> tuple[float, int]:
     """POST /Basic straight to the sandbox (no app): posts per second with `threads` callers."""
     token = system_token(stack, "system/Basic.write system/FinancialTransaction.write")
     payments = stack.tenants.get("payments", {})
@@ -289,7 +293,7 @@ def sandbox_basic_rate(stack: Stack, encounters: list[str], threads: int) -> tup
             if n is None:
                 return
             body = _basic_body(
-                f"BENCHCAL{n:06d}", f"G{encounters[n % len(encounters)]}", alias, location
+                f"BENCHCAL{label}{n:06d}", f"G{encounters[n % len(encounters)]}", alias, location
             )
             response = session.post(f"{base}/Basic", json=body, headers=headers, timeout=60)
             if response.status_code != 201:
@@ -306,6 +310,16 @@ def sandbox_basic_rate(stack: Stack, encounters: list[str], threads: int) -> tup
     if len(refused) == CALIBRATION_POSTS:
         raise RuntimeError(f"every calibration POST /Basic was refused: {Counter(refused)}")
     return (CALIBRATION_POSTS - len(refused)) / elapsed, len(refused)
+
+
+def _calibrate(
+    stack: Stack, encounters: list[str], label: str, ehr: dict[str, list[int]]
+) -> tuple[float, int, dict[str, float]]:
+    """The sandbox's POST /Basic rate alone, and its (and its database's) CPU ms per POST."""
+    before = _cpu(ehr)
+    rate, refused = sandbox_basic_rate(stack, encounters, WORKERS * CONCURRENCY, label)
+    after = _cpu(ehr)
+    return rate, refused, {k: 1000 * (after[k] - before[k]) / CALIBRATION_POSTS for k in ehr}
 
 
 def _register_later(
@@ -378,9 +392,8 @@ def pipeline() -> list[dict]:
         late_encounters = sorted(set(encounters["late"]))
 
         # The sandbox alone, before anything else runs, at the workers' total concurrency.
-        sandbox_rate, refused = sandbox_basic_rate(
-            stack, encounters["registered"], WORKERS * CONCURRENCY
-        )
+        ehr = {"sandbox": [stack.sandbox.process.pid], "database": [database.pid]}
+        rate_before, refused, alone_cpu = _calibrate(stack, encounters["registered"], "A", ehr)
 
         redis, broker = _redis(workdir)
         processes.append(redis)
@@ -435,6 +448,9 @@ def pipeline() -> list[dict]:
             )
         )
         db.close()
+        for process in reversed(processes):
+            _stop(process)
+        rate_after, refused_after, _ = _calibrate(stack, encounters["registered"], "B", ehr)
     finally:
         for process in reversed(processes):
             _stop(process)
@@ -444,6 +460,7 @@ def pipeline() -> list[dict]:
         stack.stop()
         postgres.stop(database, database_dir)
 
+    sandbox_rate = (rate_before + rate_after) / 2
     bulk = [r for r in rows if r[1].startswith("bench-")]
     late = [r for r in rows if r[1].startswith("late-")]
     posted_times = [_parse(r[3]) for r in bulk if r[2] == "posted" and r[3]]
@@ -474,6 +491,7 @@ def pipeline() -> list[dict]:
             "wall_s": round(wall, 1) if wall else None,
             "posted_per_s": round(posted_rate, 1),
             "sandbox_basic_per_s": round(sandbox_rate, 1),
+            "sandbox_basic_before_after": f"{rate_before:.0f}/{rate_after:.0f}",
             "ratio": round(posted_rate / sandbox_rate, 2) if sandbox_rate else None,
             "duplicates": duplicates,
             "late_payments": len(late),
@@ -487,7 +505,9 @@ def pipeline() -> list[dict]:
             if late_searches
             else None,
             "states": " ".join(f"{k}={v}" for k, v in sorted(states.items())),
-            "calibration_refused": refused,
+            "calibration_refused": refused + refused_after,
+            "cpu_ms_sandbox_alone": round(alone_cpu["sandbox"], 1),
+            "cpu_ms_database_alone": round(alone_cpu["database"], 1),
             "cpus": os.cpu_count(),
             **{f"cpu_ms_{name}": value for name, value in cpu_ms.items()},
             "register_500s": len(register_failures),
@@ -502,6 +522,7 @@ COLUMNS = [
     "wall_s",
     "posted_per_s",
     "sandbox_basic_per_s",
+    "sandbox_basic_before_after",
     "ratio",
     "duplicates",
     "late_payments",
@@ -517,6 +538,8 @@ COLUMNS = [
     "cpu_ms_sandbox",
     "cpu_ms_database",
     "cpu_ms_redis",
+    "cpu_ms_sandbox_alone",
+    "cpu_ms_database_alone",
 ]
 
 PART = (pipeline, COLUMNS)
