@@ -113,3 +113,13 @@ def step_until_final(payment: Payment, *, steps: int = 30) -> Payment:
             return payment
         time.sleep(0.05)
     return payment
+
+
+@pytest.fixture(scope="module")
+def postgres_url():
+    """A throwaway PostgreSQL server (Debian's package) for this test module."""
+    from tests.payments import postgres
+
+    url, server, folder = postgres.start()
+    yield url
+    postgres.stop(server, folder)

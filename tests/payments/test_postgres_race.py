@@ -6,10 +6,6 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
-
-from tests.payments import postgres
-
 ROOT = Path(__file__).resolve().parents[2]
 RACE_PAYMENTS = 200
 
@@ -35,13 +31,6 @@ posts = Attempt.objects.values("payment_id").annotate(n=Count("id"))
 print("payments", Payment.objects.count(), "posted", Payment.objects.filter(state="posted").count(),
       "max_posts", max(p["n"] for p in posts), "posts", Attempt.objects.count())
 """
-
-
-@pytest.fixture(scope="module")
-def postgres_url():
-    url, server, folder = postgres.start()
-    yield url
-    postgres.stop(server, folder)
 
 
 def _manage(env: dict[str, str], *args: str) -> str:
