@@ -6,19 +6,23 @@ by itself so a crashed worker never blocks the row for longer than `seconds`.
 
 import time
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
 
+def free(now: datetime, field: str = "claimed_until") -> Q:
+    """Rows whose claim is free: never taken, given back, or its lease ran out."""
+    return Q(**{f"{field}__isnull": True}) | Q(**{f"{field}__lt": now})
+
+
 def claim(
     *, model: type[models.Model], pk: int, field: str = "claimed_until", seconds: int = 30
 ) -> bool:
     now = timezone.now()
-    free = Q(**{f"{field}__isnull": True}) | Q(**{f"{field}__lt": now})
-    updated = model._default_manager.filter(free, pk=pk).update(
+    updated = model._default_manager.filter(free(now, field), pk=pk).update(
         **{field: now + timedelta(seconds=seconds)}
     )
     return updated == 1

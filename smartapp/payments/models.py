@@ -144,6 +144,12 @@ class Payment(models.Model):
         return self.method == Method.CARD
 
 
+class AttemptQuerySet(models.QuerySet):
+    def in_doubt(self) -> "AttemptQuerySet":
+        """POSTs sent without a clear answer yet: the balance decides whether they landed."""
+        return self.filter(kind=Attempt.Kind.POST, result__in=Attempt.UNRESOLVED)
+
+
 class Attempt(models.Model):
     """One look-up, post or staff action on a payment, with what the EHR (or processor) said."""
 
@@ -167,6 +173,8 @@ class Attempt(models.Model):
         ERROR = "error", "error"
         OK = "ok", "ok"
 
+    UNRESOLVED = (Result.SENDING, Result.UNKNOWN)
+
     payment = models.ForeignKey(Payment, on_delete=models.CASCADE, related_name="attempts")
     kind = models.CharField(max_length=10, choices=Kind.choices)
     result = models.CharField(max_length=12, choices=Result.choices)
@@ -179,6 +187,8 @@ class Attempt(models.Model):
     # The Account's balance read just before a POST: the evidence if the answer is lost.
     balance_before = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
     by = models.CharField(max_length=150, blank=True)
+
+    objects = AttemptQuerySet.as_manager()
 
     class Meta:
         ordering = ["id"]

@@ -25,6 +25,7 @@ from django.utils import timezone
 
 from smartapp.fhir import errors as fhir
 from smartapp.fhir.gateway import AuditContext, FhirGateway
+from smartapp.lib import claims
 from smartapp.payments.ehr import AccountBalance, financial_transaction, guarantor_account
 from smartapp.payments.models import (
     DUE_STATES,
@@ -38,7 +39,6 @@ from smartapp.tenants.models import Tenant
 
 logger = logging.getLogger(__name__)
 TokenProvider = Callable[[], str]
-UNRESOLVED = (Attempt.Result.SENDING, Attempt.Result.UNKNOWN)
 OURS_LANDED = (Attempt.Result.POSTED, Attempt.Result.LANDED)
 
 
@@ -46,15 +46,11 @@ def _lease() -> timedelta:
     return timedelta(seconds=settings.PAYMENT_CLAIM_SECONDS)
 
 
-def _free(now: object) -> Q:
-    return Q(claimed_until__isnull=True) | Q(claimed_until__lt=now)
-
-
 def payments_claim(*, payment_ids: list[int]) -> str:
     """Claims those of the payments that are due and free, all under one returned claim token."""
     now = timezone.now()
     token = uuid.uuid4().hex
-    Payment.objects.filter(_free(now), pk__in=payment_ids, state__in=DUE_STATES).filter(
+    Payment.objects.filter(claims.free(now), pk__in=payment_ids, state__in=DUE_STATES).filter(
         next_check_at__lte=now
     ).update(claimed_until=now + _lease(), claim_token=token, updated_at=now)
     return token
@@ -82,9 +78,7 @@ class Job:
 def _claimed_jobs(payment_ids: list[int]) -> list[Job]:
     """Claims the due ones of `payment_ids` and loads them (one query each way), unclear first."""
     token = payments_claim(payment_ids=payment_ids)
-    in_doubt = Attempt.objects.filter(
-        payment=OuterRef("pk"), kind=Attempt.Kind.POST, result__in=UNRESOLVED
-    )
+    in_doubt = Attempt.objects.in_doubt().filter(payment=OuterRef("pk"))
     payments = (
         Payment.objects.filter(claim_token=token)
         .select_related("tenant__payment_settings", "launch")
@@ -96,9 +90,7 @@ def _claimed_jobs(payment_ids: list[int]) -> list[Job]:
         provider = tokens.setdefault(payment.tenant_id, _system_tokens(payment.tenant))
         job = Job(payment, token, _settings(payment), _gateway(payment, provider))
         if payment.in_doubt:
-            job.unresolved = payment.attempts.filter(
-                kind=Attempt.Kind.POST, result__in=UNRESOLVED
-            ).latest("id")
+            job.unresolved = payment.attempts.in_doubt().latest("id")
         jobs.append(job)
     return jobs
 
@@ -191,7 +183,7 @@ def _lock(job: Job) -> bool:
     payment, now = job.payment, timezone.now()
     visit = {"tenant": payment.tenant, "encounter_id": payment.encounter_id}
     until = now + _lease()
-    if VisitLock.objects.filter(_free(now) | Q(holder=job.token), **visit).update(
+    if VisitLock.objects.filter(claims.free(now) | Q(holder=job.token), **visit).update(
         holder=job.token, claimed_until=until
     ):
         return True
@@ -212,12 +204,8 @@ def _unlock(job: Job) -> None:
 def _others_in_doubt(job: Job, account_id: str) -> bool:
     """Another of our payments to this Account has an unresolved write: its evidence comes first."""
     return (
-        Attempt.objects.filter(
-            payment__tenant=job.payment.tenant,
-            account_id=account_id,
-            kind=Attempt.Kind.POST,
-            result__in=UNRESOLVED,
-        )
+        Attempt.objects.in_doubt()
+        .filter(payment__tenant=job.payment.tenant, account_id=account_id)
         .exclude(payment=job.payment)
         .exists()
     )
@@ -297,12 +285,13 @@ def _post_in_turn(first: Job, rest: list[Job], results: dict[int, str]) -> bool:
     deadline = time.monotonic() + settings.CELERY_TASK_SOFT_TIME_LIMIT / 3
     job = first
     while True:
+        problem = _missing(job, found)
         try:
-            state = _with_account(job, found, balance)
+            state = _no_account(job, problem) if problem else _post_to(job, found, balance)
         except Exception:
             state = _recover(job)
         results[job.payment.pk] = state
-        if found is not None and state != State.POSTED and not _missing(job, found):
+        if not problem and state != State.POSTED:
             return False  # an unclear or refused write: the rest wait for a fresh read
         if state == State.POSTED and balance is not None:
             balance -= job.payment.amount
@@ -322,14 +311,14 @@ def _missing(job: Job, found: AccountBalance | None) -> str:
     return ""
 
 
-def _with_account(job: Job, found: AccountBalance | None, balance: Decimal | None) -> str:
-    """Posts `job` to the Account found, with `balance` as the evidence; or waits for one."""
+def _no_account(job: Job, problem: str) -> str:
     kind = Attempt.Kind.VERIFY if job.unresolved else Attempt.Kind.LOOKUP
-    problem = _missing(job, found)
-    if problem:
-        _attempt(job, kind, Attempt.Result.NO_ACCOUNT, account_id=job.payment.account_id)
-        return _later(job, message=problem)
-    assert found is not None
+    _attempt(job, kind, Attempt.Result.NO_ACCOUNT, account_id=job.payment.account_id)
+    return _later(job, message=problem)
+
+
+def _post_to(job: Job, found: AccountBalance, balance: Decimal | None) -> str:
+    """Posts `job` to the Account found, with `balance` as its evidence."""
     job.payment.account_id = found.account_id
     return _post(job, AccountBalance(found.account_id, balance))
 
@@ -371,8 +360,9 @@ def _locked_step(job: Job) -> str:
     found = _look_up(job, kind)
     if isinstance(found, str):
         return found
-    if _missing(job, found):
-        return _with_account(job, found, None)
+    problem = _missing(job, found)
+    if problem:
+        return _no_account(job, problem)
     assert found is not None
     job.payment.account_id = found.account_id
     if job.unresolved is not None:
@@ -416,14 +406,15 @@ def _resolve(job: Job, now: AccountBalance) -> str:
         f"dropped by {drop} (amount {amount}, our other postings since excluded)"
     )
     if drop == amount:
-        _settle(attempt, Attempt.Result.LANDED)
-        _attempt(
-            job,
-            Attempt.Kind.VERIFY,
-            Attempt.Result.LANDED,
-            account_id=now.account_id,
-            outcome_text=note,
-        )
+        verdict = Attempt.Result.LANDED
+    elif drop == 0:
+        verdict = Attempt.Result.NOT_LANDED
+    else:
+        verdict = Attempt.Result.ERROR
+    if verdict != Attempt.Result.ERROR:
+        _settle(attempt, verdict)
+    _attempt(job, Attempt.Kind.VERIFY, verdict, account_id=now.account_id, outcome_text=note)
+    if verdict == Attempt.Result.LANDED:
         _save(
             job,
             state=State.POSTED,
@@ -432,19 +423,8 @@ def _resolve(job: Job, now: AccountBalance) -> str:
             message="Posted (confirmed by the account balance after an unclear answer).",
         )
         return State.POSTED
-    if drop == 0:
-        _settle(attempt, Attempt.Result.NOT_LANDED)
-        _attempt(
-            job,
-            Attempt.Kind.VERIFY,
-            Attempt.Result.NOT_LANDED,
-            account_id=now.account_id,
-            outcome_text=note,
-        )
-        return Attempt.Result.NOT_LANDED
-    _attempt(
-        job, Attempt.Kind.VERIFY, Attempt.Result.ERROR, account_id=now.account_id, outcome_text=note
-    )
+    if verdict == Attempt.Result.NOT_LANDED:
+        return verdict
     _save(
         job,
         state=State.NEEDS_ATTENTION,
@@ -455,7 +435,7 @@ def _resolve(job: Job, now: AccountBalance) -> str:
 
 
 def _settle(attempt: Attempt, result: str) -> None:
-    Attempt.objects.filter(pk=attempt.pk, result__in=UNRESOLVED).update(result=result)
+    Attempt.objects.filter(pk=attempt.pk, result__in=Attempt.UNRESOLVED).update(result=result)
 
 
 def _start_post(job: Job, balance: AccountBalance) -> Attempt | None:

@@ -15,6 +15,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from smartapp.launch.models import Launch
+from smartapp.lib import claims
 from smartapp.payments.models import (
     DUE_STATES,
     AmountSource,
@@ -236,7 +237,7 @@ def _claim_due(*, limit: int) -> list[tuple[int, int, str]]:
     with transaction.atomic():
         due = (
             Payment.objects.filter(state__in=DUE_STATES, next_check_at__lte=now)
-            .filter(Q(claimed_until__isnull=True) | Q(claimed_until__lt=now))
+            .filter(claims.free(now))
             .filter(Q(enqueued_at__isnull=True) | Q(enqueued_at__lt=grace))
             .order_by("next_check_at", "id")
         )
@@ -247,13 +248,9 @@ def _claim_due(*, limit: int) -> list[tuple[int, int, str]]:
     return rows
 
 
-def payments_due(*, limit: int = 500) -> list[int]:
-    """Ids of due, unclaimed payments not enqueued lately (marked enqueued in the same step)."""
-    return [row[0] for row in _claim_due(limit=limit)]
-
-
 def payments_due_by_visit(*, limit: int = 2000, per_visit: int = 50) -> list[list[int]]:
-    """Due payments as `payments_due`, grouped by visit (at most `per_visit` ids a group).
+    """Ids of due, unclaimed payments not enqueued lately (marked enqueued in the same step),
+    grouped by visit (at most `per_visit` ids a group).
 
     A visit's payments are stepped together: one Account search serves them all. `limit` caps
     what one beat tick hands out (2,000 every 5 s is well above what the workers post).

@@ -5,9 +5,9 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
 from django.utils import timezone
 
+from smartapp.lib import claims
 from smartapp.payments.models import Attempt, Payment, State
 from smartapp.payments.processor import ProcessorError, processor_for
 from smartapp.payments.services import enqueue_soon, payment_settings
@@ -22,15 +22,10 @@ RETRYABLE = (
 )
 RESOLVABLE = (*RETRYABLE, State.POSTING)
 REFUNDABLE = (State.FAILED, State.NEEDS_ATTENTION, State.AWAITING_ACCOUNT, State.CANCELLED)
-UNRESOLVED = (Attempt.Result.SENDING, Attempt.Result.UNKNOWN)
 
 
 class ActionRefused(Exception):
     """The action does not fit the payment's state; the message says why, for staff."""
-
-
-def _free() -> Q:
-    return Q(claimed_until__isnull=True) | Q(claimed_until__lt=timezone.now())
 
 
 def _note(payment: Payment, by: str, text: str, result: str = Attempt.Result.OK) -> None:
@@ -44,17 +39,13 @@ def _note(payment: Payment, by: str, text: str, result: str = Attempt.Result.OK)
     )
 
 
-def _in_doubt(payment: Payment) -> bool:
-    return payment.attempts.filter(kind=Attempt.Kind.POST, result__in=UNRESOLVED).exists()
-
-
 def payment_retry(*, payment: Payment, by: str) -> None:
     """Makes the payment due now (a refused one is posted again: a 422 wrote nothing)."""
-    state = State.OUTCOME_UNKNOWN if _in_doubt(payment) else State.CAPTURED
+    state = State.OUTCOME_UNKNOWN if payment.attempts.in_doubt().exists() else State.CAPTURED
     with transaction.atomic():
-        done = Payment.objects.filter(_free(), pk=payment.pk, state__in=RETRYABLE).update(
-            state=state, next_check_at=timezone.now(), enqueued_at=None, checks=0
-        )
+        done = Payment.objects.filter(
+            claims.free(timezone.now()), pk=payment.pk, state__in=RETRYABLE
+        ).update(state=state, next_check_at=timezone.now(), enqueued_at=None, checks=0)
         if not done:
             raise ActionRefused(
                 "This payment cannot be retried now (it is final or being worked on)."
@@ -71,7 +62,7 @@ def payment_resolve(*, payment: Payment, by: str, note: str, posted: bool) -> No
     verdict = Attempt.Result.LANDED if posted else Attempt.Result.NOT_LANDED
     now = timezone.now()
     with transaction.atomic():
-        done = Payment.objects.filter(_free(), pk=payment.pk, state__in=RESOLVABLE).update(
+        done = Payment.objects.filter(claims.free(now), pk=payment.pk, state__in=RESOLVABLE).update(
             state=state,
             next_check_at=None,
             posted_at=now if posted else None,
@@ -83,9 +74,7 @@ def payment_resolve(*, payment: Payment, by: str, note: str, posted: bool) -> No
             raise ActionRefused(
                 "This payment cannot be resolved now (it is final or being worked on)."
             )
-        payment.attempts.filter(kind=Attempt.Kind.POST, result__in=UNRESOLVED).update(
-            result=verdict
-        )
+        payment.attempts.in_doubt().update(result=verdict)
         _note(payment, by, f"marked {'posted' if posted else 'not to be posted'}: {note}")
 
 
@@ -93,12 +82,12 @@ def payment_refund(*, payment: Payment, by: str, note: str = "") -> None:
     """Refunds the card charge (only while the payment is not, and cannot be, on the account)."""
     if payment.method != "card" or not payment.charge_id:
         raise ActionRefused("Only card payments with a charge can be refunded here.")
-    if _in_doubt(payment):
+    if payment.attempts.in_doubt().exists():
         raise ActionRefused("A post of this payment may have landed: resolve that first.")
     lease = timezone.now() + timedelta(seconds=settings.PAYMENT_CLAIM_SECONDS)
-    claimed = Payment.objects.filter(_free(), pk=payment.pk, state__in=REFUNDABLE).update(
-        claimed_until=lease, claim_token="refund"
-    )
+    claimed = Payment.objects.filter(
+        claims.free(timezone.now()), pk=payment.pk, state__in=REFUNDABLE
+    ).update(claimed_until=lease, claim_token="refund")
     if not claimed:
         raise ActionRefused("This payment cannot be refunded in its state.")
     try:

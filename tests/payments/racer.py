@@ -18,7 +18,7 @@ def main() -> None:
 
     from smartapp.payments.models import Attempt, Payment, State
     from smartapp.payments.posting import payment_claim
-    from smartapp.payments.services import payments_due
+    from smartapp.payments.services import payments_due_by_visit
 
     ids = list(Payment.objects.order_by("id").values_list("id", flat=True))
     if order == "desc":
@@ -26,7 +26,8 @@ def main() -> None:
     time.sleep(max(0.0, start_at - time.time()))
     won = 0
     for round_ in range(2):  # first by the beat's query (skip locked), then straight at each row
-        batch = payments_due(limit=1000) if round_ == 0 else ids
+        visits = payments_due_by_visit(limit=1000) if round_ == 0 else [ids]
+        batch = [payment_id for visit in visits for payment_id in visit]
         for payment_id in batch if order == "asc" else list(reversed(batch)):
             token = payment_claim(payment_id=payment_id)
             if token is None:

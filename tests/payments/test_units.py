@@ -121,7 +121,7 @@ def test_a_dead_broker_loses_nothing_the_beat_finds_the_payment_later():
 
     from smartapp.celery import app
     from smartapp.payments.models import Payment, State
-    from smartapp.payments.services import enqueue_soon, payments_due
+    from smartapp.payments.services import enqueue_soon, payments_due_by_visit
     from smartapp.tenants.models import Tenant
 
     previous = app.conf.broker_url
@@ -148,8 +148,8 @@ def test_a_dead_broker_loses_nothing_the_beat_finds_the_payment_later():
     finally:
         app.conf.broker_url = previous
         app.close()
-    assert payments_due() == [payment.pk]
-    assert payments_due() == []  # enqueued just now: not handed out twice within the grace
+    assert payments_due_by_visit() == [[payment.pk]]
+    assert payments_due_by_visit() == []  # enqueued just now: not handed out twice within the grace
 
 
 @pytest.mark.django_db
