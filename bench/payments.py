@@ -34,6 +34,7 @@ from bench.harness import (
 )
 from smartapp.demo.processes import celery_worker_command, redis_command
 from tests.payments import postgres
+from tests.payments.workers import wait_logged_ready
 
 PAYMENTS = 2000
 LATE_PAYMENTS = 100
@@ -164,20 +165,6 @@ def _worker(env: dict[str, str], name: str, workdir: Path, *, beat: bool) -> sub
         stderr=subprocess.STDOUT,
         start_new_session=True,
     )
-
-
-def _wait_workers(workdir: Path, names: list[str], processes: list[subprocess.Popen]) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        logs = [(workdir / f"{n}.log").read_text(errors="replace") for n in names]
-        if all(" ready." in log for log in logs):
-            return
-        for name, process in zip(names, processes, strict=True):
-            if process.poll() is not None:
-                log = (workdir / f"{name}.log").read_text(errors="replace")
-                raise RuntimeError(f"Celery worker {name} died:\n{log[-3000:]}")
-        time.sleep(0.2)
-    raise RuntimeError("the Celery workers did not start")
 
 
 def _stop(process: subprocess.Popen) -> None:
@@ -357,7 +344,7 @@ def _bulk_final(db: Database) -> bool:
     return left == 0
 
 
-def _states(db: Database) -> Counter:
+def payment_states(db: Database) -> Counter:
     return Counter(
         dict(db.execute("SELECT state, COUNT(*) FROM payments_payment GROUP BY state").fetchall())
     )
@@ -401,7 +388,12 @@ def pipeline() -> list[dict]:
         names = [f"w{n + 1}" for n in range(WORKERS)]
         for n, name in enumerate(names):
             processes.append(_worker(worker_env, name, workdir, beat=n == 0))
-        _wait_workers(workdir, names, processes[1:])
+        wait_logged_ready(
+            [
+                (process, workdir / f"{name}.log")
+                for name, process in zip(names, processes[1:], strict=True)
+            ]
+        )
 
         groups = {
             "workers": [p.pid for p in processes[1:]],
@@ -422,7 +414,7 @@ def pipeline() -> list[dict]:
         total = PAYMENTS + (LATE_PAYMENTS if late_encounters else 0)
         progress, bulk_done, cpu_bulk = time.monotonic(), None, None
         while time.monotonic() - start < GIVE_UP_S:
-            states = _states(db)
+            states = payment_states(db)
             if states["posted"] + states["failed"] + states["needs_attention"] >= total:
                 break
             if bulk_done is None and _bulk_final(db):
@@ -434,7 +426,7 @@ def pipeline() -> list[dict]:
                 print(f"  payments: {dict(states)} after {time.monotonic() - start:.0f} s")
                 progress = time.monotonic()
             time.sleep(0.5)
-        states = _states(db)
+        states = payment_states(db)
         cpu_bulk = cpu_bulk or _cpu(groups)
         rows = db.execute(
             "SELECT posting_id, request_key, state, posted_at, encounter_id FROM payments_payment"

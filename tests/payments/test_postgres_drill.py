@@ -11,8 +11,8 @@ from datetime import UTC, datetime
 import requests
 
 from bench.harness import PYTHON, ROOT, Stack
-from bench.payments import CREATE_ROWS, FAR_FUTURE
-from tests.payments.workers import start_worker, stop
+from bench.payments import CREATE_ROWS, FAR_FUTURE, payment_states
+from tests.payments.workers import start_worker, stop, wait_logged_ready
 
 PAYMENTS, LATE_PAYMENTS, LATE_VISITS = 240, 30, 3
 FAULTS = {
@@ -38,33 +38,14 @@ def _rows(stack: Stack) -> dict:
     return json.loads(made.stdout.strip().splitlines()[-1])
 
 
-def _states(db) -> collections.Counter:
-    return collections.Counter(
-        dict(db.execute("SELECT state, COUNT(*) FROM payments_payment GROUP BY state").fetchall())
-    )
-
-
-def _wait_ready(workers: list) -> None:
-    """Each worker's log says it is ready (no remote-control ping: this process's Celery app may
-    still point at another test's broker)."""
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if all(" ready." in log.read_text(errors="replace") for _, log in workers):
-            return
-        for process, log in workers:
-            assert process.poll() is None, log.read_text(errors="replace")[-3000:]
-        time.sleep(0.2)
-    raise AssertionError("the Celery workers did not start")
-
-
 def _wait_final(db, total: int, seconds: float) -> collections.Counter:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
-        states = _states(db)
+        states = payment_states(db)
         if sum(states[state] for state in FINAL) >= total:
             break
         time.sleep(0.5)
-    return _states(db)
+    return payment_states(db)
 
 
 def test_two_workers_on_postgresql_post_each_payment_once_under_faults(
@@ -80,7 +61,7 @@ def test_two_workers_on_postgresql_post_each_payment_once_under_faults(
         assert faults.status_code == 200, faults.text[:300]
         env = {**stack.env(), "CELERY_BROKER_URL": f"{redis_server}/2"}
         workers = [start_worker(env=env, name="pg1", beat=True), start_worker(env=env, name="pg2")]
-        _wait_ready(workers)
+        wait_logged_ready(workers)
         db = stack.db()
         db.execute("UPDATE payments_payment SET next_check_at = ?", [datetime.now(UTC)])
         time.sleep(2)

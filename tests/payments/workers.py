@@ -55,6 +55,22 @@ def wait_ready(app, names: list[str], processes: list[subprocess.Popen], logs: l
     raise RuntimeError("the Celery workers did not start")
 
 
+def wait_logged_ready(workers: list[tuple[subprocess.Popen, Path]], seconds: float = 60) -> None:
+    """Waits until each worker's log says it is ready.
+
+    Unlike `wait_ready`, no remote-control ping: the caller's Celery app need not know the broker.
+    """
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if all(" ready." in log.read_text(errors="replace") for _, log in workers):
+            return
+        for process, log in workers:
+            if process.poll() is not None:
+                raise RuntimeError(f"a Celery worker died:\n{log.read_text()[-3000:]}")
+        time.sleep(0.2)
+    raise RuntimeError("the Celery workers did not start")
+
+
 def stop(process: subprocess.Popen) -> None:
     if process.poll() is None:
         process.terminate()
