@@ -15,6 +15,7 @@ from joserfc import jwt
 from joserfc.jwk import RSAKey
 
 from smartapp.lib import http
+from tests.examples import cerner_example
 
 BASE = "https://fhir.example.org/r4/t1"
 PATIENT_BASE = "https://myrecord.example.org/r4/t1"
@@ -222,12 +223,8 @@ def fake_tenant(db):
     return tenant
 
 
-EXAMPLES = "/work/shared/cerner/examples"
-
-
 def example(name: str) -> dict[str, Any]:
-    with open(f"{EXAMPLES}/{name}") as f:
-        return json.load(f)
+    return cerner_example(name)
 
 
 def authorize_params(location: str) -> dict[str, str]:

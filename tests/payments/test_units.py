@@ -7,6 +7,7 @@ import pytest
 
 from smartapp.payments.models import new_posting_id
 from smartapp.payments.money import BadAmount, parse_amount, to_money
+from tests.examples import cerner_example
 
 LOW, HIGH = Decimal("1.00"), Decimal("10000.00")
 
@@ -37,8 +38,6 @@ def test_posting_identifiers_are_alphanumeric_and_distinct():
 
 @pytest.mark.django_db
 def test_the_body_matches_cerners_card_example_shape():
-    import json
-    from pathlib import Path
 
     from smartapp.payments.ehr import financial_transaction
     from smartapp.payments.models import Payment, PaymentSettings
@@ -57,20 +56,9 @@ def test_the_body_matches_cerners_card_example_shape():
         card_expiry="2005-01",
     )
     body = financial_transaction(payment=payment, account_id="G1", settings=settings)
-    example = (
-        json.loads(
-            (
-                Path(
-                    "/work/shared/cerner/examples/r4_financialtransaction_create_request_card.json"
-                )
-            ).read_text()
-        )
-        if Path("/work/shared/cerner/examples").exists()
-        else None
-    )
+    example = cerner_example("r4_financialtransaction_create_request_card.json")
     urls = sorted(e["url"] for e in body["extension"])
-    if example:
-        assert urls == sorted(e["url"] for e in example["extension"])
+    assert urls == sorted(e["url"] for e in example["extension"])
     assert body["identifier"] == [{"value": "SAABC", "use": "usual"}]
     brand = next(e for e in body["extension"] if e["url"].endswith("card-brand"))
     assert brand["valueString"] == "VISA"

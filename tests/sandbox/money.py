@@ -2,15 +2,14 @@
 
 import copy
 import json
-from pathlib import Path
 from typing import Any
 
 import requests
 
 from smartapp.sandbox.models import Account, Encounter
+from tests.examples import cerner_example
 from tests.sandbox.conftest import FHIR_JSON, TENANT, Sandbox, system_token
 
-EXAMPLES = Path("/work/shared/cerner/examples")
 EXT = "https://fhir-ehr.cerner.com/r4/StructureDefinition/"
 PAYMENT_SCOPES = (
     "system/Account.read system/Encounter.read system/Basic.write system/FinancialTransaction.write"
@@ -22,7 +21,7 @@ def payment_token(sb: Sandbox, scope: str = PAYMENT_SCOPES) -> str:
 
 
 def example(name: str) -> dict[str, Any]:
-    return json.loads((EXAMPLES / name).read_text())
+    return cerner_example(name)
 
 
 def card_body(target: str, amount: float = 12.0, identifier: str = "74389581") -> dict[str, Any]:

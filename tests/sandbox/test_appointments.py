@@ -3,12 +3,12 @@
 import json
 import threading
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 import requests
 
+from tests.examples import cerner_example
 from tests.sandbox.conftest import (
     FIRST_CLINICIAN,
     SCHEDULING_SCOPES,
@@ -23,7 +23,6 @@ from tests.sandbox.conftest import (
 )
 
 pytestmark = pytest.mark.django_db(transaction=True)
-EXAMPLES = Path("/work/shared/cerner/examples")
 CANCEL = [
     {"op": "replace", "path": "/status", "value": "cancelled"},
     {
@@ -120,11 +119,10 @@ def test_an_appointment_has_displays_extensions_and_the_examples_keys(sandbox, t
     flags = {e["url"].rsplit("/", 1)[1]: e["valueBoolean"] for e in cancelled["extension"]}
     assert flags == {"is-cancelable": False, "is-reschedulable": False}
     assert cancelled["minutesDuration"] in (20, 30) and cancelled["reasonCode"][0]["text"]
-    if EXAMPLES.exists():
-        theirs = json.loads((EXAMPLES / "r4_appointment_read.json").read_text())
-        assert set(cancelled) - {"slot"} == set(theirs)
-        bundle = json.loads((EXAMPLES / "r4_appointment_search_bundle.json").read_text())
-        assert set(body) == set(bundle) and set(body["entry"][0]) >= set(bundle["entry"][0])
+    theirs = cerner_example("r4_appointment_read.json")
+    assert set(cancelled) - {"slot"} == set(theirs)
+    bundle = cerner_example("r4_appointment_search_bundle.json")
+    assert set(body) == set(bundle) and set(body["entry"][0]) >= set(bundle["entry"][0])
 
 
 def test_booking_a_slot_answers_201_and_the_slot_leaves_the_search(sandbox, token):

@@ -1,13 +1,12 @@
 """Communication search, create and email-status PATCH; Binary bodies in both Accept forms."""
 
 import base64
-import json
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 import requests
 
+from tests.examples import cerner_example
 from tests.sandbox.conftest import (
     FIRST_CLINICIAN,
     fhir_get,
@@ -19,7 +18,6 @@ from tests.sandbox.conftest import (
 )
 
 pytestmark = pytest.mark.django_db(transaction=True)
-EXAMPLES = Path("/work/shared/cerner/examples")
 SCOPES = "system/Communication.read system/Communication.write system/Binary.read"
 TASK = "http://hl7.org/fhir/task-status"
 FIRST_NOTE = "489580643.0.-4.prsnl"  # clinician 4122622's urgent, unread notification
@@ -94,7 +92,7 @@ def test_binary_in_both_accept_forms(sandbox, token):
 
 
 def test_create_read_and_patch_email_status(sandbox, token):
-    body = json.loads((EXAMPLES / "r4_communication_create_request.json").read_text())
+    body = cerner_example("r4_communication_create_request.json")
     body["subject"] = {"reference": "Patient/12724066"}
     body["encounter"] = {"reference": "Encounter/97724066"}
     body["recipient"] = [{"reference": f"Practitioner/{FIRST_CLINICIAN}"}, {"reference": "Group/9"}]
@@ -115,7 +113,7 @@ def test_create_read_and_patch_email_status(sandbox, token):
     binary = fhir_get(f"{sandbox.provider_base}/Binary/{new_id}", token).json()
     assert base64.b64decode(binary["data"]).decode() == text
     assert new_id in {e["resource"]["id"] for e in _inbox(sandbox, token).json()["entry"]}
-    patch = json.loads((EXAMPLES / "r4_communication_patch_request.json").read_text())
+    patch = cerner_example("r4_communication_patch_request.json")
     url = f"{sandbox.provider_base}/Communication/{new_id}"
     patched = fhir_patch(url, token, patch, 'W/"0"')
     assert patched.status_code == 200 and patched.headers["Etag"] == 'W/"1"'
@@ -145,10 +143,10 @@ def test_provider_can_read_patient_cannot(sandbox, token):
 
 
 def test_conformance_with_cerner_examples(sandbox, token):
-    example = json.loads((EXAMPLES / "r4_communication_read.json").read_text())
+    example = cerner_example("r4_communication_read.json")
     body = fhir_get(f"{sandbox.provider_base}/Communication/{FIRST_NOTE}", token).json()
     assert set(body) == set(example) - {"inResponseTo"}
-    binary = json.loads((EXAMPLES / "r4_binary_read_communication.json").read_text())
+    binary = cerner_example("r4_binary_read_communication.json")
     assert set(fhir_get(f"{sandbox.provider_base}/Binary/{FIRST_NOTE}", token).json()) == set(
         binary
     )

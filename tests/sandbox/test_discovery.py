@@ -1,28 +1,18 @@
-import json
-from pathlib import Path
-
 import pytest
 import requests
 
+from tests.examples import cerner_example
 from tests.sandbox.conftest import TENANT
 
 pytestmark = pytest.mark.django_db(transaction=True)
-EXAMPLES = Path("/work/shared/cerner/examples")
 PROBE = "thirdparty_probe_2026_smart_configuration_{}.json"
-
-
-def _example(name: str) -> dict:
-    path = EXAMPLES / name
-    if not path.exists():
-        pytest.skip("Cerner examples not available")
-    return json.loads(path.read_text())
 
 
 def test_provider_smart_configuration_has_the_2026_shape(sandbox):
     body = requests.get(
         sandbox.provider_base + "/.well-known/smart-configuration", timeout=10
     ).json()
-    expected = set(_example(PROBE.format("provider_fhir-ehr-code")))
+    expected = set(cerner_example(PROBE.format("provider_fhir-ehr-code")))
     expected -= {"token_endpoint_auth_signing_alg_values_supported"}  # no private_key_jwt here
     assert set(body) == expected
     assert body["issuer"] == f"{sandbox.base}/sandbox/authorization/tenants/{TENANT}"
@@ -50,7 +40,7 @@ def test_metadata_carries_the_oauth_uris_extension(sandbox):
     assert response.headers["Content-Type"].startswith("application/fhir+json")
     body = response.json()
     assert body["resourceType"] == "CapabilityStatement"
-    assert set(body) == set(_example("r4_metadata_secure.json"))
+    assert set(body) == set(cerner_example("r4_metadata_secure.json"))
     security = body["rest"][0]["security"]
     uris = {e["url"]: e["valueUri"] for e in security["extension"][0]["extension"]}
     assert set(uris) == {"token", "revoke", "authorize", "manage", "introspect"}

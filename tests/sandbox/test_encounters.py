@@ -1,11 +1,10 @@
 """Encounter read and search (Cerner's rules), extensions, and the planned Encounter of a booking."""
 
-import json
-from pathlib import Path
 
 import pytest
 
 from smartapp.sandbox.models import Appointment, Encounter
+from tests.examples import cerner_example
 from tests.sandbox.conftest import (
     SCHEDULING_SCOPES,
     TENANT,
@@ -19,7 +18,6 @@ from tests.sandbox.conftest import (
 )
 
 pytestmark = pytest.mark.django_db(transaction=True)
-EXAMPLES = Path("/work/shared/cerner/examples")
 EFR = "https://fhir-ehr.cerner.com/r4/StructureDefinition/estimated-financial-responsibility-amount"
 SCOPES = f"{SCHEDULING_SCOPES} system/Encounter.read"
 
@@ -138,13 +136,13 @@ def test_booking_creates_a_planned_encounter_that_follows_the_appointment(sandbo
 
 
 def test_conformance_with_cerner_examples(sandbox, token):
-    example = json.loads((EXAMPLES / "r4_encounter_read.json").read_text())
+    example = cerner_example("r4_encounter_read.json")
     body = fhir_get(f"{sandbox.provider_base}/Encounter/97724066", token).json()
     assert set(body) == set(example)
     for name in ("identifier", "participant", "location"):
         assert set(body[name][0]) == set(example[name][0])
     assert set(body["period"]) == set(example["period"])
-    bundle_example = json.loads((EXAMPLES / "r4_encounter_search_bundle.json").read_text())
+    bundle_example = cerner_example("r4_encounter_search_bundle.json")
     bundle = _search(sandbox, token, patient="12724066")
     assert set(bundle_example) <= set(bundle)
     assert set(bundle["entry"][0]) >= set(bundle_example["entry"][0]) - {"search"}

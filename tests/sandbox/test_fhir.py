@@ -1,13 +1,11 @@
-import json
-from pathlib import Path
 
 import pytest
 import requests
 
+from tests.examples import cerner_example
 from tests.sandbox.conftest import fhir_get, system_token
 
 pytestmark = pytest.mark.django_db(transaction=True)
-EXAMPLES = Path("/work/shared/cerner/examples")
 
 
 @pytest.fixture
@@ -41,9 +39,8 @@ def test_a_patient_read_has_millenniums_shape(sandbox, token):
         body["name"][0]["text"]
         == f"{body['name'][0]['family']}, {' '.join(body['name'][0]['given'])}"
     )
-    if EXAMPLES.exists():
-        example = json.loads((EXAMPLES / "r4_patient_read.json").read_text())
-        assert set(body) - set(example) == set()
+    example = cerner_example("r4_patient_read.json")
+    assert set(body) - set(example) == set()
 
 
 def test_the_request_id_is_echoed(sandbox, token):

@@ -1,11 +1,10 @@
 """Location, Schedule and Slot over real HTTP, against Millennium's documented rules and shapes."""
 
-import json
 from datetime import datetime
-from pathlib import Path
 
 import pytest
 
+from tests.examples import cerner_example
 from tests.sandbox.conftest import (
     FIRST_CLINICIAN,
     OFFICE_VISIT,
@@ -20,13 +19,7 @@ from tests.sandbox.conftest import (
 )
 
 pytestmark = pytest.mark.django_db(transaction=True)
-EXAMPLES = Path("/work/shared/cerner/examples")
-
-
-def example(name: str) -> dict:
-    if not EXAMPLES.exists():
-        pytest.skip("Cerner examples are not available")
-    return json.loads((EXAMPLES / name).read_text())
+example = cerner_example
 
 
 @pytest.fixture
