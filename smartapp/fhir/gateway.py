@@ -26,6 +26,7 @@ from smartapp.lib.http import correlation_id, session
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
+R = TypeVar("R")
 TokenProvider = Callable[[], str]
 FHIR_JSON = "application/fhir+json"
 JSON_PATCH = "application/json-patch+json"
@@ -153,14 +154,21 @@ class FhirGateway:
         if not 200 <= response.status_code < 300:
             raise error_from_response(response)
         try:
-            return response.json()
+            data = response.json()
         except ValueError:
+            data = None
+        if not isinstance(data, dict):
             raise FhirError(
                 f"The EHR sent an unreadable answer ({what}).", status=response.status_code
-            ) from None
+            )
+        return data
 
     def read(self, resource_type: str, resource_id: str) -> Resource:
         """Reads one resource by type and id."""
+        return parse_resource(self.read_json(resource_type, resource_id))
+
+    def read_json(self, resource_type: str, resource_id: str) -> dict[str, Any]:
+        """`read` without the fhirclient model: the resource's JSON as sent (checked type and id)."""
         what = f"{resource_type}/{resource_id}"
         response = None
         try:
@@ -173,10 +181,10 @@ class FhirGateway:
             raise FhirError(
                 f"The EHR answered {what} with another resource.", status=response.status_code
             )
-        return parse_resource(data)
+        return data
 
     def _page(
-        self, url: str, params: dict[str, Any] | None, what: str
+        self, url: str, params: dict[str, Any] | None, what: str, searched: str
     ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], str | None]:
         response = None
         try:
@@ -184,22 +192,8 @@ class FhirGateway:
             bundle = self._json(response, what)
         finally:
             self._record("search", what, response)
-        matches, included = [], []
-        for entry in bundle.get("entry") or []:
-            resource = entry.get("resource") or {}
-            if resource.get("resourceType") == "OperationOutcome":
-                continue
-            mode = (entry.get("search") or {}).get("mode")
-            (included if mode == "include" else matches).append(resource)
-        next_url = next(
-            (
-                link.get("url")
-                for link in bundle.get("link") or []
-                if link.get("relation") == "next"
-            ),
-            None,
-        )
-        return matches, included, next_url
+        matches, included = _split_entries(bundle, searched)
+        return matches, included, _next_link(bundle)
 
     def _safe_next(self, next_url: str | None) -> str | None:
         if next_url and not _same_origin(next_url, self.base_url):
@@ -213,16 +207,20 @@ class FhirGateway:
         self, resource_type: str, params: dict[str, Any], *, all_pages: bool, max_pages: int
     ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], str | None]:
         what = query_summary(resource_type, params)
-        raw, included, next_url = self._page(f"{self.base_url}/{resource_type}", params, what)
+        raw, included, next_url = self._page(
+            f"{self.base_url}/{resource_type}", params, what, resource_type
+        )
         next_url = self._safe_next(next_url)
         pages = 1
         while all_pages and next_url and pages < max_pages:
-            more, more_included, next_url = self._page(next_url, None, f"{resource_type} next page")
+            more, more_included, next_url = self._page(
+                next_url, None, f"{resource_type} next page", resource_type
+            )
             next_url = self._safe_next(next_url)
             raw.extend(more)
             included.extend(more_included)
             pages += 1
-        return _dedupe(raw), _dedupe(included), next_url
+        return dedupe_resources(raw), dedupe_resources(included), next_url
 
     def search(
         self,
@@ -345,13 +343,57 @@ class FhirGateway:
         return Written(resource_id, etag_version(response.headers.get("ETag")))
 
 
-def _dedupe(resources: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+def _dicts(value: Any) -> list[dict[str, Any]]:
+    return [item for item in value if isinstance(item, dict)] if isinstance(value, list) else []
+
+
+def _split_entries(
+    bundle: dict[str, Any], searched: str
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """A search Bundle's matches and `_include`d resources; OperationOutcomes left out.
+
+    Without `search.mode` (Millennium leaves it out of some bundles) a resource of the searched
+    type is a match and any other an include, so an included Schedule is never taken for a Slot.
+    """
+    matches, included = [], []
+    for entry in _dicts(bundle.get("entry")):
+        resource = entry.get("resource")
+        if not isinstance(resource, dict) or resource.get("resourceType") == "OperationOutcome":
+            continue
+        search = entry.get("search")
+        mode = search.get("mode") if isinstance(search, dict) else None
+        if mode not in ("match", "include"):
+            mode = "match" if resource.get("resourceType") == searched else "include"
+        (included if mode == "include" else matches).append(resource)
+    return matches, included
+
+
+def _next_link(bundle: dict[str, Any]) -> str | None:
+    for link in _dicts(bundle.get("link")):
+        url = link.get("url")
+        if link.get("relation") == "next" and isinstance(url, str) and url:
+            return url
+    return None
+
+
+def _identity(resource: Any) -> tuple[str, str] | None:
+    if isinstance(resource, dict):
+        kind, ident = resource.get("resourceType"), resource.get("id")
+    else:
+        kind, ident = getattr(resource, "resource_type", None), getattr(resource, "id", None)
+    return None if ident is None else (str(kind), str(ident))
+
+
+def dedupe_resources(resources: Iterable[R]) -> list[R]:
+    """Resources (JSON or models) once each by type and id, first seen first: Cerner's rule
+    wherever pages or searches are merged. Resources without an id are all kept."""
     seen: set[tuple[str, str]] = set()
     unique = []
     for resource in resources:
-        key = (str(resource.get("resourceType")), str(resource.get("id")))
-        if resource.get("id") is None or key not in seen:
-            seen.add(key)
+        key = _identity(resource)
+        if key is None or key not in seen:
+            if key is not None:
+                seen.add(key)
             unique.append(resource)
     return unique
 

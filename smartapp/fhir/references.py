@@ -5,6 +5,14 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 _TYPE_ID = re.compile(r"^(?P<type>[A-Z][A-Za-z]+)/(?P<id>[A-Za-z0-9\-.]{1,64})$")
+_ID = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")
+
+
+def fhir_id(value: object) -> str:
+    """A resource id as FHIR defines one (letters, digits, `-`, `.`; 64 at most), else ""."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)
+    return value if isinstance(value, str) and _ID.match(value) else ""
 
 
 class BadReference(ValueError):

@@ -1,46 +1,43 @@
-"""Parsing FHIR JSON into fhirclient's R4 models, tolerant of Millennium's known quirks."""
+"""Parsing FHIR JSON into fhirclient's R4 models, field by field, tolerant of Millennium's quirks."""
 
-from decimal import Decimal, InvalidOperation
+import logging
+import re
 from typing import Any
 
-from fhirclient.models.fhirelementfactory import FHIRElementFactory
 from fhirclient.models.resource import Resource
 
+from smartapp.fhir.conform import conform, resource_model
 
-def _fix_known_quirks(value: Any) -> Any:
-    """Millennium sends ContactPoint.rank and Money.value as strings; R4 says numbers."""
-    if isinstance(value, list):
-        return [_fix_known_quirks(item) for item in value]
-    if not isinstance(value, dict):
-        return value
-    fixed = {key: _fix_known_quirks(item) for key, item in value.items()}
-    rank = fixed.get("rank")
-    if isinstance(rank, str) and rank.isdigit():
-        fixed["rank"] = int(rank)
-    # Money.value as a string ("1250.00", Account's account-balance): R4 says decimal.
-    money = fixed.get("value")
-    if "currency" in fixed and isinstance(money, str) and _is_decimal(money):
-        fixed["value"] = float(money)
-    return fixed
+logger = logging.getLogger(__name__)
+# `conform` leaves fhirclient only missing required fields to complain about, one line each and
+# with its own wording; we log one line per resource instead (parse_resource).
+logging.getLogger("fhirclient.models.fhirabstractbase").setLevel(logging.ERROR)
 
 
-def _is_decimal(text: str) -> bool:
-    try:
-        return Decimal(text).is_finite()
-    except InvalidOperation:
-        return False
+_SAFE_ID = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")
 
 
-def _model_class(resource_type: str) -> type[Resource]:
-    return type(FHIRElementFactory.instantiate(resource_type, None))
+def _label(data: dict[str, Any]) -> str:
+    """`Type/id` for a log line: only what looks like a type and an id (a payload may lie)."""
+    kind, ident = str(data.get("resourceType")), str(data.get("id"))
+    kind = kind if kind.isalpha() and len(kind) <= 40 else "?"
+    return f"{kind}/{ident if _SAFE_ID.match(ident) else '?'}"
 
 
-def parse_resource(data: dict[str, Any]) -> Resource:
-    """A fhirclient model for the JSON, parsed leniently in one pass.
+def parse_resource(data: Any) -> Resource:
+    """A fhirclient model for the JSON; fields that cannot be read are left out (one warning).
 
-    Lenient parsing keeps every property it can and drops only the ones of the wrong shape (and
-    fhirclient logs which), so one odd field never blanks a whole page. A strict parse first would
-    double the cost of every resource with a quirk, and list pages parse hundreds.
+    Never raises on a payload's shape: an unknown or missing resourceType gives an empty
+    `Resource`, which every caller filters out by its `resource_type`.
     """
-    resource_type = str(data.get("resourceType") or "")
-    return _model_class(resource_type)(_fix_known_quirks(data), strict=False)
+    if not isinstance(data, dict):
+        logger.warning("fhir payload is not a resource (%s)", type(data).__name__)
+        return Resource()
+    model = resource_model(str(data.get("resourceType") or ""))
+    if model is None:
+        logger.warning("fhir %s: not a known resource type", _label(data))
+        return Resource()
+    fixed, unreadable = conform(data, model)
+    if unreadable:
+        logger.warning("fhir %s: unreadable fields %s", _label(data), ", ".join(unreadable))
+    return model(fixed, strict=False)

@@ -18,7 +18,10 @@ def to_money(value: object) -> Decimal:
         raise BadAmount(f"{value!r} is not an amount") from None
     if not amount.is_finite():
         raise BadAmount(f"{value!r} is not an amount")
-    return amount.quantize(CENT, rounding=ROUND_HALF_UP)
+    try:
+        return amount.quantize(CENT, rounding=ROUND_HALF_UP)
+    except InvalidOperation:  # more digits than an amount of money could have
+        raise BadAmount(f"{value!r} is not an amount") from None
 
 
 def parse_amount(text: str, *, low: Decimal, high: Decimal) -> Decimal:
