@@ -11,7 +11,7 @@ from datetime import timedelta
 
 from django.utils import timezone
 
-from smartapp.clinical.appointments import AppointmentRow, appointment_row
+from smartapp.clinical.appointment_rows import CANCEL_SYSTEM, AppointmentRow, appointment_row
 from smartapp.clinical.models import BookingRequest
 from smartapp.fhir import errors as fhir
 from smartapp.fhir.gateway import FhirGateway
@@ -23,11 +23,9 @@ from smartapp.lib import claims
 State = BookingRequest.State
 REQUEST_LIFETIME = timedelta(hours=1)
 SETTLE_SECONDS = 15  # how long a double submit waits for the first one's answer
-CANCEL_SYSTEM = "http://terminology.hl7.org/CodeSystem/appointment-cancellation-reason"
 CANCEL_REASONS = [
     ("pat", "I cannot come / patient request"),
     ("pat-fb", "Feeling better"),
-    ("pat-swl", "Work, school or family conflict"),
     ("pat-lt", "No transport"),
     ("prov", "Clinician unavailable"),
     ("oth-err", "Booked by mistake"),
@@ -154,10 +152,10 @@ def appointment_book(*, launch: Launch, key: str, reason: str) -> BookingRequest
 def owned_appointment(*, launch: Launch, appointment_id: str) -> AppointmentRow:
     """The appointment, read with the launch's own token, if the launch's patient takes part."""
     try:
-        resource = gateway_for(launch=launch).read("Appointment", appointment_id)
+        data = gateway_for(launch=launch).read_json("Appointment", appointment_id)
     except fhir.NotFound:
         raise AppointmentNotFound(log="appointment not found at the EHR") from None
-    row = appointment_row(resource)
+    row = appointment_row(data)
     if not launch.patient_id or row.patient_id != launch.patient_id:
         raise AppointmentNotFound(log="appointment of another patient")
     return row

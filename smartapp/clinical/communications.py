@@ -21,6 +21,8 @@ from smartapp.clinical.sanitize import safe_html, text_to_xhtml
 from smartapp.clinical.timezones import fhir_instant
 from smartapp.fhir import errors as fhir
 from smartapp.fhir.gateway import fetch_parallel
+from smartapp.fhir.presentation import instant
+from smartapp.fhir.references import fhir_id
 from smartapp.launch.access import gateway_for
 from smartapp.launch.models import Launch
 
@@ -57,9 +59,9 @@ def _email_status(resource: Resource) -> str:
 
 def staff_message(resource: Resource) -> StaffMessage:
     return StaffMessage(
-        id=str(resource.id),
+        id=fhir_id(resource.id),
         topic=str(getattr(resource.topic, "text", "") or ""),
-        received=getattr(resource.received or resource.sent, "datetime", None),
+        received=instant(resource.received or resource.sent),
         sender=str(getattr(resource.sender, "display", "") or ""),
         patient=str(getattr(resource.subject, "display", "") or ""),
         priority=str(resource.priority or "routine"),
@@ -90,7 +92,7 @@ def my_messages(*, launch: Launch) -> list[StaffMessage]:
         for c in result.resources
         if c.resource_type == "Communication"
     ]
-    unique = {row.id: row for row in rows}
+    unique = {row.id: row for row in rows if row.id}
     epoch = datetime.min.replace(tzinfo=timezone.get_current_timezone())
     return sorted(unique.values(), key=lambda r: r.received or epoch, reverse=True)
 

@@ -8,7 +8,7 @@ checked against that patient before it is shown, opened, answered or deleted.
 
 import re
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.utils import timezone
@@ -77,7 +77,8 @@ class PortalMessage:
 
     @property
     def preview(self) -> str:
-        text = plain_text(self.content) if self.content else " ".join(self.summary.split())
+        # The API's own preview may be cut-down HTML too: read both the same way.
+        text = plain_text(self.content or self.summary)
         return text if len(text) <= 120 else text[:119] + "…"
 
     @property
@@ -109,20 +110,37 @@ def _text(value: Any) -> str:
     return str(value or "")
 
 
+def _created(value: Any) -> datetime | None:
+    """The API's date-time, aware (UTC when it names no zone); None when it is not one."""
+    try:
+        moment = parse_datetime(value) if isinstance(value, str) else None
+    except ValueError:  # well-formed but no such day or time
+        return None
+    if moment is None or not 1 < moment.year < 9999:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _message_id(value: Any) -> str:
+    text = str(value) if isinstance(value, str | int) and not isinstance(value, bool) else ""
+    return text if MESSAGE_ID.match(text) else ""
+
+
 def message_from(data: dict[str, Any]) -> PortalMessage:
     """The plain view of one Messages API item (inbox item, sent item or message detail)."""
     created = _first(data, "createDateTime", "createdDateTime", "sentDateTime", "dateTime")
-    recipients = data.get("recipients") or []
+    recipients = data.get("recipients")
+    recipients = recipients if isinstance(recipients, list) else []
     return PortalMessage(
-        id=str(_first(data, "id", "patientMessageId", "messageId") or ""),
+        id=_message_id(_first(data, "id", "patientMessageId", "messageId")),
         subject=_text(_first(data, "subject", "topic")),
-        created=parse_datetime(str(created)) if created else None,
+        created=_created(created),
         status=_text(data.get("status")).upper(),
         sender=_participant(_first(data, "messageSender", "sender", "from")),
         recipients=[_participant(r) for r in recipients if isinstance(r, dict)],
         content=_text(_first(data, "content", "body")),
         patient_id=str(_first(data, "patientId", "patient") or ""),
-        previous_message_id=str(_first(data, "previousMessageId", "inReplyTo") or ""),
+        previous_message_id=_message_id(_first(data, "previousMessageId", "inReplyTo")),
         notification_type=_text(_first(data, "notificationType")).upper() or "MESSAGE",
         summary=_text(data.get("preview")),
     )
@@ -198,6 +216,7 @@ def owned_message(
     message = message_from(data)
     if message.patient_id != launch.patient_id or message.status == DELETED:
         raise MessageNotFound(log="message of another patient, or deleted")
+    message.id = message_id  # the id we asked for and checked, whatever the answer spelled
     return message
 
 

@@ -12,6 +12,10 @@ import html
 import nh3
 from django.utils.safestring import SafeString, mark_safe
 
+from smartapp.lib.html_text import DROP_WITH_CONTENT, plain_text
+
+__all__ = ["plain_text", "safe_html", "text_to_xhtml"]
+
 TAGS = {
     "a",
     "abbr",
@@ -44,8 +48,6 @@ TAGS = {
 }
 ATTRIBUTES = {"a": {"href", "title"}, "abbr": {"title"}, "td": {"colspan"}, "th": {"colspan"}}
 URL_SCHEMES = {"http", "https", "mailto"}
-# Dropped with everything inside them (not just the tags).
-DROP_WITH_CONTENT = {"script", "style", "title", "head", "template", "noscript", "iframe", "object"}
 
 
 def safe_html(untrusted: str) -> SafeString:
@@ -60,12 +62,6 @@ def safe_html(untrusted: str) -> SafeString:
         strip_comments=True,
     )
     return mark_safe(cleaned)  # noqa: S308 - the sanitizer's output, never raw input
-
-
-def plain_text(untrusted: str) -> str:
-    """The words of untrusted HTML, for one-line previews (escape it again when rendering)."""
-    text = nh3.clean(untrusted or "", tags=set(), clean_content_tags=DROP_WITH_CONTENT)
-    return " ".join(html.unescape(text).split())
 
 
 def text_to_xhtml(text: str) -> str:

@@ -15,10 +15,12 @@ from zoneinfo import ZoneInfo
 
 from fhirclient.models.resource import Resource
 
-from smartapp.clinical.appointments import EXT, names_by_reference
+from smartapp.clinical.appointment_rows import EXT
+from smartapp.clinical.names import names_by_reference
 from smartapp.clinical.timezones import fhir_instant
-from smartapp.fhir.gateway import FhirGateway, SearchResult, fetch_parallel
-from smartapp.fhir.references import BadReference, parse_reference
+from smartapp.fhir.gateway import FhirGateway, SearchResult, dedupe_resources, fetch_parallel
+from smartapp.fhir.presentation import instant
+from smartapp.fhir.references import BadReference, fhir_id, parse_reference
 
 PAGE_SIZE = 100
 MAX_WINDOWS = 8  # parallel searches per page at most
@@ -37,6 +39,12 @@ class SlotRow:
     clinician: str = ""
     location_id: str = ""
     location: str = ""
+    resources: list[str] = field(default_factory=list)  # rooms and equipment, by display only
+
+    @property
+    def with_whom(self) -> str:
+        """The clinicians, else the room or equipment the time is with ("" for anyone)."""
+        return self.clinician or ", ".join(self.resources)
 
 
 @dataclass
@@ -77,9 +85,9 @@ def _slot_row(slot: Resource) -> SlotRow:
         if ext.url == EXT + "scheduling-location" and ext.valueReference:
             location_id = _ref_id(ext.valueReference.reference, "Location")
     return SlotRow(
-        id=str(slot.id),
-        start=getattr(slot.start, "datetime", None),
-        end=getattr(slot.end, "datetime", None),
+        id=fhir_id(slot.id),
+        start=instant(slot.start),
+        end=instant(slot.end),
         service_type=text,
         service_code=code,
         schedule_id=_ref_id(slot.schedule.reference if slot.schedule else "", "Schedule"),
@@ -87,16 +95,25 @@ def _slot_row(slot: Resource) -> SlotRow:
     )
 
 
-def _schedule_actors(schedules: list[Resource]) -> dict[str, list[tuple[str, str]]]:
-    """Schedule id → [(Practitioner id, display or "")]."""
-    actors: dict[str, list[tuple[str, str]]] = {}
-    for schedule in schedules:
-        if schedule.resource_type != "Schedule":
+@dataclass
+class _Actors:
+    practitioners: list[tuple[str, str]] = field(default_factory=list)  # (id, display or "")
+    resources: list[str] = field(default_factory=list)  # display-only actors: rooms, equipment
+
+
+def _schedule_actors(schedules: list[Resource]) -> dict[str, _Actors]:
+    """Schedule id → its actors (each Schedule once, however many searches included it)."""
+    actors: dict[str, _Actors] = {}
+    for schedule in dedupe_resources(schedules):
+        if schedule.resource_type != "Schedule" or schedule.id is None:
             continue
+        found = actors.setdefault(str(schedule.id), _Actors())
         for actor in schedule.actor or []:
             practitioner = _ref_id(actor.reference, "Practitioner")
             if practitioner:
-                actors.setdefault(str(schedule.id), []).append((practitioner, actor.display or ""))
+                found.practitioners.append((practitioner, actor.display or ""))
+            elif not actor.reference and actor.display:
+                found.resources.append(actor.display)
     return actors
 
 
@@ -105,15 +122,18 @@ def name_slots(*, gateway: FhirGateway, slots: list[SlotRow], schedules: list[Re
     actors = _schedule_actors(schedules)
     wanted: dict[str, set[str]] = {
         "Location": {s.location_id for s in slots if s.location_id},
-        "Practitioner": {pid for acts in actors.values() for pid, display in acts if not display},
+        "Practitioner": {
+            pid for acts in actors.values() for pid, display in acts.practitioners if not display
+        },
     }
     names = names_by_reference(gateway=gateway, wanted=wanted) if any(wanted.values()) else {}
     for slot in slots:
-        acts = actors.get(slot.schedule_id, [])
-        slot.clinician_ids = [pid for pid, _ in acts]
+        acts = actors.get(slot.schedule_id, _Actors())
+        slot.clinician_ids = [pid for pid, _ in acts.practitioners]
         slot.clinician = ", ".join(
-            display or names.get(("Practitioner", pid), "") for pid, display in acts
+            display or names.get(("Practitioner", pid), "") for pid, display in acts.practitioners
         )
+        slot.resources = list(acts.resources)
         slot.location = names.get(("Location", slot.location_id), "")
 
 
@@ -148,9 +168,13 @@ def free_slots(
         params["-location"] = f"Location/{location_id}"
     result = _search_windows(gateway=gateway, params=params, start=start, end=end)
     slots = [
-        _slot_row(s)
-        for s in result.resources
-        if s.resource_type == "Slot" and getattr(s, "status", "free") == "free"
+        row
+        for row in (
+            _slot_row(s)
+            for s in result.resources
+            if s.resource_type == "Slot" and getattr(s, "status", "free") == "free"
+        )
+        if row.id  # a time without an id could never be booked
     ]
     name_slots(gateway=gateway, slots=slots, schedules=result.included)
     return FreeSlots(
@@ -189,6 +213,9 @@ def _search_windows(
         merged.resources += results[key].resources
         merged.included += results[key].included
         merged.next_url = merged.next_url or results[key].next_url
+    # Every day's search includes the same Schedules: keep each resource once (by id).
+    merged.resources = dedupe_resources(merged.resources)
+    merged.included = dedupe_resources(merged.included)
     return merged
 
 

@@ -9,15 +9,17 @@ costs one search; names cost at most one `Practitioner?_id=…` and one `Locatio
 """
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 
 from django.utils import timezone
 from fhirclient.models.resource import Resource
 
-from smartapp.clinical.appointments import EXT, names_by_reference, references_wanted
+from smartapp.clinical.appointment_rows import EXT
+from smartapp.clinical.names import names_by_reference, references_wanted
 from smartapp.fhir.gateway import FhirGateway
-from smartapp.fhir.references import BadReference, parse_reference
+from smartapp.fhir.presentation import day_only, instant, is_current
+from smartapp.fhir.references import BadReference, fhir_id, parse_reference
 from smartapp.launch.access import gateway_for
 from smartapp.launch.models import Launch
 
@@ -47,6 +49,8 @@ class Visit:
     status: str
     period_start: datetime | None
     period_end: datetime | None
+    start_day: date | None = None  # the EHR gave a day without a time: show the day only
+    end_day: date | None = None
     type: str = ""
     encounter_class: str = ""
     reason: str = ""
@@ -114,9 +118,23 @@ def _is_attending(participant: Resource) -> bool:
     return bool(codes & ATTENDING_CODES)
 
 
+def _current_attending(encounter: Resource) -> Resource | None:
+    """The attending now: of those whose period has not ended (else of all), the latest to start;
+    Millennium keeps earlier attendings in the list, with an ended period."""
+    attendings = [
+        p for p in encounter.participant or [] if p.individual is not None and _is_attending(p)
+    ]
+    current = [p for p in attendings if is_current(p.period)]
+    return max(current or attendings, key=_started, default=None)
+
+
+def _started(participant: Resource) -> float:
+    start = instant(getattr(participant.period, "start", None))
+    return start.timestamp() if start else float("-inf")
+
+
 def _attending(visit: Visit, encounter: Resource) -> None:
-    participants = [p for p in encounter.participant or [] if p.individual is not None]
-    chosen = next((p for p in participants if _is_attending(p)), None)
+    chosen = _current_attending(encounter)
     if chosen is None:
         return
     visit.attending = str(chosen.individual.display or "")
@@ -141,10 +159,12 @@ def visit_from(encounter: Resource) -> Visit:
     money, currency = _money(encounter)
     reasons = encounter.reasonCode or []
     visit = Visit(
-        encounter_id=str(encounter.id),
+        encounter_id=fhir_id(encounter.id),
         status=str(encounter.status or ""),
-        period_start=getattr(getattr(period, "start", None), "datetime", None),
-        period_end=getattr(getattr(period, "end", None), "datetime", None),
+        period_start=instant(getattr(period, "start", None)),
+        period_end=instant(getattr(period, "end", None)),
+        start_day=day_only(getattr(period, "start", None)),
+        end_day=day_only(getattr(period, "end", None)),
         type=_text((encounter.type or [None])[0]),
         encounter_class=str(getattr(encounter.class_fhir, "display", "") or ""),
         reason=_text(reasons[0]) if reasons else "",
