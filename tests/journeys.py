@@ -72,7 +72,7 @@ def ehr_launch_url(live_server, *, banner: bool = True, patient=None) -> str:
         "client": people["client"].client_id,
         "practitioner": people["practitioner"].fhir_id,
         "patient": patient.fhir_id,
-        "encounter": encounter.fhir_id,
+        "encounter": encounter.fhir_id if encounter else "",
     }
     if banner:
         data["need_patient_banner"] = "on"

@@ -13,7 +13,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from smartapp.sandbox import visits
+from smartapp.sandbox import links, visits
 from smartapp.sandbox.fhir.registry import FhirError
 from smartapp.sandbox.models import Appointment, Location, Patient, Practitioner, Slot
 from smartapp.sandbox.scheduling import appointment_resource
@@ -49,8 +49,13 @@ class Names:
         )
 
 
-def render(row: Appointment, names: Names | None = None, slot_id: str | None = None) -> None:
-    """Rebuilds `row.resource` from its columns."""
+def render(
+    row: Appointment,
+    names: Names | None = None,
+    slot_id: str | None = None,
+    base: str | None = None,
+) -> None:
+    """Rebuilds `row.resource` from its columns (`base`: the seeded URL, looked up if omitted)."""
     names = names or Names.load(row.tenant_id, [row])
     if slot_id is None and row.slot_id:
         slot_id = Slot.objects.values_list("fhir_id", flat=True).get(pk=row.slot_id)
@@ -60,6 +65,7 @@ def render(row: Appointment, names: Names | None = None, slot_id: str | None = N
         practitioner=names.practitioners.get(row.practitioner_fhir_id, ""),
         location=names.locations.get(row.location_fhir_id, ""),
         slot_id=slot_id,
+        base=base if base is not None else links.base_url(),
     )
 
 

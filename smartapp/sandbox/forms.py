@@ -1,8 +1,10 @@
 """The EHR page's launch form."""
 
+from collections.abc import Callable
 from typing import Any
 
 from django import forms
+from django.db.models import QuerySet
 
 from smartapp.sandbox.links import TENANT
 from smartapp.sandbox.models import Client, Encounter, Patient, Practitioner
@@ -38,7 +40,9 @@ class LaunchForm(forms.Form):
         fields["practitioner"].queryset = Practitioner.objects.filter(tenant_id=tenant).order_by(
             "fhir_id"
         )  # type: ignore[attr-defined]
-        fields["patient"].queryset = Patient.objects.filter(tenant_id=tenant).order_by("fhir_id")  # type: ignore[attr-defined]
+        patients = Patient.objects.filter(tenant_id=tenant).order_by("fhir_id")
+        fields["patient"].queryset = patients  # type: ignore[attr-defined]
+        fields["patient"].label_from_instance = _patient_label(patients)  # type: ignore[attr-defined]
         encounters = (
             Encounter.objects.filter(tenant_id=tenant).select_related("patient").order_by("fhir_id")
         )
@@ -62,6 +66,20 @@ class LaunchForm(forms.Form):
         elif patient and not encounter:
             data["encounter"] = _latest_encounter(patient)
         return data
+
+
+def _patient_label(patients: QuerySet[Patient]) -> Callable[[Patient], str]:
+    """Combined records stay pickable (PowerChart can open them), named by their survivor."""
+    survivors = patients.filter(fhir_id__in=patients.exclude(replaced_by="").values("replaced_by"))
+    names = {p.fhir_id: p.display_name for p in survivors}
+
+    def label(patient: Patient) -> str:
+        if not patient.replaced_by:
+            return patient.display_name
+        survivor = names.get(patient.replaced_by, patient.replaced_by)
+        return f"Merged record {patient.fhir_id} → {survivor}"
+
+    return label
 
 
 def _latest_encounter(patient: Patient) -> Encounter | None:

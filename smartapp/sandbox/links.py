@@ -75,6 +75,11 @@ def style_url(base: str) -> str:
     return f"{base}/sandbox/styles/smart-v1.json"
 
 
+def video_room_url(base: str, appointment_id: str, role: str) -> str:
+    """A video visit's virtual meeting room (`role` patient | provider): a sandbox page."""
+    return f"{base}/sandbox/video/{appointment_id}/{role}/"
+
+
 def error_uri(base: str, urn: str, instance: str, **query: str) -> str:
     """Cerner's error_uri: the URN percent-encoded as one path segment, then an instance id."""
     qs = urlencode({k: v for k, v in query.items() if v is not None})

@@ -75,19 +75,29 @@ class Practitioner(models.Model):
         return str(self.resource["name"][0]["text"])
 
 
+class PatientQuerySet(models.QuerySet):
+    def current(self) -> "PatientQuerySet":
+        """Without combined (merged) records: Millennium returns those only on direct read."""
+        return self.filter(replaced_by="")
+
+
 class Patient(models.Model):
     tenant_id = models.CharField(max_length=64)
     fhir_id = models.CharField(max_length=64)
     username = models.CharField(max_length=100)
     family = models.CharField(max_length=200)
     given = models.CharField(max_length=200)
-    birth_date = models.DateField()
+    birth_date = models.DateField(null=True, blank=True)  # none on a combined record
     gender = models.CharField(max_length=20)
     mrn = models.CharField(max_length=40)
     phone = models.CharField(max_length=40)
     email = models.CharField(max_length=200)
     postal_code = models.CharField(max_length=20)
+    # A combined record: the surviving Patient's id (its resource links to it as replaced-by).
+    replaced_by = models.CharField(max_length=64, blank=True, default="")
     resource = models.JSONField()
+
+    objects = PatientQuerySet.as_manager()
 
     class Meta:
         constraints = [
@@ -99,6 +109,8 @@ class Patient(models.Model):
 
     @property
     def display_name(self) -> str:
+        if self.replaced_by:  # its name is data-absent
+            return f"Merged record {self.fhir_id}"
         return str(self.resource["name"][0]["text"])
 
 

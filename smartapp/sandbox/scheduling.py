@@ -2,10 +2,11 @@
 examples (r4_location_read.json, r4_schedule_read.json, r4_slot_read.json, r4_appointment_read.json).
 """
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from html import escape
 from typing import Any
 
+from smartapp.sandbox import links
 from smartapp.sandbox.seed_people import EXT, _codeset
 
 # Appointment types (proprietary code set 14249) every seeded schedule offers.
@@ -16,6 +17,15 @@ SERVICE_TYPES = [
     ("2582093771", "Video Visit"),
 ]
 SERVICE_DISPLAY = dict(SERVICE_TYPES)
+NEW_PATIENT = "4047613"
+VIDEO_VISIT = "2582093771"
+# The sandbox's resource role (code set 14250) for the exam room of a New Patient visit.
+ROOM_ROLE = "2600000001"
+# Video visits' virtual meeting rooms (contained HealthcareServices), patient's first.
+VIDEO_ROOMS = [("1", "patient", "Patient Virtual Meeting Room"),
+               ("2", "provider", "Provider Virtual Meeting Room")]  # fmt: skip
+# The meeting room opens this long before the appointment starts.
+VIDEO_EARLY = timedelta(minutes=10)
 CANCEL_SYSTEM = "http://terminology.hl7.org/CodeSystem/appointment-cancellation-reason"
 PHYSICAL_TYPE_SYSTEM = "http://terminology.hl7.org/CodeSystem/location-physical-type"
 ROLE_CODE_SYSTEM = "http://terminology.hl7.org/CodeSystem/v3-RoleCode"
@@ -31,6 +41,16 @@ def service_system(tenant: str) -> str:
 
 def instant(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def instant_millis(moment: datetime) -> str:
+    """Millennium's other instant format (`2020-07-13T08:00:00.000Z`), as in video rooms."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+
+
+def exam_room(practitioner_id: str) -> str:
+    """The room a clinician's New Patient visits book (a display-only schedule resource)."""
+    return f"Exam Room {1 + int(practitioner_id) % 4}"
 
 
 def _human(moment: datetime) -> str:
@@ -159,6 +179,7 @@ def schedule_resource(
         "actor": [
             {"reference": f"Practitioner/{practitioner[0]}", "display": practitioner[1]},
             {"reference": f"Location/{location[0]}", "display": location[1]},
+            *([{"display": exam_room(practitioner[0])}] if code == NEW_PATIENT else []),
         ],
     }
 
@@ -227,10 +248,69 @@ def _participant_type(tenant: str, code: str, display: str) -> dict[str, Any]:
     return {"coding": [_codeset(tenant, 14250, code, display)], "text": display}
 
 
+def _primary_performer() -> dict[str, Any]:
+    return {
+        "coding": [
+            {
+                "system": "http://terminology.hl7.org/CodeSystem/v3-ParticipationType",
+                "code": "PPRF",
+                "display": "primary performer",
+            }
+        ]
+    }
+
+
+def appointment_room(row: Any) -> str | None:
+    """The display-only room a New Patient appointment books (from its schedule's actors)."""
+    return exam_room(row.practitioner_fhir_id) if row.service_code == NEW_PATIENT else None
+
+
+def _room_participant(tenant: str, room: str) -> dict[str, Any]:
+    return {
+        "type": [_participant_type(tenant, ROOM_ROLE, room), _primary_performer()],
+        "actor": {"display": room},
+        "required": "required",
+        "status": "accepted",
+    }
+
+
+def _video_rooms(row: Any, base: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """A video visit's contained meeting rooms and the participants that point at them."""
+    opens = {"start": instant_millis(row.start - VIDEO_EARLY), "end": instant_millis(row.end)}
+    contained, participants = [], []
+    for room_id, role, text in VIDEO_ROOMS:
+        url = links.video_room_url(base, row.fhir_id, role)
+        contained.append(
+            {
+                "resourceType": "HealthcareService",
+                "id": room_id,
+                "type": [{"text": text}],
+                "telecom": [{"system": "url", "value": url, "period": dict(opens)}],
+            }
+        )
+        participants.append(
+            {"type": [{"text": text}], "actor": {"reference": f"#{room_id}"}, "status": "accepted"}
+        )
+    return contained, participants
+
+
+def _participants_div(patient: str, practitioner: str, location: str, room: str | None) -> str:
+    other = f"<dd><b>Other Resource</b>: {escape(room)}</dd>" if room else ""
+    return (
+        "<p><b>Participants</b>:</p>"
+        f"<dl><dd><b>Location</b>: {escape(location)}</dd>"
+        f"<dd><b>Practitioner</b>: {escape(practitioner)}</dd>{other}"
+        f"<dd><b>Patient</b>: {escape(patient)}</dd></dl>"
+    )
+
+
 def appointment_resource(
-    row: Any, *, patient: str, practitioner: str, location: str, slot_id: str | None
+    row: Any, *, patient: str, practitioner: str, location: str, slot_id: str | None, base: str
 ) -> dict[str, Any]:
-    """The Appointment body for a `models.Appointment` row; names are the actors' displays."""
+    """The Appointment body for a `models.Appointment` row; names are the actors' displays.
+
+    `base` is the sandbox's public URL (video visits link to its meeting-room pages).
+    """
     tenant, status = row.tenant_id, row.status
     period = {"start": instant(row.start), "end": instant(row.end)}
     extensions: list[dict[str, Any]] = []
@@ -241,12 +321,9 @@ def appointment_resource(
         {"valueBoolean": status in RESCHEDULABLE, "url": f"{EXT}/is-reschedulable"},
     ]
     display = SERVICE_DISPLAY.get(row.service_code, row.service_code)
-    participants = (
-        "<p><b>Participants</b>:</p>"
-        f"<dl><dd><b>Location</b>: {escape(location)}</dd>"
-        f"<dd><b>Practitioner</b>: {escape(practitioner)}</dd>"
-        f"<dd><b>Patient</b>: {escape(patient)}</dd></dl>"
-    )
+    room = appointment_room(row)
+    video = row.service_code == VIDEO_VISIT
+    contained, video_participants = _video_rooms(row, base) if video else ([], [])
     body: dict[str, Any] = {
         "resourceType": "Appointment",
         "id": row.fhir_id,
@@ -260,13 +337,16 @@ def appointment_resource(
                     ("Service Type", display),
                     ("Start", _human(row.start)),
                     ("End", _human(row.end)),
+                    *([("Video Visit", "Yes")] if video else []),
                 ],
-                participants,
+                _participants_div(patient, practitioner, location, room),
             ),
         },
-        "extension": extensions,
-        "status": status,
     }
+    if contained:
+        body["contained"] = contained
+    body["extension"] = extensions
+    body["status"] = status
     if status == "cancelled" and row.cancelation_reason:
         body["cancelationReason"] = row.cancelation_reason
     body |= {
@@ -288,15 +368,7 @@ def appointment_resource(
         {
             "type": [
                 _participant_type(tenant, "4574", "Attending Physician"),
-                {
-                    "coding": [
-                        {
-                            "system": "http://terminology.hl7.org/CodeSystem/v3-ParticipationType",
-                            "code": "PPRF",
-                            "display": "primary performer",
-                        }
-                    ]
-                },
+                _primary_performer(),
             ],
             "actor": {
                 "reference": f"Practitioner/{row.practitioner_fhir_id}",
@@ -305,6 +377,9 @@ def appointment_resource(
             "required": "required",
             "status": "accepted",
         },
+        *([_room_participant(tenant, room)] if room else []),
+        *video_participants,
+        # The patient stays last, whatever else the appointment books.
         {
             "type": [_participant_type(tenant, "4572", "Patient")],
             "actor": {"reference": f"Patient/{row.patient_fhir_id}", "display": patient},

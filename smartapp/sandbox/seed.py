@@ -28,7 +28,12 @@ from smartapp.sandbox.models import (
 from smartapp.sandbox.scheduling import SERVICE_TYPES, service_system
 from smartapp.sandbox.seed_accounts import seed_accounts, tenant_keys
 from smartapp.sandbox.seed_messages import seed_visits_and_messages
-from smartapp.sandbox.seed_people import encounter_resource, patient_resource, practitioner_resource
+from smartapp.sandbox.seed_people import (
+    combined_patient_resource,
+    encounter_resource,
+    patient_resource,
+    practitioner_resource,
+)
 from smartapp.sandbox.seed_schedules import CLINIC_TZ, seed_schedules
 
 SEED = 20240502
@@ -63,6 +68,8 @@ CITIES = [
     ("Overland Park", "KS", "66210"),
     ("Columbia", "MO", "65201"),
 ]
+# The first patient's MRN before its current one (value and end as in r4_patient_read.json).
+OLD_MRN = ("6978", "2020-07-06T21:21:25.000Z")
 
 PROVIDER_SCOPES = (
     "launch openid fhirUser profile online_access "
@@ -143,6 +150,7 @@ def _patient(rng: random.Random, tenant: str, i: int, fhir_id: str) -> Patient:
         phone=phone,
         email=email,
         address=(f"{rng.randrange(100, 9999)} Main St", city, state, postal),
+        old_mrn=OLD_MRN if (tenant, i) == (links.TENANT, 0) else None,
     )
     return Patient.objects.create(
         tenant_id=tenant,
@@ -179,6 +187,24 @@ def _patients(rng: random.Random, tenant: str, count: int, first_id: int) -> Non
                 tenant_id=tenant, fhir_id=str(encounter_id), patient=patient, resource=resource
             )
             encounter_id += 1
+
+
+def _merged_patient(tenant: str, fhir_id: str, survivor: str) -> None:
+    """A record combined into `survivor`: readable by id, never found by a search."""
+    Patient.objects.create(
+        tenant_id=tenant,
+        fhir_id=fhir_id,
+        username="",
+        family="",
+        given="",
+        gender="",
+        mrn="",
+        phone="",
+        email="",
+        postal_code="",
+        replaced_by=survivor,
+        resource=combined_patient_resource(fhir_id=fhir_id, replaced_by=survivor),
+    )
 
 
 def _clients(rng: random.Random, tenant: str, app_url: str) -> list[Client]:
@@ -240,6 +266,7 @@ def seed(*, base_url: str, app_url: str, size: int, day_appointments: int = 7) -
         )
         _practitioners(rng, links.TENANT, size, 4122622)
         _patients(rng, links.TENANT, size * 2, 12724066)
+        _merged_patient(links.TENANT, str(12724066 + size * 2), survivor="12724066")
         clients = _clients(rng, links.TENANT, app_url)
         # Its own generator, so adding scheduling left every earlier id and client id unchanged.
         seed_schedules(

@@ -1,7 +1,8 @@
 """Seeded visits: every Encounter tied to its Appointment (past fulfilled → finished, today's
 checked-in → in-progress, upcoming booked → planned), with Cerner's extensions, a clinic and an
 attending clinician. The encounters seed.py made keep their ids (tests and launches use them):
-a patient's first encounter becomes the visit of their latest fulfilled appointment.
+a patient's first encounter becomes the visit of their latest fulfilled appointment. The first
+patient's (97724066) lists an earlier attending whose period ended midway, then the current one.
 """
 
 import random
@@ -41,7 +42,8 @@ def seed_encounters(*, tenant: str, rng: random.Random, now: datetime) -> None:
     changed: list[Encounter] = []
     added: list[Encounter] = []
     next_id = NEW_BASE
-    for patient in Patient.objects.filter(tenant_id=tenant).order_by("fhir_id"):
+    patients = Patient.objects.filter(tenant_id=tenant).current().order_by("fhir_id")
+    for n, patient in enumerate(patients):
         mine = appointments[patient.fhir_id]
         past = sorted((a for a in mine if a.status == "fulfilled"), key=lambda a: a.start)[::-1]
         current = [a for a in mine if a.status in visits.FOLLOW and visits.FOLLOW[a.status] in (
@@ -68,6 +70,8 @@ def seed_encounters(*, tenant: str, rng: random.Random, now: datetime) -> None:
         for row, appointment in plan:
             _fill(row, appointment, patient, names, rng, now)
             (changed if row.pk else added).append(row)
+        if n == 0 and past:
+            _hand_over(*plan[0], names["practitioner"])
     fields = ["status", "start", "appointment_fhir_id", "fin", "account_fhir_id"]
     fields += ["last_updated", "created_at", "resource"]
     Encounter.objects.bulk_update(changed, fields, batch_size=500)
@@ -92,3 +96,17 @@ def _fill(row, appointment, patient, names, rng: random.Random, now: datetime) -
         extra["practitioner"] = names["practitioner"].get(appointment.practitioner_fhir_id, "")
         extra["location"] = names["location"].get(appointment.location_fhir_id, "")
     row.resource = visits.encounter_body(row, appointment, **extra)
+
+
+def _hand_over(row: Encounter, appointment: Appointment, displays: dict[str, str]) -> None:
+    """Midway through the visit another clinician's attendance ended and this one's began."""
+    people = sorted(displays)
+    if len(people) < 2:
+        return
+    current = appointment.practitioner_fhir_id
+    earlier = people[(people.index(current) + 1) % len(people)]
+    middle = appointment.start + (appointment.end - appointment.start) / 2
+    row.resource["participant"] = [
+        visits.attending(row.tenant_id, earlier, displays[earlier], appointment.start, middle),
+        visits.attending(row.tenant_id, current, displays.get(current, ""), middle),
+    ]

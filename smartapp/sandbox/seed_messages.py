@@ -65,8 +65,9 @@ def _sent(patient: Patient, recipient: dict, **fields) -> PortalMessage:
 def _portal(tenant: str, rng: random.Random, now: datetime) -> None:
     people = {p.fhir_id: p for p in Practitioner.objects.filter(tenant_id=tenant)}
     first = min(people)
+    patients = Patient.objects.filter(tenant_id=tenant).current().order_by("fhir_id")
     rows = []
-    for i, patient in enumerate(Patient.objects.filter(tenant_id=tenant).order_by("fhir_id")):
+    for i, patient in enumerate(patients):
         seen = Appointment.objects.filter(tenant_id=tenant, patient_fhir_id=patient.fhir_id)
         team = sorted(set(seen.values_list("practitioner_fhir_id", flat=True))) or [first]
         a, b = people[rng.choice(team)], people[rng.choice(team)]
@@ -123,7 +124,7 @@ NOTES = [
 
 def _communications(tenant: str, rng: random.Random, now: datetime) -> None:
     people = list(Practitioner.objects.filter(tenant_id=tenant).order_by("fhir_id"))
-    patients = list(Patient.objects.filter(tenant_id=tenant).order_by("fhir_id")[:12])
+    patients = list(Patient.objects.filter(tenant_id=tenant).current().order_by("fhir_id")[:12])
     visits: dict[int, str] = {}
     for row in Encounter.objects.filter(tenant_id=tenant, status="finished").order_by("fhir_id"):
         visits.setdefault(row.patient_id, row.fhir_id)

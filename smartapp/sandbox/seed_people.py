@@ -8,6 +8,7 @@ from smartapp.sandbox.fhir.practitioner import NPI_SYSTEM
 
 EXT = "https://fhir-ehr.cerner.com/r4/StructureDefinition"
 UPDATED = "2024-05-02T14:00:00.000Z"
+DATA_ABSENT = "http://hl7.org/fhir/StructureDefinition/data-absent-reason"
 
 
 def _codeset(tenant: str, code_set: int, code: str, display: str) -> dict[str, Any]:
@@ -38,6 +39,25 @@ def _div(rows: list[tuple[str, str]], kind: str) -> str:
     return f'<div xmlns="http://www.w3.org/1999/xhtml"><p><b>{kind}</b></p>{body}</div>'
 
 
+def _old_mrns(
+    fhir_id: str, mrn_type: dict[str, Any], old_mrn: tuple[str, str] | None
+) -> list[dict[str, Any]]:
+    """Millennium lists an ended MRN beside the current one (r4_patient_read.json)."""
+    if old_mrn is None:
+        return []
+    value, end = old_mrn
+    return [
+        {
+            "id": f"CI-{fhir_id}-1",
+            "use": "usual",
+            "type": mrn_type,
+            "system": MRN_SYSTEM,
+            "value": value,
+            "period": {"end": end},
+        }
+    ]
+
+
 def patient_resource(
     *,
     tenant: str,
@@ -50,7 +70,9 @@ def patient_resource(
     phone: str,
     email: str,
     address: tuple[str, str, str, str],
+    old_mrn: tuple[str, str] | None = None,
 ) -> dict[str, Any]:
+    """`old_mrn` (value, end instant) adds an ended MRN before the current one."""
     text = f"{family}, {' '.join(given)}"
     mrn_type = {
         "coding": [
@@ -81,6 +103,7 @@ def patient_resource(
             ),
         },
         "identifier": [
+            *_old_mrns(fhir_id, mrn_type, old_mrn),
             {
                 "id": f"CI-{fhir_id}-0",
                 "use": "usual",
@@ -88,7 +111,7 @@ def patient_resource(
                 "system": MRN_SYSTEM,
                 "value": mrn,
                 "period": {"start": "2019-12-26T15:14:12.000Z"},
-            }
+            },
         ],
         "active": True,
         "name": [
@@ -120,6 +143,27 @@ def patient_resource(
         "birthDate": birth.isoformat(),
         "deceasedBoolean": False,
         "address": [{"id": f"CI-{fhir_id}-A", **_address(*address, use="home")}],
+    }
+
+
+def combined_patient_resource(*, fhir_id: str, replaced_by: str) -> dict[str, Any]:
+    """A record combined into another: inactive, data-absent, linked (r4_patient_read_combined)."""
+    absent = {"extension": [{"valueCode": "unknown", "url": DATA_ABSENT}]}
+    return {
+        "resourceType": "Patient",
+        "id": fhir_id,
+        "meta": {"versionId": "0"},
+        "text": {
+            "status": "generated",
+            "div": _div(
+                [("Status", "Inactive"), ("Replaced By", f"Patient/{replaced_by}")], "Patient"
+            ),
+        },
+        "identifier": [absent],
+        "active": False,
+        "name": [absent],
+        "_gender": absent,
+        "link": [{"other": {"reference": f"Patient/{replaced_by}"}, "type": "replaced-by"}],
     }
 
 

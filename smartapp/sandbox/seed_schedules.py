@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from smartapp.sandbox import booking
+from smartapp.sandbox import booking, links
 from smartapp.sandbox.models import Appointment, Location, Patient, Practitioner, Schedule, Slot
 from smartapp.sandbox.scheduling import (
     CANCEL_SYSTEM,
@@ -262,6 +262,7 @@ def seed_schedules(*, tenant: str, rng: random.Random, day_appointments: int = 7
     clinicians = list(Practitioner.objects.filter(tenant_id=tenant).order_by("fhir_id"))
     patients = list(
         Patient.objects.filter(tenant_id=tenant)
+        .current()
         .order_by("fhir_id")
         .values_list("fhir_id", flat=True)
     )
@@ -339,7 +340,7 @@ def _save(b: _Builder, plans: list[_Plan]) -> None:
                 resource={},
             )
         )
-    names = booking.Names.load(b.tenant, rows)
+    names, base = booking.Names.load(b.tenant, rows), links.base_url()
     for row, plan in zip(rows, plans, strict=True):
-        booking.render(row, names, slot_id=plan.slot.fhir_id)
+        booking.render(row, names, slot_id=plan.slot.fhir_id, base=base)
     Appointment.objects.bulk_create(rows, batch_size=500)

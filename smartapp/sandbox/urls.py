@@ -4,7 +4,7 @@ from django.urls import include, path, register_converter
 
 from smartapp.sandbox import faults
 from smartapp.sandbox.messages import views as messages
-from smartapp.sandbox.views import auth, control, ehr, fhir
+from smartapp.sandbox.views import auth, control, ehr, fhir, video
 
 
 class _Choice:
@@ -107,6 +107,8 @@ urlpatterns = [
         control.register_encounter,
         name="register_encounter",
     ),
+    # Where a video visit's meeting-room links lead (patient | provider).
+    path("video/<str:appointment_id>/<persona:role>/", video.video_room, name="video_room"),
     # Sandbox-only controls (no auth, no CSRF; README "Control endpoints").
     path("control/faults", control.fault_settings, name="control_faults"),
     path("control/ledger", control.ledger, name="control_ledger"),

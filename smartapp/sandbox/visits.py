@@ -66,6 +66,30 @@ def _extensions(tenant: str, registered: datetime | None, amount: Decimal | None
     return extensions
 
 
+def attending(
+    tenant: str, practitioner: str, display: str, start: datetime, end: datetime | None = None
+) -> dict[str, Any]:
+    """An attending physician (codeSet 333 / ATND) from `start`, until `end` if they handed over."""
+    period = {"start": instant(start)}
+    if end is not None:
+        period["end"] = instant(end)
+    return {
+        "type": [
+            _two(
+                tenant,
+                333,
+                "1119",
+                "Attending Physician",
+                "http://terminology.hl7.org/CodeSystem/v3-ParticipationType",
+                "ATND",
+                "attender",
+            )
+        ],  # fmt: skip
+        "period": period,
+        "individual": {"reference": f"Practitioner/{practitioner}", "display": display},
+    }
+
+
 def encounter_body(row: Encounter, appointment: Appointment | None, **names: str) -> dict:
     """The Encounter for `row` (status, period and ids from its columns); names are displays."""
     tenant, status = row.tenant_id, row.status
@@ -171,24 +195,7 @@ def encounter_body(row: Encounter, appointment: Appointment | None, **names: str
     }
     if practitioner:
         body["participant"] = [
-            {
-                "type": [
-                    _two(
-                        tenant,
-                        333,
-                        "1119",
-                        "Attending Physician",
-                        "http://terminology.hl7.org/CodeSystem/v3-ParticipationType",
-                        "ATND",
-                        "attender",
-                    )
-                ],  # fmt: skip
-                "period": {"start": instant(start)},
-                "individual": {
-                    "reference": f"Practitioner/{practitioner}",
-                    "display": names.get("practitioner", ""),
-                },
-            }
+            attending(tenant, practitioner, names.get("practitioner", ""), start)
         ]
     if appointment is not None:
         body["appointment"] = [{"reference": f"Appointment/{appointment.fhir_id}"}]

@@ -228,3 +228,27 @@ def fhir_patch(url: str, token: str, ops: Any, if_match: str | None = None) -> r
 
 
 __all__ = ["urlencode"]
+
+
+def ehr_launch_tokens(sandbox, src: str) -> dict:
+    """Authorizes the provider app for the EHR launch framed at `src`; the token response."""
+    client = sandbox.clients["provider"]
+    params = query_of(src)
+    response = requests.get(
+        sandbox.authorize_url("provider"),
+        allow_redirects=False,
+        timeout=10,
+        params={
+            "response_type": "code",
+            "client_id": client["client_id"],
+            "redirect_uri": client["redirect_uri"],
+            "scope": "launch openid fhirUser online_access user/Patient.read",
+            "state": "s1",
+            "aud": params["iss"],
+            "launch": params["launch"],
+        },
+    )
+    assert response.status_code == 302
+    back = query_of(response.headers["Location"])
+    assert back["state"] == "s1"
+    return exchange_code(sandbox, "provider", back["code"]).json()

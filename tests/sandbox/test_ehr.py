@@ -6,7 +6,7 @@ import pytest
 import requests
 
 from smartapp.sandbox.models import Encounter, Patient, Practitioner
-from tests.sandbox.conftest import TENANT, exchange_code, fhir_get, query_of
+from tests.sandbox.conftest import TENANT, ehr_launch_tokens, fhir_get, query_of
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -41,29 +41,6 @@ def _launch(
     return src, frame
 
 
-def _ehr_tokens(sandbox, src: str) -> dict:
-    client = sandbox.clients["provider"]
-    params = query_of(src)
-    response = requests.get(
-        sandbox.authorize_url("provider"),
-        allow_redirects=False,
-        timeout=10,
-        params={
-            "response_type": "code",
-            "client_id": client["client_id"],
-            "redirect_uri": client["redirect_uri"],
-            "scope": "launch openid fhirUser online_access user/Patient.read",
-            "state": "s1",
-            "aud": params["iss"],
-            "launch": params["launch"],
-        },
-    )
-    assert response.status_code == 302
-    back = query_of(response.headers["Location"])
-    assert back["state"] == "s1"
-    return exchange_code(sandbox, "provider", back["code"]).json()
-
-
 def test_the_ehr_page_renders_the_app_in_an_iframe_with_iss_and_launch(sandbox):
     src, frame = _launch(sandbox)
     assert src.startswith(sandbox.base + "/launch?")
@@ -76,7 +53,7 @@ def test_the_ehr_page_renders_the_app_in_an_iframe_with_iss_and_launch(sandbox):
 
 def test_an_ehr_launch_skips_login_and_gives_the_launch_context(sandbox):
     src, _ = _launch(sandbox)
-    body = _ehr_tokens(sandbox, src)
+    body = ehr_launch_tokens(sandbox, src)
     patient = Patient.objects.filter(tenant_id=TENANT).order_by("fhir_id").first()
     assert body["patient"] == patient.fhir_id
     assert body["encounter"] == patient.encounters.order_by("fhir_id").first().fhir_id
@@ -93,7 +70,7 @@ def test_an_ehr_launch_skips_login_and_gives_the_launch_context(sandbox):
 
 def test_the_banner_can_be_turned_off_and_the_encounter_left_out(sandbox):
     src, _ = _launch(sandbox, banner=False, encounter=False)
-    body = _ehr_tokens(sandbox, src)
+    body = ehr_launch_tokens(sandbox, src)
     assert body["need_patient_banner"] is False
     assert "encounter" not in body
 
@@ -122,7 +99,7 @@ def test_a_launch_without_a_chosen_encounter_uses_the_patients_latest_visit(sand
             http.get(urljoin(sandbox.base, posted.headers["Location"])).text,
         )[1]
     )
-    assert _ehr_tokens(sandbox, src)["encounter"] == latest.fhir_id
+    assert ehr_launch_tokens(sandbox, src)["encounter"] == latest.fhir_id
 
 
 def test_an_unknown_launch_is_refused(sandbox):

@@ -79,7 +79,7 @@ class PatientHandler(ResourceHandler):
     def search(self, *, tenant: str, params: QueryDict, access: Access) -> QuerySet[Any]:
         p.check_names(params, ALLOWED, repeatable=frozenset({"birthdate"}))
         p.require_one(params, PRIMARY)
-        rows = Patient.objects.filter(tenant_id=tenant).filter(_filters(params))
+        rows = Patient.objects.filter(tenant_id=tenant).current().filter(_filters(params))
         if access.compartment_patient is not None:
             rows = rows.filter(fhir_id=access.compartment_patient)
         if rows.count() > MAX_MATCHES:

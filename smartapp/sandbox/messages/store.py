@@ -2,7 +2,6 @@
 
 import re
 from datetime import UTC, datetime, timedelta
-from html import unescape
 from typing import Any
 
 from django.db import transaction
@@ -10,6 +9,7 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.html import strip_tags
 
+from smartapp.lib.html_text import plain_text
 from smartapp.sandbox.models import Patient, PortalMessage, Practitioner
 
 LIMIT = 1000
@@ -62,7 +62,7 @@ def _participant(value: dict[str, Any]) -> dict[str, Any]:
 
 def preview(content: str, length: int = 120) -> str:
     """Plain text (not HTML: callers must escape it) from the start of the content."""
-    text = " ".join(unescape(strip_tags(content)).split())
+    text = plain_text(content)
     return text if len(text) <= length else text[: length - 1].rstrip() + "…"
 
 

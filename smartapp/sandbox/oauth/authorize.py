@@ -4,7 +4,9 @@ import re
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from smartapp.sandbox import errors, links
@@ -186,14 +188,18 @@ def load_pending(txn: str, persona: str) -> tuple[PendingAuthorization, Request]
     return pending, req
 
 
+def _who_may_sign_in(tenant: str, persona: str) -> QuerySet[Any]:
+    if persona == "provider":
+        return Practitioner.objects.filter(tenant_id=tenant)
+    return Patient.objects.filter(tenant_id=tenant).current()  # a combined record has no login
+
+
 def people(tenant: str, persona: str) -> list[Practitioner] | list[Patient]:
-    model = Practitioner if persona == "provider" else Patient
-    return list(model.objects.filter(tenant_id=tenant).order_by("fhir_id"))
+    return list(_who_may_sign_in(tenant, persona).order_by("fhir_id"))
 
 
 def select_user(pending: PendingAuthorization, req: Request, fhir_id: str) -> bool:
-    model = Practitioner if req.persona == "provider" else Patient
-    if not model.objects.filter(tenant_id=req.tenant, fhir_id=fhir_id).exists():
+    if not _who_may_sign_in(req.tenant, req.persona).filter(fhir_id=fhir_id).exists():
         return False
     PendingAuthorization.objects.filter(pk=pending.pk).update(user_fhir_id=fhir_id)
     return True
