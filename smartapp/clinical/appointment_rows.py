@@ -219,13 +219,13 @@ def _service(data: dict[str, Any]) -> tuple[str, Coding | None]:
 def cancel_reason(data: dict[str, Any]) -> str:
     """Why the appointment was cancelled, in words ("" when the EHR gave no readable reason)."""
     concept = one(data.get("cancelationReason"))
-    shown = concept_text(concept)
-    if shown:
-        return shown
+    written = text(concept.get("text"))  # what a person typed comes first
+    if written:
+        return written
     for coding in dicts(concept.get("coding")):
         if coding.get("system") == CANCEL_SYSTEM and text(coding.get("code")) in CANCEL_WORDS:
-            return CANCEL_WORDS[coding["code"]]
-    return ""
+            return CANCEL_WORDS[coding["code"]]  # HL7's displays read like codes ("Other: Weather")
+    return concept_text(concept)
 
 
 @lru_cache(maxsize=4096)

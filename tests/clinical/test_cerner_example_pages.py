@@ -101,7 +101,8 @@ def test_a_merged_record_is_followed_to_the_surviving_patient(client, fake_ehr, 
 
     text = _text(client.get(f"/l/{chart.public_id}/chart/"))
 
-    assert 'id="merged-notice"' in text and "You are seeing the current record (MRN 6931)" in text
+    assert 'id="merged-notice"' in text and "was merged into this patient's current record" in text
+    assert "<b>SMART, JOE</b>, MRN 6931" in text and "(12742633)" in text
     assert 'id="patient-name">SMART, JOE<' in text
 
 

@@ -7,6 +7,7 @@ import re
 
 import pytest
 
+from smartapp.clinical.appointment_rows import CANCEL_WORDS
 from smartapp.launch.models import Launch
 from smartapp.sandbox.models import Appointment, Patient
 from tests.conftest import SANDBOX_TENANT_ID
@@ -50,7 +51,7 @@ def test_a_room_named_only_by_display_shows_beside_the_clinician(client, live_se
         for p in booked.resource["participant"]
         if "reference" not in p["actor"]
     )
-    assert room.startswith("Exam Room ") and f", {room}</td>" in row
+    assert room.startswith("Exam Room ") and f'class="muted small room">{room}<' in row
 
 
 def test_a_video_visit_says_when_its_link_opens_or_offers_it(client, live_server, tenant):
@@ -70,7 +71,7 @@ def test_a_video_visit_says_when_its_link_opens_or_offers_it(client, live_server
 def test_a_cancelled_appointment_says_why(client, live_server, tenant):
     cancelled = _appointment(status="cancelled")
     launch = _launch_on(client, live_server, cancelled.patient_fhir_id)
-    reason = cancelled.cancelation_reason["coding"][0]["display"]
+    reason = CANCEL_WORDS[cancelled.cancelation_reason["coding"][0]["code"]]
 
     text = _text(client.get(f"/l/{launch.public_id}/chart/appointments/"))
 
@@ -85,7 +86,7 @@ def test_a_merged_record_opens_on_the_surviving_patient(client, live_server, ten
 
     text = _text(client.get(f"/l/{launch.public_id}/chart/"))
 
-    assert 'id="merged-notice"' in text and "You are seeing the current record" in text
+    assert 'id="merged-notice"' in text and "was merged into this patient's current record" in text
     assert f'id="patient-name">{html.escape(survivor.display_name)}<' in text
     assert f'id="patient-mrn">{survivor.mrn}<' in text
 
