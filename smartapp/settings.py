@@ -122,6 +122,14 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 60)
 CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 90)
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
+# A web request that queues work (a payment to post now) must not stall while the broker is
+# down: one quick retry, then it gives up; the beat finds the row in the database anyway.
+CELERY_TASK_PUBLISH_RETRY_POLICY = {
+    "max_retries": 1,
+    "interval_start": 0,
+    "interval_step": 0.1,
+    "interval_max": 0.1,
+}
 # Celery closes Django's database connection around every task unless this is set (then it keeps
 # one per worker process for about twice this many tasks). Unset by default (as shipped).
 CELERY_DB_REUSE_MAX = env_int("CELERY_DB_REUSE_MAX", 0) or None

@@ -18,7 +18,7 @@ from smartapp.fhir.gateway import FhirGateway
 from smartapp.launch import errors
 from smartapp.launch.access import gateway_for, on_behalf_reason, system_gateway_for
 from smartapp.launch.models import Launch
-from smartapp.lib import claims
+from smartapp.lib import row_leases
 
 State = BookingRequest.State
 REQUEST_LIFETIME = timedelta(hours=1)
@@ -99,7 +99,7 @@ def _settle(request: BookingRequest) -> BookingRequest:
         request.refresh_from_db()
         return request.state != State.SENDING
 
-    claims.wait_until(settled, seconds=SETTLE_SECONDS, step=0.2)
+    row_leases.wait_until(settled, seconds=SETTLE_SECONDS, step=0.2)
     return request
 
 

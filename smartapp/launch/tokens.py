@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from smartapp.launch import errors
 from smartapp.launch.models import Launch
-from smartapp.lib import claims
+from smartapp.lib import row_leases
 from smartapp.tenants.discovery import DiscoveryError, smart_configuration
 from smartapp.tenants.models import Persona
 from smartapp.tenants.oauth import TokenEndpointError, token_request
@@ -69,12 +69,12 @@ def _refresh_grant(launch: Launch) -> None:
 def _refresh_claimed(launch: Launch) -> str:
     launch.refresh_from_db()
     if not _due(launch):  # another process refreshed between our read and our claim
-        claims.release(model=Launch, pk=launch.pk, field="refresh_claimed_until")
+        row_leases.release(model=Launch, pk=launch.pk, field="refresh_claimed_until")
         return launch.access_token
     try:
         _refresh_grant(launch)
     except (TokenEndpointError, DiscoveryError) as error:
-        claims.release(model=Launch, pk=launch.pk, field="refresh_claimed_until")
+        row_leases.release(model=Launch, pk=launch.pk, field="refresh_claimed_until")
         unreachable = isinstance(error, DiscoveryError) or error.unreachable
         if unreachable and _valid(launch):
             return launch.access_token
@@ -92,7 +92,7 @@ def _wait_for_other_refresh(launch: Launch) -> str:
             not _due(launch) or launch.ended_at is not None or launch.refresh_claimed_until is None
         )
 
-    claims.wait_until(renewed, seconds=CLAIM_SECONDS)
+    row_leases.wait_until(renewed, seconds=CLAIM_SECONDS)
     if launch.ended_at is not None:
         raise _session_ended(launch, "ended by a concurrent refresh")
     if _valid(launch):
@@ -110,7 +110,7 @@ def launch_access_token(*, launch: Launch) -> str:
         if _valid(launch):
             return launch.access_token
         raise _session_ended(launch, "expired without a refresh token")
-    if claims.claim(
+    if row_leases.claim(
         model=Launch, pk=launch.pk, field="refresh_claimed_until", seconds=CLAIM_SECONDS
     ):
         return _refresh_claimed(launch)

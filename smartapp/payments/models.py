@@ -32,6 +32,16 @@ class State(models.TextChoices):
     CANCELLED = "cancelled", "Cancelled"
 
 
+class Actor(models.TextChoices):
+    """Who may move a payment (see transitions.TRANSITIONS)."""
+
+    WORKER = "worker", "worker step"
+    STAFF = "staff", "staff action"
+    PROCESSOR = "processor", "processor event"
+    RECONCILIATION = "reconciliation", "reconciliation"
+    EXPIRY = "expiry", "expiry"
+
+
 # Rows a worker may pick up when due (`next_check_at <= now`) and not leased to another worker.
 DUE_STATES = (
     State.CAPTURED,
@@ -217,3 +227,22 @@ class VisitLock(models.Model):
 
     def __str__(self) -> str:
         return f"lock {self.tenant_id}/{self.encounter_id}"
+
+
+class Transition(models.Model):
+    """One change of a payment's state, as `transitions.payment_move` made it (append-only)."""
+
+    payment = models.ForeignKey(Payment, on_delete=models.CASCADE, related_name="transitions")
+    source = models.CharField(max_length=20, choices=State.choices)
+    target = models.CharField(max_length=20, choices=State.choices)
+    actor = models.CharField(max_length=20, choices=Actor.choices)
+    by = models.CharField(max_length=150, blank=True)
+    reason = models.CharField(max_length=500, blank=True)
+    attempt = models.ForeignKey(Attempt, null=True, blank=True, on_delete=models.SET_NULL)
+    at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"{self.payment_id}: {self.source} → {self.target} ({self.actor})"

@@ -12,6 +12,7 @@ from django.views.decorators.http import require_GET, require_POST
 from smartapp.payments import selectors, staff
 from smartapp.payments.forms import OpsFilterForm, ResolveForm
 from smartapp.payments.models import Payment, State
+from smartapp.payments.transitions import next_steps
 
 
 def _back(payment: Payment) -> HttpResponseRedirect:
@@ -47,7 +48,13 @@ def ops_list(request: HttpRequest) -> HttpResponse:
 @staff_member_required
 def ops_detail(request: HttpRequest, payment_id: uuid.UUID) -> HttpResponse:
     payment = get_object_or_404(Payment.objects.select_related("tenant"), public_id=payment_id)
-    context = {"payment": payment, "attempts": payment.attempts.all(), "resolve": ResolveForm()}
+    context = {
+        "payment": payment,
+        "attempts": payment.attempts.all(),
+        "transitions": payment.transitions.all(),
+        "next_steps": next_steps(payment.state),
+        "resolve": ResolveForm(),
+    }
     return render(request, "payments/ops_detail.html", context)
 
 

@@ -1,305 +1,132 @@
-"""The outbox worker: post a captured payment to Millennium exactly once.
+"""The posting step: a visit's due payments, posted to Millennium exactly once.
 
-A step takes a visit's due payments: claim the rows (conditional UPDATE: works on SQLite and
-PostgreSQL, across processes), lock the visit, search its guarantor-balance Account once (the
-search gives the Account and its balance), then for each payment write a `sending` attempt with
-the balance as evidence (committed BEFORE the POST) and POST /Basic. An unclear answer (timeout,
-5xx, dropped connection, a worker killed mid-POST) leaves the attempt unresolved and stops the
-step; the next step decides from a fresh read of the balance whether it landed. A write is never
-sent again blindly.
+A step claims the rows (claiming.py), locks the visit, searches its guarantor-balance Account
+once (the search gives the Account and its balance), then posts each payment in turn, each with
+its balance evidence committed before the POST (evidence.py). The step stops at the first answer
+that is not a clear 201; a payment whose write is in doubt goes first and alone, after a fresh
+read. Every change of state goes through transitions.payment_move.
 """
 
 import logging
 import time
-import uuid
-from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import Decimal
-from functools import cache
+from enum import Enum
 
 from django.conf import settings
-from django.db import IntegrityError
-from django.db.models import Exists, OuterRef, Q, Sum
 from django.utils import timezone
 
 from smartapp.fhir import errors as fhir
-from smartapp.fhir.gateway import AuditContext, FhirGateway
-from smartapp.lib import claims
-from smartapp.payments.ehr import AccountBalance, financial_transaction, guarantor_account
-from smartapp.payments.models import (
-    DUE_STATES,
-    Attempt,
-    Payment,
-    PaymentSettings,
-    State,
-    VisitLock,
+from smartapp.payments.claiming import (
+    Job,
+    claimed_jobs,
+    jobs_release,
+    released,
+    visit_lock,
+    visit_unlock,
 )
-from smartapp.tenants.models import Tenant
+from smartapp.payments.ehr import AccountBalance, financial_transaction, guarantor_account
+from smartapp.payments.evidence import (
+    attempt_finish,
+    others_in_doubt,
+    sending_start,
+    verdict_for,
+    verdict_record,
+)
+from smartapp.payments.models import Actor, Attempt, Payment, State
+from smartapp.payments.transitions import payment_move
 
 logger = logging.getLogger(__name__)
-TokenProvider = Callable[[], str]
-OURS_LANDED = (Attempt.Result.POSTED, Attempt.Result.LANDED)
+WAIT_FOR_OTHER = "Waiting for another payment to this account to be confirmed."
 
 
-def _lease() -> timedelta:
-    return timedelta(seconds=settings.PAYMENT_CLAIM_SECONDS)
+class Skip(Enum):
+    """Why a step left a payment as it was."""
+
+    NOT_CLAIMED = "not claimed"  # not due, or another worker has it
+    CLAIM_LOST = "claim lost"  # the lease ran out while this step worked (logged)
+    INTERRUPTED = "interrupted"  # an unexpected error after the claim was gone (logged)
 
 
-def payments_claim(*, payment_ids: list[int]) -> str:
-    """Claims those of the payments that are due and free, all under one returned claim token."""
-    now = timezone.now()
-    token = uuid.uuid4().hex
-    Payment.objects.filter(claims.free(now), pk__in=payment_ids, state__in=DUE_STATES).filter(
-        next_check_at__lte=now
-    ).update(claimed_until=now + _lease(), claim_token=token, updated_at=now)
-    return token
+StepResult = State | Skip
 
 
-def payment_claim(*, payment_id: int) -> str | None:
-    """Claims a due payment for this worker; returns the claim token, or None if not ours."""
-    token = payments_claim(payment_ids=[payment_id])
-    return token if Payment.objects.filter(pk=payment_id, claim_token=token).exists() else None
+@dataclass(frozen=True)
+class StepReport:
+    results: dict[int, StepResult] = field(default_factory=dict)
+    untouched: tuple[Job, ...] = ()
+    come_back: bool = False  # the untouched ones return at the beat's next tick
 
 
-@dataclass
-class Job:
-    payment: Payment
-    token: str
-    settings: PaymentSettings
-    gateway: FhirGateway
-    unresolved: Attempt | None = None
-
-    @property
-    def visit(self) -> tuple[int, str]:
-        return self.payment.tenant_id, self.payment.encounter_id
-
-
-def _claimed_jobs(payment_ids: list[int]) -> list[Job]:
-    """Claims the due ones of `payment_ids` and loads them (one query each way), unclear first."""
-    token = payments_claim(payment_ids=payment_ids)
-    in_doubt = Attempt.objects.in_doubt().filter(payment=OuterRef("pk"))
-    payments = (
-        Payment.objects.filter(claim_token=token)
-        .select_related("tenant__payment_settings", "launch")
-        .annotate(in_doubt=Exists(in_doubt))
-    )
-    tokens: dict[int, TokenProvider] = {}
-    jobs = []
-    for payment in sorted(payments, key=lambda p: (not p.in_doubt, payment_ids.index(p.pk))):
-        provider = tokens.setdefault(payment.tenant_id, _system_tokens(payment.tenant))
-        job = Job(payment, token, _settings(payment), _gateway(payment, provider))
-        if payment.in_doubt:
-            job.unresolved = payment.attempts.in_doubt().latest("id")
-        jobs.append(job)
-    return jobs
-
-
-def _release(jobs: list[Job], *, again: bool) -> None:
-    """Gives back claims this step did not use; `again`: the beat sends them at its next tick."""
-    if jobs:
-        Payment.objects.filter(
-            pk__in=[job.payment.pk for job in jobs], claim_token=jobs[0].token
-        ).update(
-            claimed_until=None,
-            claim_token="",
-            **({"enqueued_at": None} if again else {}),
-        )
-
-
-def _save(job: Job, **fields: object) -> bool:
-    """Updates the row only while this worker still holds the claim; releases it."""
-    now = timezone.now()
-    fields = {
-        "claimed_until": None,
-        "claim_token": "",
-        "enqueued_at": None,
-        "account_id": job.payment.account_id,
-        **fields,
-    }
-    done = Payment.objects.filter(pk=job.payment.pk, claim_token=job.token).update(
-        updated_at=now, **fields
-    )
-    if not done:
-        logger.error("payment %s: claim lost before saving %s", job.payment.posting_id, fields)
-    return bool(done)
-
-
-def _resting(job: Job) -> str:
-    if job.unresolved is not None:
-        return State.OUTCOME_UNKNOWN
-    return State.CAPTURED if job.payment.account_id else State.AWAITING_ACCOUNT
-
-
-def _escalated(job: Job) -> bool:
-    since = job.payment.captured_at or job.payment.created_at
-    return timezone.now() - since > timedelta(seconds=job.settings.escalate_after_seconds)
-
-
-def _later(job: Job, *, message: str, delay: float | None = None, state: str = "") -> str:
-    """Try again later (backing off, capped), or escalate once the tenant's time is up."""
-    checks = job.payment.checks + 1
-    cap = job.settings.backoff_cap_seconds
-    if delay is None:
-        delay = min(cap, settings.PAYMENT_BACKOFF_BASE_SECONDS * 2 ** min(job.payment.checks, 20))
-    state = state or _resting(job)
-    if _escalated(job) and state != State.NEEDS_ATTENTION:
-        hours = job.settings.escalate_after_seconds / 3600
-        message = f"Escalated after {hours:g} h: {message}"
-        state, delay = State.NEEDS_ATTENTION, cap  # still looking, at the slowest pace
-    when = timezone.now() + timedelta(seconds=delay)
-    _save(job, state=state, next_check_at=when, checks=checks, message=message)
-    return state
-
-
-def _attempt(job: Job, kind: str, result: str, **fields: object) -> Attempt:
-    return Attempt.objects.create(
-        payment=job.payment, kind=kind, result=result, finished_at=timezone.now(), **fields
-    )
-
-
-def _from_error(error: fhir.FhirError) -> dict[str, object]:
-    return {
-        "http_status": error.status or None,
-        "correlation_id": error.correlation[:200],
-        "outcome_text": error.message or str(error),
-    }
-
-
-def _look_up(job: Job, kind: str) -> AccountBalance | None | str:
-    """The Account (or None); on an EHR error, schedules a retry and returns the new state."""
-    try:
-        return guarantor_account(gateway=job.gateway, encounter_id=job.payment.encounter_id)
-    except fhir.RateLimited as error:
-        _attempt(job, kind, Attempt.Result.NOT_SENT, **_from_error(error))
-        return _later(job, message="The EHR asked us to slow down.", delay=error.retry_after or 1)
-    except fhir.FhirError as error:
-        _attempt(job, kind, Attempt.Result.ERROR, **_from_error(error))
-        return _later(job, message=f"Account look-up failed: {error.message or error}")
-
-
-def _lock(job: Job) -> bool:
-    """Holds the visit's lock, or takes over one whose holder's lease ran out (a dead worker)."""
-    payment, now = job.payment, timezone.now()
-    visit = {"tenant": payment.tenant, "encounter_id": payment.encounter_id}
-    until = now + _lease()
-    if VisitLock.objects.filter(claims.free(now) | Q(holder=job.token), **visit).update(
-        holder=job.token, claimed_until=until
-    ):
-        return True
-    try:  # the visit's first payment: its lock row does not exist yet
-        VisitLock.objects.create(holder=job.token, claimed_until=until, **visit)
-    except IntegrityError:  # another worker created it first, and holds it
-        return False
-    return True
-
-
-def _unlock(job: Job) -> None:
-    payment = job.payment
-    VisitLock.objects.filter(
-        tenant=payment.tenant, encounter_id=payment.encounter_id, holder=job.token
-    ).update(holder="", claimed_until=None)
-
-
-def _others_in_doubt(job: Job, account_id: str) -> bool:
-    """Another of our payments to this Account has an unresolved write: its evidence comes first."""
-    return (
-        Attempt.objects.in_doubt()
-        .filter(payment__tenant=job.payment.tenant, account_id=account_id)
-        .exclude(payment=job.payment)
-        .exists()
-    )
-
-
-def payment_process(*, payment_id: int) -> str:
-    """One step of a due payment: look up, wait, resolve or post. Returns the state it left."""
+def payment_process(*, payment_id: int) -> StepResult:
+    """One step of a due payment: look up, wait, resolve or post."""
     return visit_process(payment_ids=[payment_id])[payment_id]
 
 
-def visit_process(*, payment_ids: list[int]) -> dict[int, str]:
-    """One step of a visit's due payments, in order; returns the state each was left in.
-
-    Under one visit lock, one Account search serves them all: each POST's balance evidence is the
-    balance read less what the earlier POSTs of this step took off (each with a clear 201). The
-    step stops at the first answer that is not a clear 201. A payment with an unclear write goes
-    first and alone, after a fresh read. Payments the step does not reach come back with the beat.
-    """
-    results = dict.fromkeys(payment_ids, "not claimed")
-    jobs = _claimed_jobs(payment_ids)
+def visit_process(*, payment_ids: list[int]) -> dict[int, StepResult]:
+    """One step of a visit's due payments, in order; where each was left."""
+    results: dict[int, StepResult] = dict.fromkeys(payment_ids, Skip.NOT_CLAIMED)
+    jobs = claimed_jobs(payment_ids)
     if not jobs:
         return results
-    first, rest = jobs[0], [job for job in jobs[1:] if job.visit == jobs[0].visit]
-    _release([job for job in jobs[1:] if job.visit != first.visit], again=True)
-    again = first.unresolved is not None
+    first = jobs[0]
+    same_visit = [job for job in jobs[1:] if job.visit == first.visit]
+    jobs_release([job for job in jobs[1:] if job.visit != first.visit], again=True)
     try:
-        again = _visit_step(first, rest, results) or again
+        report = _visit_step(first, same_visit)
     except Exception:
-        if results[first.payment.pk] == "not claimed":
-            results[first.payment.pk] = _recover(first)
-        else:
-            logger.exception("payment %s: visit step failed", first.payment.posting_id)
-    finally:
-        _release(rest, again=again)
-    return results
+        report = StepReport({first.payment.pk: _recover(first)}, tuple(same_visit), True)
+    jobs_release(list(report.untouched), again=report.come_back or first.unresolved is not None)
+    return results | report.results
 
 
-def _recover(job: Job) -> str:
-    """After an unexpected error: a `sending` attempt stays unresolved, so nothing is re-sent blindly."""
-    logger.exception("payment %s: step failed", job.payment.posting_id)
-    if Payment.objects.filter(pk=job.payment.pk, claim_token=job.token).exists():
-        return _later(job, message="An internal error interrupted this payment; retrying.")
-    return "error"
-
-
-def _visit_step(first: Job, rest: list[Job], results: dict[int, str]) -> bool:
-    """Steps `first`, then as many of `rest` as it should (taking them off `rest`).
-
-    Returns True when the ones left should come back at the beat's next tick.
-    """
-    if not _lock(first):
-        results[first.payment.pk] = _later(
-            first, message="Another payment for this visit is posting.", delay=1
-        )
-        return True
+def _visit_step(first: Job, rest: list[Job]) -> StepReport:
+    if not visit_lock(first):
+        state = _later(first, "Another payment for this visit is posting.", delay=1)
+        return StepReport({first.payment.pk: state}, tuple(rest), come_back=True)
     try:
         if first.unresolved is not None:
-            results[first.payment.pk] = _locked_step(first)
-            return True
-        return _post_in_turn(first, rest, results)
+            return StepReport({first.payment.pk: _alone(first)}, tuple(rest), come_back=True)
+        return _in_turn(first, rest)
     finally:
-        _unlock(first)
+        visit_unlock(first)
 
 
-def _post_in_turn(first: Job, rest: list[Job], results: dict[int, str]) -> bool:
+def _in_turn(first: Job, rest: list[Job]) -> StepReport:
     """One search, then each payment in turn (the visit lock keeps our other writes out)."""
-    found = _look_up(first, Attempt.Kind.LOOKUP)
-    if isinstance(found, str):
-        results[first.payment.pk] = found
-        return False
-    if found is not None and _others_in_doubt(first, found.account_id):
-        results[first.payment.pk] = _later(
-            first, message="Waiting for another payment to this account to be confirmed.", delay=2
-        )
-        return False
+    try:
+        found = guarantor_account(gateway=first.gateway, encounter_id=first.payment.encounter_id)
+    except fhir.FhirError as error:
+        return StepReport({first.payment.pk: _lookup_failed(first, error)}, tuple(rest))
+    if found is not None and others_in_doubt(first, found.account_id):
+        return StepReport({first.payment.pk: _later(first, WAIT_FOR_OTHER, delay=2)}, tuple(rest))
     balance = found.balance if found else None
     deadline = time.monotonic() + settings.CELERY_TASK_SOFT_TIME_LIMIT / 3
-    job = first
-    while True:
+    results: dict[int, StepResult] = {}
+    queue = [first, *rest]
+    while queue:
+        job = queue.pop(0)
         problem = _missing(job, found)
-        try:
-            state = _no_account(job, problem) if problem else _post_to(job, found, balance)
-        except Exception:
-            state = _recover(job)
-        results[job.payment.pk] = state
+        results[job.payment.pk] = state = _one(job, found, balance, problem)
         if not problem and state != State.POSTED:
-            return False  # an unclear or refused write: the rest wait for a fresh read
+            return StepReport(results, tuple(queue))  # the rest wait for a fresh read
         if state == State.POSTED and balance is not None:
             balance -= job.payment.amount
-        if not rest:
-            return False
-        if time.monotonic() > deadline:
-            return True
-        job = rest.pop(0)
+        if queue and time.monotonic() > deadline:
+            return StepReport(results, tuple(queue), come_back=True)
+    return StepReport(results)
+
+
+def _one(
+    job: Job, found: AccountBalance | None, balance: Decimal | None, problem: str
+) -> StepResult:
+    try:
+        if problem or found is None:
+            return _no_account(job, problem)
+        return _post(job, AccountBalance(found.account_id, balance))
+    except Exception:
+        return _recover(job)
 
 
 def _missing(job: Job, found: AccountBalance | None) -> str:
@@ -311,175 +138,51 @@ def _missing(job: Job, found: AccountBalance | None) -> str:
     return ""
 
 
-def _no_account(job: Job, problem: str) -> str:
-    kind = Attempt.Kind.VERIFY if job.unresolved else Attempt.Kind.LOOKUP
-    _attempt(job, kind, Attempt.Result.NO_ACCOUNT, account_id=job.payment.account_id)
-    return _later(job, message=problem)
-
-
-def _post_to(job: Job, found: AccountBalance, balance: Decimal | None) -> str:
-    """Posts `job` to the Account found, with `balance` as its evidence."""
-    job.payment.account_id = found.account_id
-    return _post(job, AccountBalance(found.account_id, balance))
-
-
-def _settings(payment: Payment) -> PaymentSettings:
+def _alone(job: Job) -> StepResult:
+    """A payment whose write is in doubt, under its visit's lock: a fresh read decides."""
+    attempt = job.unresolved
+    assert attempt is not None
     try:
-        return payment.tenant.payment_settings
-    except PaymentSettings.DoesNotExist:
-        return PaymentSettings.objects.get_or_create(tenant=payment.tenant)[0]
-
-
-def _system_tokens(tenant: Tenant) -> TokenProvider:
-    """The tenant's system token, read once a step (it is reused until a minute before expiry)."""
-    from smartapp.tenants.system_client import system_access_token
-
-    return cache(lambda: system_access_token(tenant=tenant))
-
-
-def _gateway(payment: Payment, tokens: TokenProvider) -> FhirGateway:
-    """The tenant's system client (patients cannot read Accounts or post payments)."""
-    tenant = payment.tenant
-    launch = payment.launch_id and str(payment.launch.public_id)
-    return FhirGateway(
-        base_url=tenant.provider_fhir_base,
-        token=tokens,
-        audit_context=AuditContext(
-            who=payment.taken_by or "system",
-            tenant=tenant.slug,
-            launch_id=launch or None,
-            patient_id=payment.patient_id,
-            reason=f"payment {payment.posting_id} on behalf of patient, launch {launch or '-'}",
-        ),
-    )
-
-
-def _locked_step(job: Job) -> str:
-    """A payment alone, under its visit's lock: a fresh read, then resolve and/or post."""
-    kind = Attempt.Kind.VERIFY if job.unresolved else Attempt.Kind.LOOKUP
-    found = _look_up(job, kind)
-    if isinstance(found, str):
-        return found
+        found = guarantor_account(gateway=job.gateway, encounter_id=job.payment.encounter_id)
+    except fhir.FhirError as error:
+        return _lookup_failed(job, error)
     problem = _missing(job, found)
-    if problem:
+    if problem or found is None:
         return _no_account(job, problem)
-    assert found is not None
     job.payment.account_id = found.account_id
-    if job.unresolved is not None:
-        verdict = _resolve(job, found)
-        if verdict != Attempt.Result.NOT_LANDED:
-            return verdict
-        job.unresolved = None
-    if _others_in_doubt(job, found.account_id):
-        return _later(
-            job, message="Waiting for another payment to this account to be confirmed.", delay=2
+    verdict = verdict_for(job, attempt, found)
+    check = verdict_record(job, attempt, verdict, found.account_id)
+    if verdict.result == Attempt.Result.LANDED:
+        message = "Posted (confirmed by the account balance after an unclear answer)."
+        return _save(
+            job, State.POSTED, message, check, posted_at=timezone.now(), next_check_at=None
         )
+    if verdict.result == Attempt.Result.ERROR:
+        message = f"Cannot tell whether the payment landed: {verdict.note}. Check the account in Millennium, then mark resolved."
+        return _save(job, State.NEEDS_ATTENTION, message, check, next_check_at=None)
+    job.unresolved = None  # proven not landed: it may be posted again
+    if others_in_doubt(job, found.account_id):
+        return _later(job, WAIT_FOR_OTHER, delay=2)
     return _post(job, found)
 
 
-def _ours_since(job: Job, attempt: Attempt) -> Decimal:
-    """What our other payments put on this Account after `attempt` took its balance."""
-    total = (
-        Attempt.objects.filter(
-            payment__tenant=job.payment.tenant,
-            account_id=attempt.account_id,
-            kind=Attempt.Kind.POST,
-            result__in=OURS_LANDED,
-            id__gt=attempt.id,
-        )
-        .exclude(payment=job.payment)
-        .aggregate(total=Sum("payment__amount"))["total"]
-    )
-    return total or Decimal("0.00")
-
-
-def _resolve(job: Job, now: AccountBalance) -> str:
-    """After an unclear answer: did the write land? Decided by the balance, never by hope."""
-    attempt, amount = job.unresolved, job.payment.amount
-    assert attempt is not None
-    if attempt.balance_before is None or now.balance is None:
-        drop = None
-    else:
-        drop = attempt.balance_before - now.balance - _ours_since(job, attempt)
-    note = (
-        f"balance before {attempt.balance_before}, now {now.balance}; "
-        f"dropped by {drop} (amount {amount}, our other postings since excluded)"
-    )
-    if drop == amount:
-        verdict = Attempt.Result.LANDED
-    elif drop == 0:
-        verdict = Attempt.Result.NOT_LANDED
-    else:
-        verdict = Attempt.Result.ERROR
-    if verdict != Attempt.Result.ERROR:
-        _settle(attempt, verdict)
-    _attempt(job, Attempt.Kind.VERIFY, verdict, account_id=now.account_id, outcome_text=note)
-    if verdict == Attempt.Result.LANDED:
-        _save(
-            job,
-            state=State.POSTED,
-            posted_at=timezone.now(),
-            next_check_at=None,
-            message="Posted (confirmed by the account balance after an unclear answer).",
-        )
-        return State.POSTED
-    if verdict == Attempt.Result.NOT_LANDED:
-        return verdict
-    _save(
-        job,
-        state=State.NEEDS_ATTENTION,
-        next_check_at=None,
-        message=f"Cannot tell whether the payment landed: {note}. Check the account in Millennium, then mark resolved.",
-    )
-    return State.NEEDS_ATTENTION
-
-
-def _settle(attempt: Attempt, result: str) -> None:
-    Attempt.objects.filter(pk=attempt.pk, result__in=Attempt.UNRESOLVED).update(result=result)
-
-
-def _start_post(job: Job, balance: AccountBalance) -> Attempt | None:
-    """Commits `posting` and then a `sending` attempt with the balance evidence, before the POST.
-
-    No transaction is needed: a crash between the two leaves `posting` with nothing sent, which
-    the next step treats as a fresh payment.
-    """
-    held = Payment.objects.filter(pk=job.payment.pk, claim_token=job.token).update(
-        state=State.POSTING, account_id=balance.account_id, updated_at=timezone.now()
-    )
-    if not held:
-        return None
-    return Attempt.objects.create(
-        payment=job.payment,
-        kind=Attempt.Kind.POST,
-        result=Attempt.Result.SENDING,
-        account_id=balance.account_id,
-        balance_before=balance.balance,
-    )
-
-
-def _post(job: Job, balance: AccountBalance) -> str:
-    attempt = _start_post(job, balance)
+def _post(job: Job, balance: AccountBalance) -> StepResult:
+    attempt = sending_start(job, balance)
     if attempt is None:
-        return "claim lost"
+        return Skip.CLAIM_LOST
     body = financial_transaction(
         payment=job.payment, account_id=balance.account_id, settings=job.settings
     )
     try:
         written = job.gateway.create("Basic", body, patient_id=job.payment.patient_id)
     except fhir.RateLimited as error:  # refused before processing: nothing written
-        _finish(attempt, Attempt.Result.NOT_SENT, **_from_error(error))
-        return _later(
-            job,
-            message="The EHR asked us to slow down.",
-            delay=error.retry_after or 1,
-            state=State.CAPTURED,
-        )
+        attempt_finish(attempt, Attempt.Result.NOT_SENT, **_from_error(error))
+        slow = "The EHR asked us to slow down."
+        return _later(job, slow, delay=error.retry_after or 1, state=State.CAPTURED)
     except fhir.Unauthorized as error:  # token refused before processing
-        _finish(attempt, Attempt.Result.NOT_SENT, **_from_error(error))
-        return _later(
-            job, message=f"The EHR refused our access: {error.message}", state=State.CAPTURED
-        )
+        attempt_finish(attempt, Attempt.Result.NOT_SENT, **_from_error(error))
+        refused = f"The EHR refused our access: {error.message}"
+        return _later(job, refused, state=State.CAPTURED)
     except fhir.FhirError as error:
         if 400 <= error.status < 500:
             return _refused(job, attempt, error)
@@ -487,45 +190,117 @@ def _post(job: Job, balance: AccountBalance) -> str:
     except Exception as error:  # includes Celery's soft time limit mid-request
         logger.exception("payment %s: POST interrupted", job.payment.posting_id)
         return _unclear(job, attempt, {"outcome_text": f"{type(error).__name__} while posting"})
-    _finish(
+    attempt_finish(
         attempt,
         Attempt.Result.POSTED,
         http_status=201,
         correlation_id=written.correlation[:200],
         outcome_text=f"Basic/{written.resource_id}",
     )
-    _save(
-        job,
-        state=State.POSTED,
-        posted_at=timezone.now(),
-        next_check_at=None,
-        message=f"Posted as Basic/{written.resource_id}.",
+    posted = f"Posted as Basic/{written.resource_id}."
+    return _save(job, State.POSTED, posted, attempt, posted_at=timezone.now(), next_check_at=None)
+
+
+def _refused(job: Job, attempt: Attempt, error: fhir.FhirError) -> StepResult:
+    attempt_finish(attempt, Attempt.Result.REFUSED, **_from_error(error))
+    text = f"The EHR refused the payment: {error.message or f'HTTP {error.status}'}"
+    return _save(job, State.FAILED, text, attempt, next_check_at=None)
+
+
+def _unclear(job: Job, attempt: Attempt, fields: dict[str, object]) -> StepResult:
+    attempt_finish(attempt, Attempt.Result.UNKNOWN, **fields)
+    settle = timezone.now() + timedelta(seconds=settings.PAYMENT_UNKNOWN_SETTLE_SECONDS)
+    text = (
+        "Sent, but the EHR gave no clear answer; checking the account balance before anything else."
     )
-    return State.POSTED
+    return _save(job, State.OUTCOME_UNKNOWN, text, attempt, next_check_at=settle)
 
 
-def _finish(attempt: Attempt, result: str, **fields: object) -> None:
-    Attempt.objects.filter(pk=attempt.pk).update(
-        result=result, finished_at=timezone.now(), **fields
+def _save(
+    job: Job, to: State, message: str, attempt: Attempt | None = None, **fields: object
+) -> StepResult:
+    """Moves the payment while this worker still holds the claim, and gives the claim back."""
+    moved = payment_move(
+        payment=job.payment,
+        to=to,
+        actor=Actor.WORKER,
+        reason=message,
+        attempt=attempt,
+        guard=job.held,
+        message=message,
+        account_id=job.payment.account_id,
+        **released(),
+        **fields,
+    )
+    if not moved:
+        logger.error("payment %s: claim lost before moving to %s", job.payment.posting_id, to)
+        return Skip.CLAIM_LOST
+    return to
+
+
+def _resting(job: Job) -> State:
+    if job.payment.state == State.NEEDS_ATTENTION or _escalated(job):
+        return State.NEEDS_ATTENTION  # once with staff, it stays there until they act
+    if job.unresolved is not None:
+        return State.OUTCOME_UNKNOWN
+    return State.CAPTURED if job.payment.account_id else State.AWAITING_ACCOUNT
+
+
+def _escalated(job: Job) -> bool:
+    since = job.payment.captured_at or job.payment.created_at
+    return timezone.now() - since > timedelta(seconds=job.settings.escalate_after_seconds)
+
+
+def _later(
+    job: Job, message: str, *, delay: float | None = None, state: State | None = None
+) -> StepResult:
+    """Try again later (backing off, capped), or escalate once the tenant's time is up."""
+    cap = job.settings.backoff_cap_seconds
+    if delay is None:
+        delay = min(cap, settings.PAYMENT_BACKOFF_BASE_SECONDS * 2 ** min(job.payment.checks, 20))
+    resting = _resting(job)
+    state = State.NEEDS_ATTENTION if resting == State.NEEDS_ATTENTION else (state or resting)
+    if state == State.NEEDS_ATTENTION and job.payment.state != State.NEEDS_ATTENTION:
+        hours = job.settings.escalate_after_seconds / 3600
+        message, delay = f"Escalated after {hours:g} h: {message}", cap
+    elif state == State.NEEDS_ATTENTION:
+        delay = cap  # still looking, at the slowest pace
+    when = timezone.now() + timedelta(seconds=delay)
+    return _save(job, state, message, next_check_at=when, checks=job.payment.checks + 1)
+
+
+def _no_account(job: Job, problem: str) -> StepResult:
+    kind = Attempt.Kind.VERIFY if job.unresolved else Attempt.Kind.LOOKUP
+    _attempt(job, kind, Attempt.Result.NO_ACCOUNT, account_id=job.payment.account_id)
+    return _later(job, problem)
+
+
+def _lookup_failed(job: Job, error: fhir.FhirError) -> StepResult:
+    kind = Attempt.Kind.VERIFY if job.unresolved else Attempt.Kind.LOOKUP
+    if isinstance(error, fhir.RateLimited):
+        _attempt(job, kind, Attempt.Result.NOT_SENT, **_from_error(error))
+        return _later(job, "The EHR asked us to slow down.", delay=error.retry_after or 1)
+    _attempt(job, kind, Attempt.Result.ERROR, **_from_error(error))
+    return _later(job, f"Account look-up failed: {error.message or error}")
+
+
+def _recover(job: Job) -> StepResult:
+    """After an unexpected error: a `sending` attempt stays unresolved, so nothing is re-sent blindly."""
+    logger.exception("payment %s: step failed", job.payment.posting_id)
+    if Payment.objects.filter(pk=job.payment.pk, claim_token=job.token).exists():
+        return _later(job, "An internal error interrupted this payment; retrying.")
+    return Skip.INTERRUPTED
+
+
+def _attempt(job: Job, kind: Attempt.Kind, result: Attempt.Result, **fields: object) -> Attempt:
+    return Attempt.objects.create(
+        payment=job.payment, kind=kind, result=result, finished_at=timezone.now(), **fields
     )
 
 
-def _refused(job: Job, attempt: Attempt, error: fhir.FhirError) -> str:
-    _finish(attempt, Attempt.Result.REFUSED, **_from_error(error))
-    text = error.message or f"HTTP {error.status}"
-    _save(
-        job, state=State.FAILED, next_check_at=None, message=f"The EHR refused the payment: {text}"
-    )
-    return State.FAILED
-
-
-def _unclear(job: Job, attempt: Attempt, fields: dict[str, object]) -> str:
-    _finish(attempt, Attempt.Result.UNKNOWN, **fields)
-    settle = timedelta(seconds=settings.PAYMENT_UNKNOWN_SETTLE_SECONDS)
-    _save(
-        job,
-        state=State.OUTCOME_UNKNOWN,
-        next_check_at=timezone.now() + settle,
-        message="Sent, but the EHR gave no clear answer; checking the account balance before anything else.",
-    )
-    return State.OUTCOME_UNKNOWN
+def _from_error(error: fhir.FhirError) -> dict[str, object]:
+    return {
+        "http_status": error.status or None,
+        "correlation_id": error.correlation[:200],
+        "outcome_text": error.message or str(error),
+    }

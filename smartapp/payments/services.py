@@ -15,9 +15,10 @@ from django.db.models import Q
 from django.utils import timezone
 
 from smartapp.launch.models import Launch
-from smartapp.lib import claims
+from smartapp.lib import row_leases
 from smartapp.payments.models import (
     DUE_STATES,
+    Actor,
     AmountSource,
     Attempt,
     Method,
@@ -26,6 +27,7 @@ from smartapp.payments.models import (
     State,
 )
 from smartapp.payments.processor import Checkout, ProcessorError, processor_for
+from smartapp.payments.transitions import payment_move
 from smartapp.tenants.models import Tenant
 
 logger = logging.getLogger(__name__)
@@ -101,7 +103,7 @@ def checkout_begin(*, payment: Payment, return_url: str, cancel_url: str) -> str
     )
     payment.processor_session_id, payment.checkout_url = checkout.session_id, checkout.checkout_url
     if checkout.status == "captured":
-        checkout_settle(payment=payment, checkout=checkout)
+        checkout_settle(payment=payment, checkout=checkout, actor=Actor.PROCESSOR)
     return checkout.checkout_url
 
 
@@ -109,7 +111,7 @@ def _matches(payment: Payment, checkout: Checkout) -> bool:
     return checkout.reference == payment.posting_id and checkout.amount == payment.amount
 
 
-def checkout_settle(*, payment: Payment, checkout: Checkout) -> Payment:
+def checkout_settle(*, payment: Payment, checkout: Checkout, actor: Actor) -> Payment:
     """Applies what the processor says about the session (the only source we trust)."""
     if not _matches(payment, checkout):
         _record(
@@ -117,7 +119,7 @@ def checkout_settle(*, payment: Payment, checkout: Checkout) -> Payment:
         )
         return payment
     if checkout.status == "captured" and checkout.charge_id:
-        _capture(payment, checkout)
+        _capture(payment, checkout, actor)
     elif checkout.status in ("declined", "failed") and payment.state == State.NEW:
         text = checkout.failure or f"card {checkout.status}"
         Payment.objects.filter(pk=payment.pk, state=State.NEW).update(message=text)
@@ -125,14 +127,17 @@ def checkout_settle(*, payment: Payment, checkout: Checkout) -> Payment:
     return payment
 
 
-def _capture(payment: Payment, checkout: Checkout) -> None:
+def _capture(payment: Payment, checkout: Checkout, actor: Actor) -> None:
     """new (or cancelled before any charge) → captured, exactly once, then post soon."""
     now = timezone.now()
     with transaction.atomic():
-        captured = Payment.objects.filter(
-            pk=payment.pk, state__in=(State.NEW, State.CANCELLED), charge_id=""
-        ).update(
-            state=State.CAPTURED,
+        captured = payment_move(
+            payment=payment,
+            to=State.CAPTURED,
+            actor=actor,
+            reason=f"captured, charge {checkout.charge_id}",
+            sources=(State.NEW, State.CANCELLED),
+            guard=Q(charge_id=""),
             processor_session_id=checkout.session_id,
             charge_id=checkout.charge_id,
             card_brand=checkout.brand[:20],
@@ -157,7 +162,7 @@ def checkout_return(*, payment: Payment, session_id: str) -> Payment:
     checkout = processor_for(payment_settings(tenant=payment.tenant)).fetch_session(
         session_id=session_id
     )
-    return checkout_settle(payment=payment, checkout=checkout)
+    return checkout_settle(payment=payment, checkout=checkout, actor=Actor.PROCESSOR)
 
 
 def checkouts_reconcile(*, older_than: timedelta | None = None) -> int:
@@ -176,10 +181,16 @@ def checkouts_reconcile(*, older_than: timedelta | None = None) -> int:
             logger.warning("reconcile %s: %s", payment.posting_id, error)
             continue
         if checkout is not None and checkout.status == "captured":
-            checkout_settle(payment=payment, checkout=checkout)
+            checkout_settle(payment=payment, checkout=checkout, actor=Actor.RECONCILIATION)
         else:
-            Payment.objects.filter(pk=payment.pk, state=State.NEW).update(
-                state=State.CANCELLED, message="Checkout abandoned: nothing was charged."
+            abandoned = "Checkout abandoned: nothing was charged."
+            payment_move(
+                payment=payment,
+                to=State.CANCELLED,
+                actor=Actor.EXPIRY,
+                reason=abandoned,
+                sources=(State.NEW,),
+                message=abandoned,
             )
         done += 1
     return done
@@ -202,6 +213,7 @@ class DeskPayment:
 def desk_payment_record(*, desk: DeskPayment) -> Payment:
     """Money taken in person is already in hand: the row starts `captured` and posts soon."""
     launch, now = desk.launch, timezone.now()
+    taken = f"{Method(desk.method).label} taken at the desk."
     try:
         with transaction.atomic():
             payment = Payment.objects.create(
@@ -219,10 +231,17 @@ def desk_payment_record(*, desk: DeskPayment) -> Payment:
                 card_brand=desk.card_brand,
                 card_last4=desk.card_last4,
                 card_expiry=desk.card_expiry,
-                state=State.CAPTURED,
+            )
+            payment_move(
+                payment=payment,
+                to=State.CAPTURED,
+                actor=Actor.STAFF,
+                reason=taken,
+                by=payment.taken_by,
+                sources=(State.NEW,),
                 captured_at=now,
                 next_check_at=now,
-                message=f"{Method(desk.method).label} taken at the desk.",
+                message=taken,
             )
             enqueue_soon(payment)
             return payment
@@ -237,7 +256,7 @@ def _claim_due(*, limit: int) -> list[tuple[int, int, str]]:
     with transaction.atomic():
         due = (
             Payment.objects.filter(state__in=DUE_STATES, next_check_at__lte=now)
-            .filter(claims.free(now))
+            .filter(row_leases.free(now))
             .filter(Q(enqueued_at__isnull=True) | Q(enqueued_at__lt=grace))
             .order_by("next_check_at", "id")
         )

@@ -5,23 +5,17 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
-from smartapp.lib import claims
-from smartapp.payments.models import Attempt, Payment, State
+from smartapp.lib import row_leases
+from smartapp.payments.models import Actor, Attempt, Payment, State
 from smartapp.payments.processor import ProcessorError, processor_for
 from smartapp.payments.services import enqueue_soon, payment_settings
+from smartapp.payments.transitions import REFUNDABLE, RESOLVABLE, RETRYABLE, payment_move
 
 logger = logging.getLogger(__name__)
-RETRYABLE = (
-    State.CAPTURED,
-    State.AWAITING_ACCOUNT,
-    State.OUTCOME_UNKNOWN,
-    State.NEEDS_ATTENTION,
-    State.FAILED,
-)
-RESOLVABLE = (*RETRYABLE, State.POSTING)
-REFUNDABLE = (State.FAILED, State.NEEDS_ATTENTION, State.AWAITING_ACCOUNT, State.CANCELLED)
+REFUND_CLAIM = "refund"  # the claim token a refund holds while the processor answers
 
 
 class ActionRefused(Exception):
@@ -41,16 +35,27 @@ def _note(payment: Payment, by: str, text: str, result: str = Attempt.Result.OK)
 
 def payment_retry(*, payment: Payment, by: str) -> None:
     """Makes the payment due now (a refused one is posted again: a 422 wrote nothing)."""
-    state = State.OUTCOME_UNKNOWN if payment.attempts.in_doubt().exists() else State.CAPTURED
+    in_doubt, was = payment.attempts.in_doubt().exists(), payment.state
+    target = State.OUTCOME_UNKNOWN if in_doubt else State.CAPTURED
+    sources = (State.OUTCOME_UNKNOWN, State.NEEDS_ATTENTION) if in_doubt else RETRYABLE
     with transaction.atomic():
-        done = Payment.objects.filter(
-            claims.free(timezone.now()), pk=payment.pk, state__in=RETRYABLE
-        ).update(state=state, next_check_at=timezone.now(), enqueued_at=None, checks=0)
-        if not done:
+        moved = payment_move(
+            payment=payment,
+            to=target,
+            actor=Actor.STAFF,
+            reason="retry now",
+            by=by,
+            sources=sources,
+            guard=row_leases.free(timezone.now()),
+            next_check_at=timezone.now(),
+            enqueued_at=None,
+            checks=0,
+        )
+        if not moved:
             raise ActionRefused(
                 "This payment cannot be retried now (it is final or being worked on)."
             )
-        _note(payment, by, f"retry now (from {payment.state})")
+        _note(payment, by, f"retry now (from {was})")
         enqueue_soon(payment)
 
 
@@ -58,19 +63,24 @@ def payment_resolve(*, payment: Payment, by: str, note: str, posted: bool) -> No
     """Staff checked Millennium by hand: it is on the account (posted) or it is not to be posted."""
     if not note.strip():
         raise ActionRefused("Say what you checked or did (the note is required).")
-    state = State.POSTED if posted else State.CANCELLED
     verdict = Attempt.Result.LANDED if posted else Attempt.Result.NOT_LANDED
     now = timezone.now()
     with transaction.atomic():
-        done = Payment.objects.filter(claims.free(now), pk=payment.pk, state__in=RESOLVABLE).update(
-            state=state,
+        moved = payment_move(
+            payment=payment,
+            to=State.POSTED if posted else State.CANCELLED,
+            actor=Actor.STAFF,
+            reason=f"resolved: {note}",
+            by=by,
+            sources=RESOLVABLE,
+            guard=row_leases.free(now),
             next_check_at=None,
             posted_at=now if posted else None,
             resolved_by=by[:150],
             resolution_note=note[:2000],
             message=f"Resolved by {by}: {note}"[:2000],
         )
-        if not done:
+        if not moved:
             raise ActionRefused(
                 "This payment cannot be resolved now (it is final or being worked on)."
             )
@@ -86,8 +96,8 @@ def payment_refund(*, payment: Payment, by: str, note: str = "") -> None:
         raise ActionRefused("A post of this payment may have landed: resolve that first.")
     lease = timezone.now() + timedelta(seconds=settings.PAYMENT_CLAIM_SECONDS)
     claimed = Payment.objects.filter(
-        claims.free(timezone.now()), pk=payment.pk, state__in=REFUNDABLE
-    ).update(claimed_until=lease, claim_token="refund")
+        row_leases.free(timezone.now()), pk=payment.pk, state__in=REFUNDABLE
+    ).update(claimed_until=lease, claim_token=REFUND_CLAIM)
     if not claimed:
         raise ActionRefused("This payment cannot be refunded in its state.")
     try:
@@ -95,18 +105,25 @@ def payment_refund(*, payment: Payment, by: str, note: str = "") -> None:
             charge_id=payment.charge_id, idempotency_key=f"refund-{payment.posting_id}"
         )
     except ProcessorError as error:
-        Payment.objects.filter(pk=payment.pk, claim_token="refund").update(
+        Payment.objects.filter(pk=payment.pk, claim_token=REFUND_CLAIM).update(
             claimed_until=None, claim_token=""
         )
         _note(payment, by, f"refund failed: {error.message}", Attempt.Result.ERROR)
         raise ActionRefused(f"The processor did not refund: {error.message}") from None
-    Payment.objects.filter(pk=payment.pk, claim_token="refund").update(
-        state=State.REFUNDED,
+    refunded = f"Refunded {refund.amount} to the card ({refund.refund_id})."
+    payment_move(
+        payment=payment,
+        to=State.REFUNDED,
+        actor=Actor.STAFF,
+        reason=refunded,
+        by=by,
+        sources=REFUNDABLE,
+        guard=Q(claim_token=REFUND_CLAIM),
         next_check_at=None,
         claimed_until=None,
         claim_token="",
         resolved_by=by[:150],
         resolution_note=note[:2000],
-        message=f"Refunded {refund.amount} to the card ({refund.refund_id}).",
+        message=refunded,
     )
     _note(payment, by, f"refunded {refund.amount} ({refund.refund_id}) {note}".strip())

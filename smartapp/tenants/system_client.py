@@ -12,7 +12,7 @@ from datetime import timedelta
 from django.db import IntegrityError
 from django.utils import timezone
 
-from smartapp.lib import claims
+from smartapp.lib import row_leases
 from smartapp.tenants.discovery import smart_configuration
 from smartapp.tenants.models import ClientRegistration, Persona, SystemToken, Tenant
 from smartapp.tenants.oauth import TokenEndpointError, token_request
@@ -64,7 +64,7 @@ def _fetch(
         row.save(update_fields=["access_token", "scope", "expires_at"])
     finally:
         # Released only after the save, so a waiting process finds the new token, not a gap.
-        claims.release(model=SystemToken, pk=row.pk)
+        row_leases.release(model=SystemToken, pk=row.pk)
     return row
 
 
@@ -89,11 +89,11 @@ def host_token(
         try:
             url, wanted = endpoint(), scopes(registration)
         except BaseException:
-            claims.release(model=SystemToken, pk=row.pk)
+            row_leases.release(model=SystemToken, pk=row.pk)
             raise
         return _fetch(row, registration, url, wanted)
 
-    if claims.claim(model=SystemToken, pk=row.pk, seconds=CLAIM_SECONDS):
+    if row_leases.claim(model=SystemToken, pk=row.pk, seconds=CLAIM_SECONDS):
         return fetch()
 
     def renewed() -> bool:
@@ -101,7 +101,7 @@ def host_token(
         return _usable(row)
 
     # Another process is fetching; wait for its token rather than asking for a second one.
-    if not force and claims.wait_until(renewed, seconds=CLAIM_SECONDS):
+    if not force and row_leases.wait_until(renewed, seconds=CLAIM_SECONDS):
         return row
     return fetch()
 

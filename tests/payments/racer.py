@@ -16,8 +16,8 @@ def main() -> None:
     django.setup()
     from django.utils import timezone
 
+    from smartapp.payments.claiming import payment_claim
     from smartapp.payments.models import Attempt, Payment, State
-    from smartapp.payments.posting import payment_claim
     from smartapp.payments.services import payments_due_by_visit
 
     ids = list(Payment.objects.order_by("id").values_list("id", flat=True))

@@ -7,8 +7,9 @@ import pytest
 from django.utils import timezone
 
 from smartapp.audit.models import AuditEvent
+from smartapp.payments.claiming import payment_claim
 from smartapp.payments.models import Attempt, Payment, PaymentSettings, State, VisitLock
-from smartapp.payments.posting import payment_claim, payment_process, visit_process
+from smartapp.payments.posting import Skip, payment_process, visit_process
 from tests.payments.conftest import (
     balance_of,
     desk_row,
@@ -102,7 +103,7 @@ def test_a_visit_step_stops_at_an_unclear_answer_and_leaves_the_rest_alone(
 
     states = visit_process(payment_ids=[payment.pk for payment in payments])
 
-    assert list(states.values()) == [State.OUTCOME_UNKNOWN, "not claimed", "not claimed"]
+    assert list(states.values()) == [State.OUTCOME_UNKNOWN, Skip.NOT_CLAIMED, Skip.NOT_CLAIMED]
     for payment in payments[1:]:
         payment.refresh_from_db()
         assert payment.state == State.CAPTURED and not payment.attempts.exists()
@@ -301,7 +302,7 @@ def test_only_one_claim_wins_and_a_claimed_row_is_left_alone(tenant, live_server
     payment = desk_row(tenant, registered_encounters(1)[0])
     first = payment_claim(payment_id=payment.pk)
     assert first and payment_claim(payment_id=payment.pk) is None
-    assert payment_process(payment_id=payment.pk) == "not claimed"
+    assert payment_process(payment_id=payment.pk) == Skip.NOT_CLAIMED
 
 
 def test_in_a_visit_step_a_write_in_doubt_is_checked_first_and_alone(tenant, live_server):
@@ -311,7 +312,7 @@ def test_in_a_visit_step_a_write_in_doubt_is_checked_first_and_alone(tenant, liv
 
     states = visit_process(payment_ids=[fresh.pk, in_doubt.pk])
 
-    assert states == {fresh.pk: "not claimed", in_doubt.pk: State.POSTED}
+    assert states == {fresh.pk: Skip.NOT_CLAIMED, in_doubt.pk: State.POSTED}
     fresh.refresh_from_db()
     assert fresh.state == State.CAPTURED and not fresh.attempts.exists()
     assert fresh.enqueued_at is None  # back at the beat's next tick
