@@ -15,7 +15,7 @@ from smartapp.clinical.appointment_rows import CANCEL_SYSTEM, AppointmentRow, ap
 from smartapp.clinical.models import BookingRequest
 from smartapp.fhir import errors as fhir
 from smartapp.fhir.gateway import FhirGateway
-from smartapp.launch import errors
+from smartapp.launch import error_pages
 from smartapp.launch.access import gateway_for, on_behalf_reason, system_gateway_for
 from smartapp.launch.models import Launch
 from smartapp.lib import row_leases
@@ -58,14 +58,14 @@ class StaleAppointment(WriteRefused):
     pass
 
 
-class AppointmentNotFound(errors.LaunchError):
+class AppointmentNotFound(error_pages.LaunchError):
     status = 404
     title = "Appointment not found"
     explanation = "There is no such appointment for this patient."
     way_forward = ""
 
 
-class BookingExpired(errors.LaunchError):
+class BookingExpired(error_pages.LaunchError):
     status = 400
     title = "This confirmation has expired"
     explanation = "The booking page was open too long or does not belong to this session. Please choose a time again."

@@ -19,7 +19,7 @@ from smartapp.clinical.appointments import patient_appointments
 from smartapp.clinical.sanitize import plain_text, safe_html, text_to_xhtml
 from smartapp.fhir import errors as fhir
 from smartapp.fhir.messages_api import MessagesApi
-from smartapp.launch import errors
+from smartapp.launch import error_pages
 from smartapp.launch.access import system_audit_context
 from smartapp.launch.models import Launch
 
@@ -28,14 +28,14 @@ WINDOW = timedelta(days=365)  # how far back the inbox and sent lists reach
 UNREAD, OPENED, DELETED = "UNREAD", "OPENED", "DELETED"
 
 
-class MessageNotFound(errors.LaunchError):
+class MessageNotFound(error_pages.LaunchError):
     status = 404
     title = "Message not found"
     explanation = "There is no such message for this patient."
     way_forward = ""
 
 
-class MessagesUnavailable(errors.LaunchError):
+class MessagesUnavailable(error_pages.LaunchError):
     status = 503
     title = "Messages are not available"
     explanation = "Messaging is not set up for this organisation yet. Please call the clinic."

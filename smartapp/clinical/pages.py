@@ -12,16 +12,16 @@ from django.utils import timezone
 from smartapp.clinical.selectors import patient_summary
 from smartapp.clinical.timezones import browser_zone
 from smartapp.fhir.gateway import fetch_parallel
-from smartapp.launch import errors
+from smartapp.launch import error_pages
 from smartapp.launch.models import Launch
 from smartapp.launch.selectors import launch_for_session
 
 
-class NoPatient(errors.LaunchError):
+class NoPatient(error_pages.LaunchError):
     status = 400
     title = "No patient selected"
     explanation = "The EHR did not say which patient this is. Open the app from a patient's chart."
-    way_forward = errors.RELAUNCH
+    way_forward = error_pages.RELAUNCH
 
 
 def page_launch(request: HttpRequest, public_id: uuid.UUID, persona: str | None = None) -> Launch:

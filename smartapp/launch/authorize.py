@@ -10,7 +10,7 @@ from django.contrib.sessions.backends.base import SessionBase
 from django.utils import timezone
 
 from smartapp.launch.browser import browser_hash, sha256
-from smartapp.launch.errors import NotConfigured
+from smartapp.launch.error_pages import NotConfigured
 from smartapp.launch.models import PendingAuthorization
 from smartapp.tenants.discovery import smart_configuration
 from smartapp.tenants.models import Persona, Tenant

@@ -8,7 +8,7 @@ from django.contrib.sessions.backends.base import SessionBase
 from django.db import transaction
 from django.utils import timezone
 
-from smartapp.launch import errors
+from smartapp.launch import error_pages
 from smartapp.launch.authorize import PENDING_LIFETIME
 from smartapp.launch.browser import browser_hash, sha256
 from smartapp.launch.idtoken import verify_id_token
@@ -23,7 +23,7 @@ logger = logging.getLogger(__name__)
 
 
 def way_forward(persona: str) -> str:
-    return errors.SIGN_IN if persona == Persona.PATIENT else errors.RELAUNCH
+    return error_pages.SIGN_IN if persona == Persona.PATIENT else error_pages.RELAUNCH
 
 
 def _pending_claim(*, state: str, session: SessionBase) -> PendingAuthorization:
@@ -33,21 +33,21 @@ def _pending_claim(*, state: str, session: SessionBase) -> PendingAuthorization:
         .first()
     )
     if pending is None:
-        raise errors.StateInvalid(log="callback with an unknown state")
+        raise error_pages.StateInvalid(log="callback with an unknown state")
     forward = way_forward(pending.persona)
     if pending.browser_hash != browser_hash(session):
-        raise errors.StateInvalid(
+        raise error_pages.StateInvalid(
             way_forward=forward, log="callback state from another browser session"
         )
     if pending.used_at is not None:
-        raise errors.StateReused(way_forward=forward, log="callback state reused")
+        raise error_pages.StateReused(way_forward=forward, log="callback state reused")
     if pending.created < timezone.now() - PENDING_LIFETIME:
-        raise errors.StateExpired(way_forward=forward, log="callback state expired")
+        raise error_pages.StateExpired(way_forward=forward, log="callback state expired")
     used = PendingAuthorization.objects.filter(pk=pending.pk, used_at__isnull=True).update(
         used_at=timezone.now()
     )
     if used != 1:
-        raise errors.StateReused(way_forward=forward, log="callback state reused (race)")
+        raise error_pages.StateReused(way_forward=forward, log="callback state reused (race)")
     return pending
 
 
@@ -55,7 +55,7 @@ def _raise_authorization_error(params: dict[str, str], persona: str) -> None:
     error, error_uri = params.get("error", ""), params.get("error_uri", "")
     logger.warning("authorization error=%s error_uri=%s", error[:100], error_uri[:300])
     detail = " ".join(p for p in (error, params.get("error_description", ""), error_uri) if p)
-    cls = errors.AuthorizationDenied if error == "access_denied" else errors.AuthorizationFailed
+    cls = error_pages.AuthorizationDenied if error == "access_denied" else error_pages.AuthorizationFailed
     raise cls(staff_detail=detail, way_forward=way_forward(persona) if persona else "")
 
 
@@ -77,10 +77,10 @@ def _exchange(
         )
     except TokenEndpointError as error:
         if error.unreachable:
-            raise errors.UpstreamUnavailable(
+            raise error_pages.UpstreamUnavailable(
                 staff_detail=error.staff_text(), way_forward=way_forward(pending.persona)
             ) from None
-        raise errors.TokenExchangeFailed(
+        raise error_pages.TokenExchangeFailed(
             staff_detail=error.staff_text(),
             way_forward=way_forward(pending.persona),
             log=f"code exchange refused: {error.error}",
@@ -117,10 +117,10 @@ def authorization_complete(*, session: SessionBase, params: dict[str, str]) -> L
             persona = _pending_claim(state=state, session=session).persona
         _raise_authorization_error(params, persona)
     if not state:
-        raise errors.StateInvalid(log="callback without state")
+        raise error_pages.StateInvalid(log="callback without state")
     pending = _pending_claim(state=state, session=session)
     if not params.get("code"):
-        raise errors.AuthorizationFailed(
+        raise error_pages.AuthorizationFailed(
             way_forward=way_forward(pending.persona), log="callback without code"
         )
     registration = client_for(tenant=pending.tenant, persona=pending.persona)

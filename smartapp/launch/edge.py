@@ -9,13 +9,13 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from smartapp.fhir import errors as fhir
-from smartapp.launch import errors
+from smartapp.launch import error_pages
 from smartapp.tenants.discovery import DiscoveryError
 
 logger = logging.getLogger("smartapp.launch.edge")
 
 
-def _from_fhir(error: fhir.FhirError) -> errors.LaunchError:
+def _from_fhir(error: fhir.FhirError) -> error_pages.LaunchError:
     detail = " ".join(
         p for p in (str(error.status or ""), error.code, error.message, error.correlation) if p
     )
@@ -25,7 +25,7 @@ def _from_fhir(error: fhir.FhirError) -> errors.LaunchError:
             if not error.wrong_environment
             else "The EHR did not recognise the app's access (it was issued by another environment)."
         )
-        return errors.SessionEnded(text, staff_detail=detail)
+        return error_pages.SessionEnded(text, staff_detail=detail)
     if isinstance(error, fhir.Forbidden):
         return _simple(
             403,
@@ -43,26 +43,26 @@ def _from_fhir(error: fhir.FhirError) -> errors.LaunchError:
             "The EHR asked the app to slow down. Please try again shortly.",
             detail,
         )
-    return errors.UpstreamUnavailable(staff_detail=detail)
+    return error_pages.UpstreamUnavailable(staff_detail=detail)
 
 
-def _simple(status: int, title: str, explanation: str, detail: str) -> errors.LaunchError:
-    error = errors.LaunchError(explanation, staff_detail=detail)
+def _simple(status: int, title: str, explanation: str, detail: str) -> error_pages.LaunchError:
+    error = error_pages.LaunchError(explanation, staff_detail=detail)
     error.status, error.title = status, title
     return error
 
 
-def as_launch_error(error: Exception) -> errors.LaunchError:
-    if isinstance(error, errors.LaunchError):
+def as_launch_error(error: Exception) -> error_pages.LaunchError:
+    if isinstance(error, error_pages.LaunchError):
         return error
     if isinstance(error, fhir.FhirError):
         return _from_fhir(error)
     if isinstance(error, DiscoveryError):
-        return errors.UpstreamUnavailable(str(error), log="discovery failed")
+        return error_pages.UpstreamUnavailable(str(error), log="discovery failed")
     raise error
 
 
-def error_page(request: HttpRequest, error: errors.LaunchError) -> HttpResponse:
+def error_page(request: HttpRequest, error: error_pages.LaunchError) -> HttpResponse:
     logger.warning(
         "%s status=%s path=%s: %s", type(error).__name__, error.status, request.path, error
     )
@@ -77,7 +77,7 @@ def renders_errors(view: Callable[..., HttpResponse]) -> Callable[..., HttpRespo
     def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         try:
             return view(request, *args, **kwargs)
-        except (errors.LaunchError, fhir.FhirError, DiscoveryError) as error:
+        except (error_pages.LaunchError, fhir.FhirError, DiscoveryError) as error:
             return error_page(request, as_launch_error(error))
 
     return wrapper

@@ -16,7 +16,7 @@ from joserfc import jws, jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
-from smartapp.launch.errors import IdTokenInvalid
+from smartapp.launch.error_pages import IdTokenInvalid
 from smartapp.lib.http import session
 from smartapp.tenants.discovery import DiscoveryError, SmartConfiguration
 

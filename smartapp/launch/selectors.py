@@ -4,7 +4,7 @@ import uuid
 
 from django.contrib.sessions.backends.base import SessionBase
 
-from smartapp.launch import errors
+from smartapp.launch import error_pages
 from smartapp.launch.browser import launch_ids
 from smartapp.launch.models import Launch
 from smartapp.tenants.models import Persona
@@ -16,13 +16,13 @@ def launch_for_session(
     """The launch if this browser session owns it (and it has the persona asked for), else an error."""
     ids = launch_ids(session)
     if not ids:
-        raise errors.NotSignedIn(log="launch page without an app session")
+        raise error_pages.NotSignedIn(log="launch page without an app session")
     if str(public_id) not in ids:
-        raise errors.LaunchNotFound(log="launch id not in this session")
+        raise error_pages.LaunchNotFound(log="launch id not in this session")
     launch = Launch.objects.select_related("tenant").filter(public_id=public_id).first()
     if launch is None or (persona and launch.persona != persona):
-        raise errors.LaunchNotFound(log="launch missing or of another persona")
+        raise error_pages.LaunchNotFound(log="launch missing or of another persona")
     if launch.ended_at is not None:
-        forward = errors.SIGN_IN if launch.persona == Persona.PATIENT else errors.RELAUNCH
-        raise errors.SessionEnded(way_forward=forward, log="launch already ended")
+        forward = error_pages.SIGN_IN if launch.persona == Persona.PATIENT else error_pages.RELAUNCH
+        raise error_pages.SessionEnded(way_forward=forward, log="launch already ended")
     return launch

@@ -6,7 +6,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.utils import timezone
 
-from smartapp.launch import errors
+from smartapp.launch import error_pages
 from smartapp.launch.models import Launch
 from smartapp.lib import row_leases
 from smartapp.tenants.discovery import DiscoveryError, smart_configuration
@@ -19,19 +19,19 @@ CLAIM_SECONDS = 20
 
 
 def _forward(launch: Launch) -> str:
-    return errors.SIGN_IN if launch.persona == Persona.PATIENT else errors.RELAUNCH
+    return error_pages.SIGN_IN if launch.persona == Persona.PATIENT else error_pages.RELAUNCH
 
 
-def _session_ended(launch: Launch, why: str) -> errors.SessionEnded:
+def _session_ended(launch: Launch, why: str) -> error_pages.SessionEnded:
     Launch.objects.filter(pk=launch.pk).update(ended_at=timezone.now(), refresh_claimed_until=None)
     logger.info("launch %s ended: %s", launch.public_id, why)
     if launch.persona == Persona.PATIENT:
-        return errors.SessionEnded(
-            "Your sign-in has ended. Please sign in again.", way_forward=errors.SIGN_IN
+        return error_pages.SessionEnded(
+            "Your sign-in has ended. Please sign in again.", way_forward=error_pages.SIGN_IN
         )
-    return errors.SessionEnded(
+    return error_pages.SessionEnded(
         "Your EHR session ended. Relaunch the app from the EHR to carry on.",
-        way_forward=errors.RELAUNCH,
+        way_forward=error_pages.RELAUNCH,
     )
 
 
@@ -79,7 +79,7 @@ def _refresh_claimed(launch: Launch) -> str:
         if unreachable and _valid(launch):
             return launch.access_token
         if unreachable:
-            raise errors.UpstreamUnavailable(way_forward=_forward(launch)) from None
+            raise error_pages.UpstreamUnavailable(way_forward=_forward(launch)) from None
         raise _session_ended(launch, f"refresh refused: {error.error}") from None
     logger.info("launch %s token refreshed", launch.public_id)
     return launch.access_token
@@ -97,7 +97,7 @@ def _wait_for_other_refresh(launch: Launch) -> str:
         raise _session_ended(launch, "ended by a concurrent refresh")
     if _valid(launch):
         return launch.access_token
-    raise errors.UpstreamUnavailable(way_forward=_forward(launch))
+    raise error_pages.UpstreamUnavailable(way_forward=_forward(launch))
 
 
 def launch_access_token(*, launch: Launch) -> str:

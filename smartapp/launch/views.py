@@ -2,7 +2,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
-from smartapp.launch import errors
+from smartapp.launch import error_pages
 from smartapp.launch.authorize import authorization_start
 from smartapp.launch.browser import remember_launch
 from smartapp.launch.callback import authorization_complete
@@ -34,12 +34,12 @@ def sign_in(request: HttpRequest) -> HttpResponse:
 def ehr_launch(request: HttpRequest) -> HttpResponse:
     form = EhrLaunchForm(request.GET)
     if not form.is_valid():
-        raise errors.BadLaunchRequest(log=f"bad launch parameters: {sorted(form.errors)}")
+        raise error_pages.BadLaunchRequest(log=f"bad launch parameters: {sorted(form.errors)}")
     iss = form.cleaned_data["iss"]
     try:
         match = tenants.tenant_for_iss(iss=iss)
     except tenants.UnknownIssuer:
-        raise errors.UnknownIssuer(log="launch from an unregistered iss (not contacted)") from None
+        raise error_pages.UnknownIssuer(log="launch from an unregistered iss (not contacted)") from None
     url = authorization_start(
         session=request.session,
         tenant=match.tenant,

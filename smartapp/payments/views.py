@@ -24,7 +24,7 @@ from smartapp.payments.forms import (
 )
 from smartapp.payments.models import AmountSource, Payment, State
 from smartapp.payments.processor import ProcessorError
-from smartapp.payments.visits import VisitNotFound, owned_encounter_status, visit_quote
+from smartapp.payments.quotes import VisitNotFound, owned_encounter_status, visit_quote
 from smartapp.payments.words import payment_words
 from smartapp.tenants.models import Persona
 

@@ -13,8 +13,8 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from smartapp.sandbox import links, visits
-from smartapp.sandbox.fhir.registry import FhirError
+from smartapp.sandbox import encounter_lifecycle, links
+from smartapp.sandbox.fhir.registry import OutcomeError
 from smartapp.sandbox.models import Appointment, Location, Patient, Practitioner, Slot
 from smartapp.sandbox.scheduling import appointment_resource
 
@@ -95,8 +95,8 @@ def hold(slot: Slot, status: str, version: str) -> int:
         if not changed:
             current = Slot.objects.get(pk=slot.pk)
             if str(current.version) != version:
-                raise FhirError(409, "conflict", STALE)
-            raise FhirError(422, "business-rule", "A booked slot's status cannot be changed")
+                raise OutcomeError(409, "conflict", STALE)
+            raise OutcomeError(422, "business-rule", "A booked slot's status cannot be changed")
         return Slot.objects.values_list("version", flat=True).get(pk=slot.pk)
 
 
@@ -105,7 +105,7 @@ def book(*, tenant: str, slot: Slot, patient_id: str, reason: str) -> Appointmen
     now = timezone.now()
     with transaction.atomic():
         if not claim(slot.pk):
-            raise FhirError(409, "conflict", SLOT_TAKEN)
+            raise OutcomeError(409, "conflict", SLOT_TAKEN)
         row = Appointment.objects.create(
             tenant_id=tenant,
             fhir_id=f"new-{uuid.uuid4()}",
@@ -125,7 +125,7 @@ def book(*, tenant: str, slot: Slot, patient_id: str, reason: str) -> Appointmen
         row.fhir_id = str(CREATED_BASE + row.pk)
         render(row, slot_id=slot.fhir_id)
         row.save(update_fields=["fhir_id", "resource"])
-        visits.plan_for(row)  # Millennium opens a planned Encounter for every booking
+        encounter_lifecycle.plan_for(row)  # Millennium opens a planned Encounter for every booking
     return row
 
 
@@ -146,11 +146,11 @@ def apply(row: Appointment, change: Change, version: int) -> int:
             version=F("version") + 1, updated_at=timezone.now()
         )
         if not bumped:
-            raise FhirError(409, "conflict", STALE)
+            raise OutcomeError(409, "conflict", STALE)
         row.refresh_from_db()
         if change.new_slot is not None:
             if not claim(change.new_slot.pk):
-                raise FhirError(409, "conflict", SLOT_TAKEN)
+                raise OutcomeError(409, "conflict", SLOT_TAKEN)
             release(row.slot_id)
             _move(row, change.new_slot)
         if change.status is not None:
@@ -164,7 +164,7 @@ def apply(row: Appointment, change: Change, version: int) -> int:
             row.action_comment = change.action_comment
         render(row)
         row.save()
-        visits.follow(row)
+        encounter_lifecycle.follow(row)
     return row.version
 
 

@@ -20,9 +20,9 @@ from django.db.models import F
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from smartapp.sandbox import errors
+from smartapp.sandbox import error_bodies
 from smartapp.sandbox.fhir.basic import REQUEST_ID
-from smartapp.sandbox.fhir.registry import FhirError, InsufficientScope
+from smartapp.sandbox.fhir.registry import InsufficientScope, OutcomeError
 from smartapp.sandbox.models import FaultSettings
 from smartapp.sandbox.views import fhir
 
@@ -123,7 +123,7 @@ def sleep_seconds() -> float:
 
 
 def _outcome(request: HttpRequest, status: int, code: str, text: str) -> HttpResponse:
-    body = FhirError(status, code, text).outcome()
+    body = OutcomeError(status, code, text).outcome()
     response = HttpResponse(json.dumps(body), status=status, content_type=fhir.FHIR_JSON)
     return fhir._stamp(request, response)
 
@@ -150,7 +150,7 @@ def _call(view, request: HttpRequest, **kwargs: Any) -> HttpResponse:
     try:
         return view(request, **kwargs)
     except InsufficientScope:
-        return fhir._stamp(request, errors.insufficient_scope())
+        return fhir._stamp(request, error_bodies.insufficient_scope())
 
 
 @csrf_exempt

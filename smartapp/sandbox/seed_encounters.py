@@ -9,7 +9,7 @@ import random
 from collections import defaultdict
 from datetime import datetime, timedelta
 
-from smartapp.sandbox import visits
+from smartapp.sandbox import encounter_lifecycle
 from smartapp.sandbox.models import Appointment, Encounter, Location, Patient, Practitioner
 
 # Ids of encounters the seed adds beyond those seed.py made (97724066…).
@@ -46,7 +46,7 @@ def seed_encounters(*, tenant: str, rng: random.Random, now: datetime) -> None:
     for n, patient in enumerate(patients):
         mine = appointments[patient.fhir_id]
         past = sorted((a for a in mine if a.status == "fulfilled"), key=lambda a: a.start)[::-1]
-        current = [a for a in mine if a.status in visits.FOLLOW and visits.FOLLOW[a.status] in (
+        current = [a for a in mine if a.status in encounter_lifecycle.FOLLOW and encounter_lifecycle.FOLLOW[a.status] in (
             "planned", "in-progress")]  # fmt: skip
         rows = existing[patient.pk]
         plan: list[tuple[Encounter, Appointment | None]] = []
@@ -81,7 +81,7 @@ def seed_encounters(*, tenant: str, rng: random.Random, now: datetime) -> None:
 def _fill(row, appointment, patient, names, rng: random.Random, now: datetime) -> None:
     row.patient = patient
     if appointment is not None:
-        row.status = visits.FOLLOW[appointment.status]
+        row.status = encounter_lifecycle.FOLLOW[appointment.status]
         row.start = appointment.start
         row.appointment_fhir_id = appointment.fhir_id
     else:  # no scheduling data (the second tenant): keep what seed.py wrote
@@ -95,7 +95,7 @@ def _fill(row, appointment, patient, names, rng: random.Random, now: datetime) -
     if appointment is not None:
         extra["practitioner"] = names["practitioner"].get(appointment.practitioner_fhir_id, "")
         extra["location"] = names["location"].get(appointment.location_fhir_id, "")
-    row.resource = visits.encounter_body(row, appointment, **extra)
+    row.resource = encounter_lifecycle.encounter_body(row, appointment, **extra)
 
 
 def _hand_over(row: Encounter, appointment: Appointment, displays: dict[str, str]) -> None:
@@ -107,6 +107,6 @@ def _hand_over(row: Encounter, appointment: Appointment, displays: dict[str, str
     earlier = people[(people.index(current) + 1) % len(people)]
     middle = appointment.start + (appointment.end - appointment.start) / 2
     row.resource["participant"] = [
-        visits.attending(row.tenant_id, earlier, displays[earlier], appointment.start, middle),
-        visits.attending(row.tenant_id, current, displays.get(current, ""), middle),
+        encounter_lifecycle.attending(row.tenant_id, earlier, displays[earlier], appointment.start, middle),
+        encounter_lifecycle.attending(row.tenant_id, current, displays.get(current, ""), middle),
     ]

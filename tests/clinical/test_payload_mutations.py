@@ -26,10 +26,10 @@ from smartapp.clinical.booking import owned_appointment
 from smartapp.clinical.names import names_by_reference
 from smartapp.fhir.errors import FhirError
 from smartapp.fhir.gateway import FhirGateway
-from smartapp.launch.errors import LaunchError
+from smartapp.launch.error_pages import LaunchError
 from smartapp.launch.models import Launch
 from smartapp.payments import ehr
-from smartapp.payments import visits as payment_visits
+from smartapp.payments import quotes as payment_visits
 from smartapp.tenants.models import Persona
 from tests.examples import cerner_example
 from tests.fakehttp import BASE, install, uninstall

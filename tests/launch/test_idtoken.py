@@ -6,7 +6,7 @@ import pytest
 from joserfc import jwt
 from joserfc.jwk import RSAKey
 
-from smartapp.launch.errors import IdTokenInvalid
+from smartapp.launch.error_pages import IdTokenInvalid
 from smartapp.launch.idtoken import verify_id_token
 from smartapp.tenants.discovery import SmartConfiguration
 from tests.fakehttp import install, uninstall

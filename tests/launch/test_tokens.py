@@ -7,7 +7,7 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from smartapp.launch.errors import SessionEnded
+from smartapp.launch.error_pages import SessionEnded
 from smartapp.launch.models import Launch
 from smartapp.launch.tokens import launch_access_token
 from tests.fakehttp import BASE, FakeEhr, install, uninstall

@@ -4,7 +4,7 @@ import time
 
 from django.http import HttpRequest, JsonResponse
 
-from smartapp.sandbox import errors, keys
+from smartapp.sandbox import error_bodies, keys
 from smartapp.sandbox.fhir.registry import Access, ResourceHandler
 from smartapp.sandbox.links import ENV1
 from smartapp.sandbox.models import SigningKey
@@ -22,19 +22,19 @@ def authenticate(request: HttpRequest, *, host: str, tenant: str) -> Access | Js
     """The caller's Access, or the 401 Millennium would send."""
     token = _bearer(request)
     if not token:
-        return errors.missing_token()
+        return error_bodies.missing_token()
     kid = keys.unverified_header(token).get("kid")
     # A host knows only the key its own environment signs its tokens with.
     key_row = SigningKey.objects.filter(kid=kid, purpose=keys.access_purpose(ENV1, host)).first()
     if key_row is None:
-        return errors.unknown_kid()
+        return error_bodies.unknown_kid()
     claims = keys.verify(token, key_row)
     if claims is None:
-        return errors.bad_signature()
+        return error_bodies.bad_signature()
     if int(claims.get("exp", 0)) <= time.time():
-        return errors.expired_token()
+        return error_bodies.expired_token()
     if claims.get(CERNER_CLAIMS, {}).get("tnt") != tenant:
-        return errors.wrong_tenant()
+        return error_bodies.wrong_tenant()
     context = claims.get(CONTEXT_CLAIM, {})
     return Access(
         persona=claims[CERNER_CLAIMS_V1]["user"]["persona"],

@@ -8,7 +8,7 @@ from django.http import QueryDict
 from smartapp.sandbox import booking
 from smartapp.sandbox.fhir import appointment_patch
 from smartapp.sandbox.fhir import params as p
-from smartapp.sandbox.fhir.registry import Access, FhirError, ResourceHandler, register
+from smartapp.sandbox.fhir.registry import Access, OutcomeError, ResourceHandler, register
 from smartapp.sandbox.models import Appointment, Patient, Slot
 
 ACTORS = {"patient": "patient_fhir_id", "practitioner": "practitioner_fhir_id"}
@@ -32,8 +32,8 @@ CREATE_FIELDS = {"resourceType", "status", "slot", "participant", "reasonCode"}
 MAX_REASON = 255
 
 
-def refuse(text: str, code: str = "business-rule") -> FhirError:
-    return FhirError(422, code, text)
+def refuse(text: str, code: str = "business-rule") -> OutcomeError:
+    return OutcomeError(422, code, text)
 
 
 def _filters(params: QueryDict) -> Q:
@@ -143,10 +143,10 @@ class AppointmentHandler(ResourceHandler):
     ) -> int:
         row = self.rows(tenant, access).filter(fhir_id=fhir_id).first()
         if row is None:
-            raise FhirError(404, "not-found", "Resource not found")
+            raise OutcomeError(404, "not-found", "Resource not found")
         if not version:
-            raise FhirError(412, "required", "If-Match is required")
+            raise OutcomeError(412, "required", "If-Match is required")
         if not version.isdigit() or int(version) != row.version:
-            raise FhirError(409, "conflict", booking.STALE)
+            raise OutcomeError(409, "conflict", booking.STALE)
         change = appointment_patch.parse(operations, row)
         return booking.apply(row, change, int(version))

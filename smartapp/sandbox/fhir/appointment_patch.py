@@ -3,7 +3,7 @@
 from typing import Any
 
 from smartapp.sandbox.booking import Change
-from smartapp.sandbox.fhir.registry import FhirError
+from smartapp.sandbox.fhir.registry import OutcomeError
 from smartapp.sandbox.models import Appointment, Slot
 from smartapp.sandbox.scheduling import CANCEL_SYSTEM
 from smartapp.sandbox.seed_people import EXT
@@ -29,8 +29,8 @@ KNOWN = {
 }
 
 
-def refuse(text: str) -> FhirError:
-    return FhirError(422, "business-rule", text)
+def refuse(text: str) -> OutcomeError:
+    return OutcomeError(422, "business-rule", text)
 
 
 def _operations(operations: Any) -> dict[tuple[str, str], Any]:

@@ -17,8 +17,8 @@ from smartapp.sandbox import registration
 from smartapp.sandbox.fhir.account import materialise_ids
 from smartapp.sandbox.fhir.registry import (
     Access,
-    FhirError,
     InsufficientScope,
+    OutcomeError,
     ResourceHandler,
     register,
 )
@@ -51,8 +51,8 @@ DATE = re.compile(r"^\d{4}-\d{2}(-\d{2})?$")
 REQUEST_ID: ContextVar[str] = ContextVar("sandbox_request_id", default="")
 
 
-def refuse(text: str, code: str = "business-rule") -> FhirError:
-    return FhirError(422, code, text)
+def refuse(text: str, code: str = "business-rule") -> OutcomeError:
+    return OutcomeError(422, code, text)
 
 
 @dataclass

@@ -9,7 +9,7 @@ from django.core import signing
 from django.db.models import QuerySet
 from django.http import QueryDict
 
-from smartapp.sandbox.fhir.registry import FhirError
+from smartapp.sandbox.fhir.registry import OutcomeError
 
 _SALT = "sandbox.fhir.page"
 
@@ -21,7 +21,7 @@ def page_offset(params: QueryDict) -> int:
     try:
         return int(signing.loads(context, salt=_SALT))
     except (signing.BadSignature, ValueError, TypeError):
-        raise FhirError(400, "invalid", "Invalid -pageContext") from None
+        raise OutcomeError(400, "invalid", "Invalid -pageContext") from None
 
 
 def _page_url(resource_url: str, params: QueryDict, offset: int, direction: str) -> str:

@@ -20,8 +20,8 @@ from django.utils import timezone
 from smartapp.sandbox.fhir import params as p
 from smartapp.sandbox.fhir.registry import (
     Access,
-    FhirError,
     InsufficientScope,
+    OutcomeError,
     ResourceHandler,
     register,
 )
@@ -44,8 +44,8 @@ CREATED_BASE = 472_894_781
 FOUR = ("category", "recipient", "received", "-email-status")
 
 
-def refuse(text: str, code: str = "business-rule") -> FhirError:
-    return FhirError(422, code, text)
+def refuse(text: str, code: str = "business-rule") -> OutcomeError:
+    return OutcomeError(422, code, text)
 
 
 def email_status_extension(code: str) -> dict[str, Any]:
@@ -312,14 +312,14 @@ class CommunicationHandler(ResourceHandler):
             rows = Communication.objects.filter(tenant_id=tenant, fhir_id=fhir_id)
             if version:
                 if not version.isdigit():
-                    raise FhirError(409, "conflict", "The version does not match If-Match")
+                    raise OutcomeError(409, "conflict", "The version does not match If-Match")
                 rows = rows.filter(version=int(version))
             changed = rows.update(email_status=code, version=F("version") + 1)
             row = Communication.objects.filter(tenant_id=tenant, fhir_id=fhir_id).first()
             if row is None:
-                raise FhirError(404, "not-found", "Resource not found")
+                raise OutcomeError(404, "not-found", "Resource not found")
             if not changed:
-                raise FhirError(409, "conflict", "The version does not match If-Match")
+                raise OutcomeError(409, "conflict", "The version does not match If-Match")
             row.resource["extension"] = [email_status_extension(code)]
             row.resource["meta"] = {"versionId": str(row.version), "lastUpdated": _now()}
             row.save(update_fields=["resource"])

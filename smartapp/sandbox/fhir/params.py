@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime, timedelta
 from django.db.models import Q
 from django.http import QueryDict
 
-from smartapp.sandbox.fhir.registry import FhirError
+from smartapp.sandbox.fhir.registry import OutcomeError
 
 PAGING = {"-pageContext", "-pageDirection", "_count"}
 _DATE = re.compile(r"^(eq|ge|le|gt|lt)?(\d{4}-\d{2}-\d{2})$")
@@ -14,8 +14,8 @@ _INSTANT = re.compile(r"^(eq|ge|le|gt|lt)?(\d{4}-\d{2}-\d{2})(T[0-9:.]+(Z|[+-]\d
 _LOOKUPS = {"ge": "__gte", "le": "__lte", "gt": "__gt", "lt": "__lt"}
 
 
-def bad_request(text: str) -> FhirError:
-    return FhirError(400, "invalid", text)
+def bad_request(text: str) -> OutcomeError:
+    return OutcomeError(400, "invalid", text)
 
 
 def check_names(

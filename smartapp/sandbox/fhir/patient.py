@@ -83,5 +83,5 @@ class PatientHandler(ResourceHandler):
         if access.compartment_patient is not None:
             rows = rows.filter(fhir_id=access.compartment_patient)
         if rows.count() > MAX_MATCHES:
-            raise p.FhirError(422, "business-rule", "The search matched too many patients")
+            raise p.OutcomeError(422, "business-rule", "The search matched too many patients")
         return rows.order_by("fhir_id")

@@ -21,7 +21,7 @@ class Access:
     compartment_patient: str | None = None
 
 
-class FhirError(Exception):
+class OutcomeError(Exception):
     """Ends the request with an OperationOutcome (or an empty body for 406)."""
 
     def __init__(self, status: int, code: str = "", text: str = "", severity: str = "error"):
@@ -59,7 +59,7 @@ class ResourceHandler:
     def rows(self, tenant: str, access: Access) -> QuerySet[Any]:
         """This tenant's rows, narrowed to the caller's own patient for a patient-scoped call."""
         if self.model is None:
-            raise FhirError(405, "not-supported", "read is not supported for this resource")
+            raise OutcomeError(405, "not-supported", "read is not supported for this resource")
         rows = self.model.objects.filter(tenant_id=tenant)  # type: ignore[attr-defined]
         if self.patient_lookup and access.compartment_patient is not None:
             rows = rows.filter(**{self.patient_lookup: access.compartment_patient})
@@ -75,7 +75,7 @@ class ResourceHandler:
 
     def search(self, *, tenant: str, params: QueryDict, access: Access) -> QuerySet[Any]:
         """Rows with a `resource` JSON field, in page order."""
-        raise FhirError(405, "not-supported", "search is not supported for this resource")
+        raise OutcomeError(405, "not-supported", "search is not supported for this resource")
 
     def includes(
         self, *, tenant: str, params: QueryDict, rows: list[Any], access: Access
@@ -85,13 +85,13 @@ class ResourceHandler:
 
     def create(self, *, tenant: str, body: Any, access: Access) -> tuple[str, int]:
         """The new resource's id and version."""
-        raise FhirError(405, "not-supported", "create is not supported for this resource")
+        raise OutcomeError(405, "not-supported", "create is not supported for this resource")
 
     def patch(
         self, *, tenant: str, fhir_id: str, operations: Any, version: str, access: Access
     ) -> int:
         """Applies a JSON Patch when `version` (from If-Match) is current; the new version."""
-        raise FhirError(405, "not-supported", "patch is not supported for this resource")
+        raise OutcomeError(405, "not-supported", "patch is not supported for this resource")
 
 
 HANDLERS: dict[str, ResourceHandler] = {}

@@ -9,8 +9,8 @@ from smartapp.sandbox import booking
 from smartapp.sandbox.fhir import params as p
 from smartapp.sandbox.fhir.registry import (
     Access,
-    FhirError,
     InsufficientScope,
+    OutcomeError,
     ResourceHandler,
     register,
 )
@@ -86,10 +86,10 @@ def _operations_status(operations: Any) -> str:
         or operations[0].get("op") != "replace"
         or operations[0].get("path") != "/status"
     ):
-        raise FhirError(422, "business-rule", "Only 'replace /status' is supported on a Slot")
+        raise OutcomeError(422, "business-rule", "Only 'replace /status' is supported on a Slot")
     status = operations[0].get("value")
     if status not in HOLD_STATUSES:
-        raise FhirError(
+        raise OutcomeError(
             422, "business-rule", "A Slot's status may be set to free or busy-tentative"
         )
     return str(status)
@@ -135,10 +135,10 @@ class SlotHandler(ResourceHandler):
     ) -> int:
         slot = Slot.objects.filter(tenant_id=tenant, fhir_id=fhir_id).first()
         if slot is None:
-            raise FhirError(404, "not-found", "Resource not found")
+            raise OutcomeError(404, "not-found", "Resource not found")
         if not version:
-            raise FhirError(412, "required", "If-Match is required")
+            raise OutcomeError(412, "required", "If-Match is required")
         status = _operations_status(operations)
         if not version.isdigit():
-            raise FhirError(409, "conflict", booking.STALE)
+            raise OutcomeError(409, "conflict", booking.STALE)
         return booking.hold(slot, status, version)

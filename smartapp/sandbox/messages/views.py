@@ -13,7 +13,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from smartapp.sandbox import errors, latency, links
+from smartapp.sandbox import error_bodies, latency, links
 from smartapp.sandbox.fhir import access as fhir_access
 from smartapp.sandbox.messages import store
 from smartapp.sandbox.messages.store import ApiError
@@ -46,7 +46,7 @@ def _api(handler: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
         if isinstance(access, HttpResponse):
             return _stamp(request, access)
         if SCOPE not in access.scopes:
-            return _stamp(request, errors.insufficient_scope())
+            return _stamp(request, error_bodies.insufficient_scope())
         try:
             return _stamp(request, handler(request, tenant, **kwargs))
         except ApiError as err:

@@ -9,8 +9,8 @@ from typing import Any
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from smartapp.sandbox import errors, links
-from smartapp.sandbox.errors import OAuthError
+from smartapp.sandbox import error_bodies, links
+from smartapp.sandbox.error_bodies import OAuthError
 from smartapp.sandbox.models import (
     Client,
     Grant,
@@ -78,9 +78,9 @@ def check_client(*, tenant: str, persona: str, params: dict[str, str]) -> Reques
 def _check_scopes(req: Request) -> None:
     requested = scope_rules.split(req.params.get("scope", ""))
     if not requested or any(scope_rules.is_wildcard(s) for s in requested):
-        raise OAuthError("invalid_scope", errors.GRANT_INVALID_SCOPE)
+        raise OAuthError("invalid_scope", error_bodies.GRANT_INVALID_SCOPE)
     if any(s not in req.client.scope_set for s in requested):
-        raise OAuthError("invalid_scope", errors.GRANT_INVALID_SCOPE)
+        raise OAuthError("invalid_scope", error_bodies.GRANT_INVALID_SCOPE)
 
 
 def _check_pkce(params: dict[str, str]) -> None:
@@ -88,18 +88,18 @@ def _check_pkce(params: dict[str, str]) -> None:
     if challenge is None:
         return  # Millennium still tolerates clients without PKCE
     if params.get("code_challenge_method") != "S256" or not _CHALLENGE.match(challenge):
-        raise OAuthError("invalid_request", errors.GRANT_INVALID_REQUEST)
+        raise OAuthError("invalid_request", error_bodies.GRANT_INVALID_REQUEST)
 
 
 def check_request(req: Request, base: str) -> None:
     """Everything else: refused with an error redirect to the (trusted) redirect URI."""
     if req.client.persona != req.persona:
-        raise OAuthError("unauthorized_client", errors.PERSONA_MISMATCH)
+        raise OAuthError("unauthorized_client", error_bodies.PERSONA_MISMATCH)
     if req.params.get("response_type") != "code":
-        raise OAuthError("unsupported_response_type", errors.GRANT_UNSUPPORTED_RESPONSE_TYPE)
+        raise OAuthError("unsupported_response_type", error_bodies.GRANT_UNSUPPORTED_RESPONSE_TYPE)
     expected_aud = links.fhir_base(base, req.host, req.tenant)
     if req.params.get("aud", "").rstrip("/") != expected_aud:
-        raise OAuthError("invalid_request", errors.GRANT_INVALID_REQUEST)
+        raise OAuthError("invalid_request", error_bodies.GRANT_INVALID_REQUEST)
     _check_scopes(req)
     _check_pkce(req.params)
     if "launch" in req.params:
@@ -113,15 +113,15 @@ def launch_context(req: Request) -> LaunchContext:
         .first()
     )
     if ctx is None or ctx.expires_at <= timezone.now() or req.persona != "provider":
-        raise OAuthError("invalid_request", errors.GRANT_INVALID_REQUEST)
+        raise OAuthError("invalid_request", error_bodies.GRANT_INVALID_REQUEST)
     if "launch" not in scope_rules.split(req.params.get("scope", "")):
-        raise OAuthError("invalid_scope", errors.GRANT_INVALID_SCOPE)
+        raise OAuthError("invalid_scope", error_bodies.GRANT_INVALID_SCOPE)
     return ctx
 
 
 def error_redirect(req: Request, base: str, err: OAuthError) -> str:
     params = {"state": req.params["state"]} if "state" in req.params else {}
-    params |= errors.authorize_error_params(
+    params |= error_bodies.authorize_error_params(
         base, err, persona=req.persona, client_id=req.client.client_id, tenant=req.tenant
     )
     return links.add_query(req.redirect_uri, params)
@@ -209,7 +209,7 @@ def decide(pending: PendingAuthorization, req: Request, base: str, allow: bool) 
     """The consent answer becomes a redirect: a code, or Cerner's access_denied."""
     PendingAuthorization.objects.filter(pk=pending.pk).delete()
     if not allow or not pending.user_fhir_id:
-        return error_redirect(req, base, OAuthError("access_denied", errors.DENIED))
+        return error_redirect(req, base, OAuthError("access_denied", error_bodies.DENIED))
     if req.persona == "provider":
         user = Practitioner.objects.get(tenant_id=req.tenant, fhir_id=pending.user_fhir_id)
         return _issue_code(req, **_user_fields(user))

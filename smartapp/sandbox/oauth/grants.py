@@ -13,8 +13,8 @@ from authlib.oauth2.rfc7636 import create_s256_code_challenge
 from django.db import transaction
 from django.utils import timezone
 
-from smartapp.sandbox import errors
-from smartapp.sandbox.errors import OAuthError
+from smartapp.sandbox import error_bodies
+from smartapp.sandbox.error_bodies import OAuthError
 from smartapp.sandbox.links import ENV1
 from smartapp.sandbox.models import Client, Grant
 from smartapp.sandbox.oauth import scopes as scope_rules
@@ -35,17 +35,17 @@ def _basic_credentials(header: str) -> tuple[str, str] | None:
     try:
         raw = base64.b64decode(header[6:].strip(), validate=True).decode()
     except (binascii.Error, UnicodeDecodeError):
-        raise OAuthError("invalid_client", errors.BAD_AUTH_HEADER, 401) from None
+        raise OAuthError("invalid_client", error_bodies.BAD_AUTH_HEADER, 401) from None
     client_id, sep, secret = raw.partition(":")
     if not sep:
-        raise OAuthError("invalid_client", errors.BAD_AUTH_HEADER, 401)
+        raise OAuthError("invalid_client", error_bodies.BAD_AUTH_HEADER, 401)
     # RFC 6749 §2.3.1: both parts are form-urlencoded before base64.
     return unquote(client_id), unquote(secret)
 
 
 def authenticate(*, authorization: str, form_client_id: str, tenant: str) -> Client:
     """client_secret_basic for confidential clients; a bare client_id for public ones."""
-    bad = OAuthError("invalid_client", errors.BAD_AUTH_HEADER, 401)
+    bad = OAuthError("invalid_client", error_bodies.BAD_AUTH_HEADER, 401)
     credentials = _basic_credentials(authorization)
     client_id = credentials[0] if credentials else form_client_id
     client = Client.objects.filter(client_id=client_id, tenant_id=tenant).first()
@@ -72,11 +72,11 @@ def _check_pkce(grant: Grant, verifier: str) -> None:
     if not verifier or not hmac.compare_digest(
         create_s256_code_challenge(verifier), grant.code_challenge
     ):
-        raise OAuthError("invalid_grant", errors.CODE_INVALID)
+        raise OAuthError("invalid_grant", error_bodies.CODE_INVALID)
 
 
 def _claim_code(*, client: Client, code: str, host: str, redirect_uri: str) -> Grant:
-    invalid = OAuthError("invalid_grant", errors.CODE_INVALID)
+    invalid = OAuthError("invalid_grant", error_bodies.CODE_INVALID)
     grant = Grant.objects.select_related("client").filter(code_hash=digest(code)).first()
     if grant is None or grant.client_id != client.pk or grant.host != host:
         raise invalid
@@ -99,7 +99,7 @@ def authorization_code(
     *, base: str, env: str, host: str, client: Client, form: dict[str, str]
 ) -> dict[str, Any]:
     if env != ENV1 or host == API_HOST:
-        raise OAuthError("invalid_grant", errors.CODE_INVALID)
+        raise OAuthError("invalid_grant", error_bodies.CODE_INVALID)
     grant = _claim_code(
         client=client,
         code=form.get("code", ""),
@@ -116,7 +116,7 @@ def refresh_token(
 ) -> dict[str, Any]:
     grant = active_refresh_grant(form.get("refresh_token", ""))
     if grant is None or grant.client_id != client.pk or grant.host != host or env != ENV1:
-        raise OAuthError("invalid_grant", errors.CODE_INVALID)
+        raise OAuthError("invalid_grant", error_bodies.CODE_INVALID)
     return tokens.refresh_response(base=base, env=env, grant=grant)
 
 
@@ -124,16 +124,16 @@ def client_credentials(
     *, base: str, env: str, host: str, client: Client, form: dict[str, str]
 ) -> dict[str, Any]:
     if client.persona != "system":
-        raise OAuthError("unauthorized_client", errors.UNAUTHORIZED_CLIENT)
+        raise OAuthError("unauthorized_client", error_bodies.UNAUTHORIZED_CLIENT)
     requested = scope_rules.split(form.get("scope", ""))
     # The EHR APIs host (`api`) grants their `oraclehealth:` scopes; FHIR hosts `system/` ones.
     prefix = "oraclehealth:" if host == API_HOST else "system/"
     if any(not s.startswith(prefix) for s in requested):
-        raise OAuthError("invalid_scope", errors.EMPTY_SCOPES)
+        raise OAuthError("invalid_scope", error_bodies.EMPTY_SCOPES)
     # Millennium narrows to the registered scopes and refuses only when none remain.
     granted = [s for s in requested if s in client.scope_set]
     if not granted:
-        raise OAuthError("invalid_scope", errors.EMPTY_SCOPES)
+        raise OAuthError("invalid_scope", error_bodies.EMPTY_SCOPES)
     return tokens.system_response(
         base=base, env=env, host=host, client=client, scope=" ".join(granted)
     )
@@ -155,7 +155,7 @@ def exchange(
         authorization=authorization, form_client_id=form.get("client_id", ""), tenant=tenant
     )
     if handler is None:
-        raise OAuthError("unsupported_grant_type", errors.UNSUPPORTED_GRANT)
+        raise OAuthError("unsupported_grant_type", error_bodies.UNSUPPORTED_GRANT)
     return handler(base=base, env=env, host=host, client=client, form=form)
 
 

@@ -6,8 +6,8 @@ from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from smartapp.sandbox import errors, keys, links
-from smartapp.sandbox.errors import OAuthError
+from smartapp.sandbox import error_bodies, keys, links
+from smartapp.sandbox.error_bodies import OAuthError
 from smartapp.sandbox.oauth import authorize as flow
 from smartapp.sandbox.oauth import grants
 
@@ -75,7 +75,7 @@ def consent(request: HttpRequest, tenant: str, persona: str) -> HttpResponse:
 
 
 def _no_store(response: HttpResponse) -> HttpResponse:
-    for name, value in {**errors.NO_STORE, **errors.CORS}.items():
+    for name, value in {**error_bodies.NO_STORE, **error_bodies.CORS}.items():
         response[name] = value
     return response
 
@@ -95,7 +95,7 @@ def token(request: HttpRequest, tenant: str, host: str, env: str = links.ENV1) -
             form=form,
         )
     except OAuthError as err:
-        return errors.token_error(base, err, client_id=form.get("client_id", ""), tenant=tenant)
+        return error_bodies.token_error(base, err, client_id=form.get("client_id", ""), tenant=tenant)
     return _no_store(JsonResponse(body))
 
 
@@ -110,7 +110,7 @@ def revoke(request: HttpRequest, tenant: str) -> HttpResponse:
             tenant=tenant,
         )
     except OAuthError as err:
-        return errors.token_error(links.base_url(request), err, client_id="", tenant=tenant)
+        return error_bodies.token_error(links.base_url(request), err, client_id="", tenant=tenant)
     grants.revoke(client=client, token=form.get("token", ""))
     return _no_store(HttpResponse(status=200))
 

@@ -9,13 +9,13 @@ from django.utils.http import http_date
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods
 
-from smartapp.sandbox import discovery, errors, latency, links
+from smartapp.sandbox import discovery, error_bodies, latency, links
 from smartapp.sandbox.fhir import access as fhir_access
 from smartapp.sandbox.fhir import bundles
 from smartapp.sandbox.fhir import params as fhir_params
 from smartapp.sandbox.fhir.registry import (
-    FhirError,
     InsufficientScope,
+    OutcomeError,
     ResourceHandler,
     handler_for,
 )
@@ -54,7 +54,7 @@ def _accepts_json(request: HttpRequest) -> bool:
 @require_GET
 def metadata(request: HttpRequest, host: str, tenant: str) -> HttpResponse:
     if not discovery.known_tenant(tenant):
-        return _fhir(request, FhirError(404, "not-found", "Unknown tenant").outcome(), 404)
+        return _fhir(request, OutcomeError(404, "not-found", "Unknown tenant").outcome(), 404)
     base = links.base_url(request)
     return _fhir(request, discovery.capability_statement(base, host, tenant))
 
@@ -87,12 +87,12 @@ def _guard(request: HttpRequest, host: str, tenant: str, resource_type: str, int
         return _stamp(request, access)
     if handler is None:
         return _fhir(
-            request, FhirError(404, "not-supported", "Unknown resource type").outcome(), 404
+            request, OutcomeError(404, "not-supported", "Unknown resource type").outcome(), 404
         )
     if not fhir_access.authorize(access, handler, interaction):
-        return _stamp(request, errors.insufficient_scope())
+        return _stamp(request, error_bodies.insufficient_scope())
     if interaction in WRITES and access.persona not in handler.write_personas:
-        return _stamp(request, errors.insufficient_scope())
+        return _stamp(request, error_bodies.insufficient_scope())
     return handler, access
 
 
@@ -118,11 +118,11 @@ def _search(
 
 def _json_body(request: HttpRequest, content_types: tuple[str, ...]) -> Any:
     if request.content_type not in content_types:
-        raise FhirError(415, "not-supported", f"Content-Type must be {content_types[0]}")
+        raise OutcomeError(415, "not-supported", f"Content-Type must be {content_types[0]}")
     try:
         return json.loads(request.body or b"null")
     except (ValueError, UnicodeDecodeError):
-        raise FhirError(400, "invalid", "The request body is not valid JSON") from None
+        raise OutcomeError(400, "invalid", "The request body is not valid JSON") from None
 
 
 def _written(request: HttpRequest, status: int, version: int) -> HttpResponse:
@@ -174,16 +174,16 @@ def resource_type(request: HttpRequest, host: str, tenant: str, resource_type: s
         if interaction == "create":
             return _create(request, handler, access, host, tenant)
         return _search(request, handler, access, host, tenant)
-    except FhirError as err:
+    except OutcomeError as err:
         return _fhir(request, err.outcome(), err.status)
     except InsufficientScope:
-        return _stamp(request, errors.insufficient_scope())
+        return _stamp(request, error_bodies.insufficient_scope())
 
 
 def _raw(request: HttpRequest, handler: ResourceHandler, access, tenant: str, fhir_id: str):
     found = handler.raw(tenant=tenant, fhir_id=fhir_id, access=access)
     if found is None:
-        return _fhir(request, FhirError(404, "not-found", "Resource not found").outcome(), 404)
+        return _fhir(request, OutcomeError(404, "not-found", "Resource not found").outcome(), 404)
     content, content_type = found
     return _stamp(request, HttpResponse(content, content_type=f"{content_type}; charset=utf-8"))
 
@@ -194,7 +194,7 @@ def resource(
     request: HttpRequest, host: str, tenant: str, resource_type: str, fhir_id: str
 ) -> HttpResponse:
     if request.method == "POST" and not _is_patch(request):
-        return _fhir(request, FhirError(405, "not-supported", "Use PATCH").outcome(), 405)
+        return _fhir(request, OutcomeError(405, "not-supported", "Use PATCH").outcome(), 405)
     interaction = "patch" if _is_patch(request) else "read"
     guarded = _guard(request, host, tenant, resource_type, interaction)
     if isinstance(guarded, HttpResponse):
@@ -206,12 +206,12 @@ def resource(
         if _raw_type(request, handler):
             return _raw(request, handler, access, tenant, fhir_id)
         body = handler.read(tenant=tenant, fhir_id=fhir_id, access=access)
-    except FhirError as err:
+    except OutcomeError as err:
         return _fhir(request, err.outcome(), err.status)
     except InsufficientScope:
-        return _stamp(request, errors.insufficient_scope())
+        return _stamp(request, error_bodies.insufficient_scope())
     if body is None:
-        return _fhir(request, FhirError(404, "not-found", "Resource not found").outcome(), 404)
+        return _fhir(request, OutcomeError(404, "not-found", "Resource not found").outcome(), 404)
     response = _fhir(request, body)
     version = body.get("meta", {}).get("versionId")
     if version is not None:

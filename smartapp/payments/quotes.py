@@ -4,7 +4,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from smartapp.fhir.errors import FhirError
-from smartapp.launch import errors
+from smartapp.launch import error_pages
 from smartapp.launch.access import gateway_for, system_gateway_for
 from smartapp.launch.models import Launch
 from smartapp.payments.ehr import RESPONSIBILITY, AccountBalance, guarantor_account, money_extension
@@ -12,7 +12,7 @@ from smartapp.payments.forms import limit_amount
 from smartapp.payments.models import AmountSource, PaymentSettings
 
 
-class VisitNotFound(errors.LaunchError):
+class VisitNotFound(error_pages.LaunchError):
     status = 404
     title = "Visit not found"
     explanation = "There is no such visit in your record."
