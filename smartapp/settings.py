@@ -8,7 +8,7 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from smartapp.lib.env import env_bool, env_int, env_list, env_str
+from smartapp.lib.env import env_bool, env_float, env_int, env_list, env_str, env_url
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 TESTING = "pytest" in sys.modules
@@ -89,7 +89,7 @@ TEMPLATES = [
 
 DATABASES = {
     "default": dj_database_url.parse(
-        env_str("DATABASE_URL", f"sqlite:///{BASE_DIR / 'db.sqlite3'}"), conn_max_age=60
+        env_url("DATABASE_URL", f"sqlite:///{BASE_DIR / 'db.sqlite3'}"), conn_max_age=60
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
@@ -102,8 +102,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-REDIS_URL = env_str("REDIS_URL", "redis://127.0.0.1:6379/0")
-CACHE_URL = env_str("CACHE_URL")  # e.g. redis://…; empty keeps a per-process memory cache
+REDIS_URL = env_url("REDIS_URL", "redis://127.0.0.1:6379/0", schemes=("redis", "rediss"))
+CACHE_URL = env_url("CACHE_URL", schemes=("redis", "rediss"))  # e.g. redis://…; empty keeps a per-process memory cache
 CACHES = {
     "default": (
         {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}
@@ -112,7 +112,7 @@ CACHES = {
     )
 }
 
-CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", REDIS_URL)
+CELERY_BROKER_URL = env_url("CELERY_BROKER_URL", REDIS_URL)
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
@@ -142,17 +142,17 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
 }
 
 # Payments outbox (see smartapp/payments). The beat task finds due payments every few seconds.
-PAYMENT_BEAT_SECONDS = float(env_str("PAYMENT_BEAT_SECONDS", "5"))
+PAYMENT_BEAT_SECONDS = env_float("PAYMENT_BEAT_SECONDS", 5)
 # A worker's claim on a payment (and its visit's lock) lasts this long. It must outlast the task's
 # hard time limit, so a slow but living worker is never taken for a dead one mid-POST.
 PAYMENT_CLAIM_SECONDS = env_int("PAYMENT_CLAIM_SECONDS", CELERY_TASK_TIME_LIMIT + 30)
 if PAYMENT_CLAIM_SECONDS <= CELERY_TASK_TIME_LIMIT:
     raise ImproperlyConfigured("PAYMENT_CLAIM_SECONDS must exceed CELERY_TASK_TIME_LIMIT")
 # Waiting for an Account: first pause, doubling up to the tenant's cap.
-PAYMENT_BACKOFF_BASE_SECONDS = float(env_str("PAYMENT_BACKOFF_BASE_SECONDS", "5"))
+PAYMENT_BACKOFF_BASE_SECONDS = env_float("PAYMENT_BACKOFF_BASE_SECONDS", 5)
 # After an unclear answer to a POST, wait this long before reading the balance for evidence,
 # so a write the EHR is still processing has landed by then.
-PAYMENT_UNKNOWN_SETTLE_SECONDS = float(env_str("PAYMENT_UNKNOWN_SETTLE_SECONDS", "30"))
+PAYMENT_UNKNOWN_SETTLE_SECONDS = env_float("PAYMENT_UNKNOWN_SETTLE_SECONDS", 30)
 # A payment enqueued this recently is not enqueued again (a lost task is re-sent after it).
 PAYMENT_ENQUEUE_GRACE_SECONDS = env_int("PAYMENT_ENQUEUE_GRACE_SECONDS", 30)
 # Checkouts the patient never came back from are reconciled with the processor after this.
@@ -178,8 +178,8 @@ FRAME_ANCESTORS = env_list("FRAME_ANCESTORS", "'self'")
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("BEHIND_PROXY") else None
 
 # Outbound HTTP to EHRs (see smartapp/lib/http.py).
-HTTP_CONNECT_TIMEOUT = float(env_str("HTTP_CONNECT_TIMEOUT", "5"))
-HTTP_READ_TIMEOUT = float(env_str("HTTP_READ_TIMEOUT", "20"))
+HTTP_CONNECT_TIMEOUT = env_float("HTTP_CONNECT_TIMEOUT", 5)
+HTTP_READ_TIMEOUT = env_float("HTTP_READ_TIMEOUT", 20)
 DISCOVERY_CACHE_SECONDS = env_int("DISCOVERY_CACHE_SECONDS", 3600)
 # Refresh access tokens this many seconds before they expire.
 TOKEN_REFRESH_MARGIN_SECONDS = env_int("TOKEN_REFRESH_MARGIN_SECONDS", 60)
@@ -202,11 +202,14 @@ WHITENOISE_USE_FINDERS = True
 
 LOGIN_URL = "admin:login"
 
+LOG_LEVEL = env_str("LOG_LEVEL", "INFO").upper()
+if LOG_LEVEL not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+    raise ImproperlyConfigured(f"LOG_LEVEL={LOG_LEVEL!r} is not DEBUG, INFO, WARNING or ERROR")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {"django.server": {"level": "WARNING"}},
 }
