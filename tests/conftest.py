@@ -6,11 +6,15 @@ would reach Millennium. See CONTRIBUTING notes in README ("Tests").
 
 import json
 import os
+import sqlite3
 from pathlib import Path
 
 import pytest
 from django.core.cache import cache
 from django.core.management import call_command
+from django.db import connection
+from django.db.models import F
+from django.utils import timezone
 
 # Playwright's sync API runs an event loop in the test thread; Django's ORM calls from the test
 # body are still synchronous and safe.
@@ -26,10 +30,28 @@ def _clear_cache():
     cache.clear()
 
 
-@pytest.fixture
-def sandbox_tenants_file(live_server, tmp_path: Path) -> Path:
-    """Seeds the sandbox (served by the live server) and writes the tenant file describing it."""
-    path = tmp_path / "tenants.json"
+class SeededSandbox:
+    """The sandbox seeded once a session, its database kept as a snapshot and copied back
+    (SQLite's backup API, a few milliseconds) before each test that uses it."""
+
+    def __init__(self, snapshot: sqlite3.Connection, tenants_file: Path) -> None:
+        self.snapshot, self.tenants_file = snapshot, tenants_file
+        self.seeded_at = timezone.now()
+
+    def restore(self) -> None:
+        from smartapp.sandbox.models import Encounter
+
+        connection.ensure_connection()
+        self.snapshot.backup(connection.connection)
+        # Registration is "so long after the visit was created": keep that clock where a fresh
+        # seed would have put it, however long the session has run.
+        elapsed = timezone.now() - self.seeded_at
+        Encounter.objects.filter(created_at__isnull=False).update(
+            created_at=F("created_at") + elapsed
+        )
+
+
+def _seed(live_server, path: Path) -> None:
     call_command(
         "sandbox_seed",
         base_url=live_server.url,
@@ -37,7 +59,34 @@ def sandbox_tenants_file(live_server, tmp_path: Path) -> Path:
         size=8,
         tenants_file=str(path),
     )
-    return path
+
+
+@pytest.fixture(scope="session")
+def seeded_sandbox(django_db_setup, django_db_blocker, live_server, tmp_path_factory):
+    """Seeds the sandbox served by the live server once, and keeps that database."""
+    path = tmp_path_factory.mktemp("sandbox") / "tenants.json"
+    with django_db_blocker.unblock():
+        if connection.vendor != "sqlite":
+            yield None
+            return
+        _seed(live_server, path)
+        snapshot = sqlite3.connect(":memory:", check_same_thread=False)
+        connection.ensure_connection()
+        connection.connection.backup(snapshot)
+        seeded = SeededSandbox(snapshot, path)
+        call_command("flush", interactive=False, verbosity=0)  # other tests start empty
+    yield seeded
+    snapshot.close()
+
+
+@pytest.fixture
+def sandbox_tenants_file(seeded_sandbox, transactional_db, live_server, tmp_path: Path) -> Path:
+    """The seeded sandbox (served by the live server) and the tenant file describing it."""
+    if seeded_sandbox is None:  # not SQLite: seed for this test
+        _seed(live_server, tmp_path / "tenants.json")
+        return tmp_path / "tenants.json"
+    seeded_sandbox.restore()
+    return seeded_sandbox.tenants_file
 
 
 @pytest.fixture
@@ -110,3 +159,37 @@ def celery_worker_process(redis_server, live_server, settings):
     worker.terminate()
     worker.wait(timeout=15)
     log.close()
+
+
+CLINIC_TZ = "America/Chicago"  # the sandbox's clinics
+
+
+@pytest.fixture
+def clinician(client, live_server, tenant):
+    """The first seeded clinician, launched from the sandbox EHR on the first patient's chart."""
+    from smartapp.launch.models import Launch
+    from tests.journeys import ehr_launch
+
+    response = ehr_launch(client, live_server)
+    assert response.status_code == 302, response.content[:300]
+    return Launch.objects.get(persona="provider")
+
+
+@pytest.fixture
+def patient(client, tenant):
+    """The first seeded patient (Nancy Smart), signed in standalone; browser zone: the clinic's."""
+    from smartapp.launch.models import Launch
+    from tests.journeys import patient_sign_in
+
+    client.cookies["tz"] = CLINIC_TZ
+    _, response = patient_sign_in(client, tenant)
+    assert response.status_code == 302, response.content[:300]
+    return Launch.objects.get(persona="patient")
+
+
+@pytest.fixture
+def other_patient(tenant):
+    """Another seeded patient (the sandbox record): whose data the signed-in one must never see."""
+    from smartapp.sandbox.models import Patient
+
+    return Patient.objects.current().filter(tenant_id=SANDBOX_TENANT_ID).order_by("fhir_id")[1]

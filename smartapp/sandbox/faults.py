@@ -112,8 +112,27 @@ def draw(resource: str) -> str:
     return ""
 
 
+_sleeping = 0  # requests of this process inside an injected slow answer
+
+
+def _slow_answer() -> None:
+    """Sleeps as a slow server would, counted so tests can wait until none is in flight."""
+    global _sleeping
+    with _lock:
+        _sleeping += 1
+    try:
+        time.sleep(sleep_seconds())
+    finally:
+        with _lock:
+            _sleeping -= 1
+
+
+def slow_answers_in_flight() -> int:
+    return _sleeping
+
+
 def sleep_seconds() -> float:
-    raw = getattr(settings, "SANDBOX_TIMEOUT_SLEEP_SECONDS", None)
+    raw: Any = getattr(settings, "SANDBOX_TIMEOUT_SLEEP_SECONDS", None)
     if raw is None:
         raw = os.environ.get("SANDBOX_TIMEOUT_SLEEP_SECONDS", 25)
     try:
@@ -163,7 +182,7 @@ def basic(request: HttpRequest, host: str, tenant: str) -> HttpResponse:
         return injected
     response = _call(fhir.resource_type, request, host=host, tenant=tenant, resource_type="Basic")
     if fault == "basic_timeout_after_write" and response.status_code == 201:
-        time.sleep(sleep_seconds())  # the posting is committed; the client has given up
+        _slow_answer()  # the posting is committed; the client has given up
     return response
 
 
@@ -176,7 +195,7 @@ def account(request: HttpRequest, host: str, tenant: str, fhir_id: str = "") -> 
     if injected is not None:
         return injected
     if fault == "account_timeout":
-        time.sleep(sleep_seconds())
+        _slow_answer()
     if fhir_id:
         return _call(
             fhir.resource,

@@ -29,20 +29,6 @@ MAX_CALLS = {
 }
 
 
-@pytest.fixture
-def clinician(client, live_server, tenant):
-    response = ehr_launch(client, live_server)
-    assert response.status_code == 302, response.content[:300]
-    return Launch.objects.get(persona="provider")
-
-
-@pytest.fixture
-def patient(client, tenant):
-    _, response = patient_sign_in(client, tenant)
-    assert response.status_code == 302, response.content[:300]
-    return Launch.objects.get(persona="patient")
-
-
 def _post(client: Client, url: str, data: dict | None = None):
     """Posts a form as the page would: with a fresh once-only key unless the test gives one."""
     return client.post(url, {"key": secrets.token_urlsafe(8), **(data or {})})

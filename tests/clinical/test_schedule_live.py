@@ -14,12 +14,11 @@ from smartapp.audit.models import AuditEvent
 from smartapp.clinical.models import BookingRequest
 from smartapp.launch.models import Launch
 from smartapp.sandbox.models import Appointment, Patient, Practitioner, Slot
-from tests.conftest import SANDBOX_TENANT_ID
+from tests.conftest import CLINIC_TZ, SANDBOX_TENANT_ID
 from tests.journeys import app_page, ehr_launch, hidden, patient_sign_in, slot_ids, system_book
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-CLINIC_TZ = "America/Chicago"
 # The book page searches each day of the week at once (one round trip, up to 8 parallel calls),
 # then names the places in one Location search unless their names are cached.
 MAX_CALLS = {"my_day": 3, "chart_appointments": 3, "my_appointments": 2, "book": 9, "confirm": 3}
@@ -34,23 +33,6 @@ def clinic(tenant):
 
 def _first(model, **filters):
     return model.objects.filter(tenant_id=SANDBOX_TENANT_ID, **filters).order_by("fhir_id").first()
-
-
-@pytest.fixture
-def clinician(client, live_server, clinic):
-    """The first seeded clinician, launched from the EHR on the first patient's chart."""
-    response = ehr_launch(client, live_server)
-    assert response.status_code == 302, response.content[:300]
-    return Launch.objects.get(persona="provider")
-
-
-@pytest.fixture
-def patient(client, clinic):
-    """The first seeded patient, signed in standalone (browser time zone: the clinic's)."""
-    client.cookies["tz"] = CLINIC_TZ
-    _, response = patient_sign_in(client, clinic)
-    assert response.status_code == 302, response.content[:300]
-    return Launch.objects.get(persona="patient")
 
 
 def _url(launch: Launch, page: str) -> str:
@@ -332,9 +314,9 @@ def test_a_stale_cancel_says_the_appointment_changed(client, patient):
     assert appointment.status == "booked"
 
 
-def test_another_patients_appointment_cannot_be_cancelled(client, patient):
-    other = Appointment.objects.filter(tenant_id=SANDBOX_TENANT_ID, status="booked").exclude(
-        patient_fhir_id=patient.patient_id
+def test_another_patients_appointment_cannot_be_cancelled(client, patient, other_patient):
+    other = Appointment.objects.filter(
+        tenant_id=SANDBOX_TENANT_ID, status="booked", patient_fhir_id=other_patient.fhir_id
     )[0]
     url = _url(patient, f"appointments/{other.fhir_id}/cancel/")
 

@@ -14,27 +14,11 @@ from smartapp.clinical import visits as visits_module
 from smartapp.launch.models import Launch
 from smartapp.sandbox.models import Encounter, Patient
 from tests.conftest import SANDBOX_TENANT_ID
-from tests.journeys import app_page, ehr_launch, patient_sign_in
+from tests.journeys import app_page, ehr_launch
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-CLINIC_TZ = "America/Chicago"
 MAX_CALLS = {"chart_visits": 4, "my_visits": 3}
-
-
-@pytest.fixture
-def clinician(client, live_server, tenant):
-    response = ehr_launch(client, live_server)
-    assert response.status_code == 302, response.content[:300]
-    return Launch.objects.get(persona="provider")
-
-
-@pytest.fixture
-def patient(client, tenant):
-    client.cookies["tz"] = CLINIC_TZ
-    _, response = patient_sign_in(client, tenant)
-    assert response.status_code == 302, response.content[:300]
-    return Launch.objects.get(persona="patient")
 
 
 def _url(launch: Launch, page: str) -> str:

@@ -5,6 +5,7 @@ import time
 import pytest
 from django.db import connection
 
+from smartapp.celery import app
 from smartapp.tenants.models import SystemToken
 from smartapp.tenants.tasks import refresh_system_tokens
 
@@ -33,13 +34,26 @@ def test_a_worker_fetches_and_caches_the_system_token_encrypted(tenant, celery_w
     assert stored and row.access_token not in stored
 
 
+def _runs_done(seconds: float = 20.0, *, at_least: int) -> int:
+    """How many refresh tasks the worker has finished (its own count), once it reaches `at_least`."""
+    name = refresh_system_tokens.name
+    deadline = time.monotonic() + seconds
+    done = 0
+    while time.monotonic() < deadline:
+        stats = app.control.inspect(timeout=0.5).stats() or {}
+        done = sum(worker.get("total", {}).get(name, 0) for worker in stats.values())
+        if done >= at_least:
+            break
+    return done
+
+
 def test_a_second_run_reuses_the_cached_token(tenant, celery_worker_process):
     refresh_system_tokens.delay()
     first = _wait_for_token()
-    assert first is not None
+    assert first is not None and _runs_done(at_least=1) == 1
 
     refresh_system_tokens.delay()
-    time.sleep(2)
+    assert _runs_done(at_least=2) == 2  # the second run really happened
     first_token = first.access_token
     first.refresh_from_db()
     assert first.access_token == first_token

@@ -48,6 +48,14 @@ def _wait_final(db, total: int, seconds: float) -> collections.Counter:
     return payment_states(db)
 
 
+def _wait_states(db, state: str, count: int, seconds: float) -> int:
+    """Waits until `count` payments are in `state` (the workers have reached them)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and payment_states(db)[state] < count:
+        time.sleep(0.2)
+    return payment_states(db)[state]
+
+
 def test_two_workers_on_postgresql_post_each_payment_once_under_faults(
     postgres_url, redis_server, tmp_path
 ):
@@ -64,7 +72,8 @@ def test_two_workers_on_postgresql_post_each_payment_once_under_faults(
         wait_logged_ready(workers)
         db = stack.db()
         db.execute("UPDATE payments_payment SET next_check_at = ?", [datetime.now(UTC)])
-        time.sleep(2)
+        waiting = _wait_states(db, "awaiting_account", LATE_PAYMENTS, seconds=60)
+        assert waiting >= LATE_PAYMENTS, "the workers never looked up the late visits"
         for visit in sorted(set(visits["late"])):  # their Accounts appear mid-run
             registered = requests.post(
                 f"{sandbox}/sandbox/ehr/encounters/{visit}/register", timeout=30

@@ -1,9 +1,9 @@
+import json
 import re
-import time
 
 import pytest
 import requests
-from joserfc import jwt
+from joserfc import jws, jwt
 from joserfc.jwk import KeySet
 
 from smartapp.sandbox.models import Patient
@@ -200,10 +200,15 @@ def test_client_credentials_is_refused_to_a_provider_client(sandbox):
 
 
 def test_the_token_lifetime_follows_the_setting(sandbox, settings):
-    settings.SANDBOX_TOKEN_LIFETIME_SECONDS = 1
+    settings.SANDBOX_TOKEN_LIFETIME_SECONDS = 45
     token = patient_tokens(sandbox, "12724066")
-    assert token["expires_in"] == 1
-    time.sleep(1.1)
+    claims = json.loads(jws.extract_compact(token["access_token"].encode()).payload)
+    assert token["expires_in"] == 45 and claims["exp"] - claims["iat"] == 45
+
+
+def test_an_expired_token_is_refused(sandbox, settings):
+    settings.SANDBOX_TOKEN_LIFETIME_SECONDS = 0  # expired the moment it is issued
+    token = patient_tokens(sandbox, "12724066")
     response = fhir_get(f"{sandbox.patient_base}/Patient/12724066", token["access_token"])
     assert response.status_code == 401
     assert 'error="invalid_token"' in response.headers["WWW-Authenticate"]
