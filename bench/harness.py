@@ -17,11 +17,15 @@ import time
 from dataclasses import dataclass, field
 from html import unescape
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin
 
 import requests
 
 from smartapp.demo.processes import free_port, wait_for_port
+
+if TYPE_CHECKING:
+    import psycopg
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
@@ -68,6 +72,8 @@ def cpu_seconds(pid: int) -> float:
 class Database:
     """The stack's database from outside the app: sqlite3 or psycopg, autocommit, `?` parameters."""
 
+    connection: "sqlite3.Connection | psycopg.Connection[Any]"
+
     def __init__(self, url: str) -> None:
         self.postgres = not url.startswith("sqlite")
         if self.postgres:
@@ -101,8 +107,8 @@ class Stack:
     """
 
     workdir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="smartapp-bench-")))
-    sandbox: Server | None = None
-    app: Server | None = None
+    sandbox: Server = field(init=False)  # both set by start()
+    app: Server = field(init=False)
     tenants: dict = field(default_factory=dict)
     database_url: str = ""
 
@@ -217,7 +223,8 @@ class Stack:
         return Server(name, port, process, log_path)
 
     def stop(self) -> None:
-        for server in (self.app, self.sandbox):
+        for name in ("app", "sandbox"):
+            server = getattr(self, name, None)  # None when start() failed before it
             if server:
                 server.stop()
 
@@ -240,6 +247,14 @@ class Stack:
 
 
 # --- journeys over HTTP, as a browser would make them -------------------------------------------
+
+
+def _found(pattern: str, text: str) -> str:
+    """The pattern's first group in a page the stack must have served it in."""
+    match = re.search(pattern, text)
+    if match is None:
+        raise LookupError(f"{pattern!r} is not in the page")
+    return match[1]
 
 
 def _csrf_post(
@@ -272,7 +287,7 @@ def ehr_launch_url(stack: Stack) -> str:
         },
     )
     frame = ehr.get(urljoin(posted.url, posted.headers["Location"]))
-    return unescape(re.search(r'<iframe[^>]*src="([^"]+)"', frame.text)[1])
+    return unescape(_found(r'<iframe[^>]*src="([^"]+)"', frame.text))
 
 
 def follow(browser: requests.Session, url: str) -> tuple[requests.Response, int]:
@@ -290,7 +305,7 @@ def clinician_session(stack: Stack) -> tuple[requests.Session, str]:
     """A browser session after a clinician EHR launch, and the launch's page prefix /l/<id>/."""
     browser = requests.Session()
     page, _ = follow(browser, ehr_launch_url(stack))
-    return browser, re.search(r"(/l/[0-9a-f-]{36}/)", page.url)[1]
+    return browser, _found(r"(/l/[0-9a-f-]{36}/)", page.url)
 
 
 def patient_session(stack: Stack) -> tuple[requests.Session, str]:
@@ -299,12 +314,12 @@ def patient_session(stack: Stack) -> tuple[requests.Session, str]:
         browser, f"{stack.app.url}/", {"tenant": "sandbox", "persona": "patient"}, action="/signin"
     )
     login = browser.get(start.headers["Location"])
-    txn = re.search(r'name="txn" value="([^"]+)"', login.text)[1]
+    txn = _found(r'name="txn" value="([^"]+)"', login.text)
     consent = _csrf_post(browser, login.url, {"txn": txn, "user": stack.first("patient")})
     consent_url = urljoin(login.url, consent.headers["Location"])
     decided = _csrf_post(browser, consent_url, {"txn": txn, "decision": "allow"})
     page, _ = follow(browser, urljoin(consent_url, decided.headers["Location"]))
-    return browser, re.search(r"(/l/[0-9a-f-]{36}/)", page.url)[1]
+    return browser, _found(r"(/l/[0-9a-f-]{36}/)", page.url)
 
 
 def _client_credentials(stack: Stack, token_endpoint: str, scope: str) -> str:

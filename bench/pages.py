@@ -141,7 +141,7 @@ class Naive:
                     self.get(ref)
 
     def for_page(self, name: str) -> tuple[int, float] | None:
-        runs: dict[str, Callable[[], None]] = {
+        runs: dict[str, Callable[[], object]] = {
             "my day (40 appts)": self.my_day,
             "chart appointments": self.chart_appointments,
             "patient chart": lambda: self.get(f"Patient/{self.patient}"),
@@ -157,7 +157,7 @@ class Naive:
         runs[name]()
         return self.calls, round((time.perf_counter() - started) * 1000, 1)
 
-    def _window(self, days: int) -> list[tuple[str, str]]:
+    def _window(self, days: int) -> list[tuple[str, datetime]]:
         now = datetime.now(UTC).replace(microsecond=0)
         return [("ge", now - timedelta(days=1)), ("lt", now + timedelta(days=days))]
 

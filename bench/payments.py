@@ -128,7 +128,7 @@ def _parse(at: str | datetime) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
-def _percentile(values: list[float], q: float) -> float | None:
+def _percentile(values: list[float], q: int) -> float | None:
     if not values:
         return None
     if len(values) == 1:

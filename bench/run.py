@@ -43,7 +43,8 @@ def _payments_part():
 
 def main(argv: list[str]) -> None:
     names = argv or [*PARTS, "payments"]
-    results: dict[str, object] = {"at": time.strftime("%Y-%m-%dT%H:%M:%S")}
+    at = time.strftime("%Y-%m-%dT%H:%M:%S")
+    results: dict[str, object] = {"at": at}
     for name in names:
         run, columns = _payments_part() if name == "payments" else PARTS[name]
         started = time.perf_counter()
@@ -52,11 +53,11 @@ def main(argv: list[str]) -> None:
         print(f"\n## {name}  ({time.perf_counter() - started:.0f} s)")
         print(_table(rows if isinstance(rows, list) else [rows], columns))
     RESULTS.mkdir(exist_ok=True)
-    (RESULTS / f"{results['at'].replace(':', '')}.json").write_text(json.dumps(results, indent=2))
+    (RESULTS / f"{at.replace(':', '')}.json").write_text(json.dumps(results, indent=2))
     # latest.json keeps every part's newest figures, so running one part updates only its own.
     latest_path = RESULTS / "latest.json"
     latest = json.loads(latest_path.read_text()) if latest_path.exists() else {}
-    latest.update({name: {"at": results["at"], "rows": results[name]} for name in names})
+    latest.update({name: {"at": at, "rows": results[name]} for name in names})
     latest_path.write_text(json.dumps(latest, indent=2))
 
 

@@ -20,7 +20,11 @@ from tests.examples import cerner_example
 BASE = "https://fhir.example.org/r4/t1"
 PATIENT_BASE = "https://myrecord.example.org/r4/t1"
 AUTH = "https://auth.example.org/tenants/t1"
-Handler = Callable[[str, str, dict[str, Any]], tuple[int, Any]]
+# A status and body, optionally headers; or an exception to raise as the session would.
+Handler = Callable[
+    [str, str, dict[str, Any]],
+    tuple[int, Any] | tuple[int, Any, dict[str, str]] | Exception,
+]
 
 
 def response(

@@ -101,7 +101,9 @@ def patient_sign_in(client, tenant, *, decision: str = "allow", patient=None):
     browser = requests.Session()
     login = browser.get(started["Location"])
     assert login.status_code == 200, login.text[:300]
-    txn = re.search(r'name="txn" value="([^"]+)"', login.text)[1]
+    found = re.search(r'name="txn" value="([^"]+)"', login.text)
+    assert found, login.text[:300]
+    txn = found[1]
     consent = csrf_post(browser, login.url, {"txn": txn, "user": patient.fhir_id})
     consent_url = urljoin(login.url, consent.headers["Location"])
     decided = csrf_post(browser, consent_url, {"txn": txn, "decision": decision})

@@ -113,7 +113,7 @@ def _whole(doc: dict[str, Any]) -> Iterator[tuple[str, Any]]:
             ("unknown resourceType", lambda r: r.__setitem__("resourceType", "Nonsense")),
         ):
             mutant = copy.deepcopy(doc)
-            target = mutant
+            target: Any = mutant  # walks into lists as well as objects
             for step in where:
                 target = target[step]
             if isinstance(target.get("extension", []), list):

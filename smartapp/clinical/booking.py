@@ -8,6 +8,7 @@ before the POST, so a double submit never books twice.
 
 import secrets
 from datetime import timedelta
+from typing import Any
 
 from django.utils import timezone
 
@@ -187,7 +188,7 @@ def appointment_cancel(
         raise WriteRefused(
             "This appointment can no longer be cancelled here. Please call the clinic."
         )
-    operations = [
+    operations: list[dict[str, Any]] = [
         {"op": "replace", "path": "/status", "value": "cancelled"},
         {
             "op": "add",

@@ -42,7 +42,8 @@ class DateRangeForm(forms.Form):
         return {"start": today, "end": today + timedelta(days=DEFAULT_RANGE_DAYS - 1)}
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         start, end = data.get("start"), data.get("end")
         if start and end:
             if start < self.today:
@@ -66,7 +67,9 @@ class SlotSearchForm(DateRangeForm):
     def __init__(self, *args: Any, tenant: Tenant, today: date, **kwargs: Any) -> None:
         super().__init__(*args, today=today, **kwargs)
         self.types = {t.code: t for t in tenant.service_types.all()}
-        self.fields["service_type"].choices = [(code, t.display) for code, t in self.types.items()]
+        service_type = self.fields["service_type"]
+        assert isinstance(service_type, forms.ChoiceField)
+        service_type.choices = [(code, t.display) for code, t in self.types.items()]
 
     @property
     def service(self) -> ServiceType:
@@ -166,4 +169,6 @@ class ComposeForm(MessageBodyForm):
 
     def __init__(self, *args: Any, team: list[Any], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["recipient"].choices = [("", "Choose…")] + [(p.id, p.name) for p in team]
+        recipient = self.fields["recipient"]
+        assert isinstance(recipient, forms.ChoiceField)
+        recipient.choices = [("", "Choose…")] + [(p.id, p.name) for p in team]

@@ -6,6 +6,7 @@ patient's never are.
 
 import hashlib
 from collections.abc import Iterable
+from functools import partial
 from typing import Any
 
 from django.core.cache import cache
@@ -49,10 +50,8 @@ def names_by_reference(
     names = _cached_names(gateway, wanted)
     missing = {kind: {i for i in ids if (kind, i) not in names} for kind, ids in wanted.items()}
     calls = {
-        kind: (
-            lambda kind=kind, ids=ids: gateway.search(
-                kind, {"_id": ",".join(sorted(ids)), "_count": len(ids)}, all_pages=True
-            )
+        kind: partial(
+            gateway.search, kind, {"_id": ",".join(sorted(ids)), "_count": len(ids)}, all_pages=True
         )
         for kind, ids in missing.items()
         if ids

@@ -10,6 +10,7 @@ included Schedules' actors (their display when Cerner gives one); places from th
 import math
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from functools import partial
 from itertools import groupby
 from zoneinfo import ZoneInfo
 
@@ -197,13 +198,12 @@ def _search_windows(
 ) -> SearchResult:
     """The windows' searches at once, merged in start order (each window pages on its own)."""
     calls = {
-        f"{i:03d}": (
-            lambda a=a, b=b: gateway.search(
-                "Slot",
-                {**params, "start": [f"ge{fhir_instant(a)}", f"lt{fhir_instant(b)}"]},
-                all_pages=True,
-                max_pages=MAX_PAGES_PER_WINDOW,
-            )
+        f"{i:03d}": partial(
+            gateway.search,
+            "Slot",
+            {**params, "start": [f"ge{fhir_instant(a)}", f"lt{fhir_instant(b)}"]},
+            all_pages=True,
+            max_pages=MAX_PAGES_PER_WINDOW,
         )
         for i, (a, b) in enumerate(_windows(start, end))
     }

@@ -1,4 +1,5 @@
 import uuid
+from typing import Any
 
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -52,7 +53,7 @@ def my_day(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
         session=request.session, public_id=public_id, persona=Persona.PROVIDER
     )
     zone = launch.tenant.zone
-    context = {"launch": launch, "tab": "my_day", "today": today_in(zone)}
+    context: dict[str, Any] = {"launch": launch, "tab": "my_day", "today": today_in(zone)}
     form = DayForm(request.GET)
     if not form.is_valid():
         context["error"] = "That is not a date (use YYYY-MM-DD)."

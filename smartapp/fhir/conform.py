@@ -145,8 +145,10 @@ def _single(value: Any, prop: _Property, path: str, notes: _Notes) -> Any:
     return read
 
 
+# `model: type` (a fhirclient class): fhirclient being untyped, type[FHIRAbstractBase] is
+# type[Any], which mypy will not hash for the @cache'd tables.
 def _object(
-    data: dict[str, Any], model: type[FHIRAbstractBase], path: str, notes: _Notes, *, nested: bool
+    data: dict[str, Any], model: type, path: str, notes: _Notes, *, nested: bool
 ) -> dict[str, Any] | None:
     properties = _properties(model)
     out: dict[str, Any] = {}
@@ -182,7 +184,7 @@ def _choices(model: type[FHIRAbstractBase]) -> dict[str, frozenset[str]]:
     return {js: frozenset(names) for names in groups.values() for js in names}
 
 
-def _choice_present(json_name: str, model: type[FHIRAbstractBase], out: dict[str, Any]) -> bool:
+def _choice_present(json_name: str, model: type, out: dict[str, Any]) -> bool:
     return any(name in out for name in _choices(model).get(json_name, ()))
 
 

@@ -7,7 +7,7 @@ Logs carry resource types, ids, statuses and correlation ids, never tokens, name
 import json
 import logging
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -121,16 +121,13 @@ class FhirGateway:
     def _get(self, url: str, params: dict[str, Any] | None, what: str) -> requests.Response:
         headers = {"Accept": FHIR_JSON, "Authorization": f"Bearer {self._token()}"}
         try:
-            response = session().get(url, params=params, headers=headers)
+            response = session().get(url, params=params, headers=headers, what=what)
         except requests.Timeout:
             logger.warning("fhir timeout %s", what)
             raise Timeout(f"The EHR did not answer in time ({what}).") from None
         except requests.RequestException as error:
             logger.warning("fhir unreachable %s: %s", what, type(error).__name__)
             raise Unreachable(f"The EHR could not be reached ({what}).") from None
-        logger.info(
-            "fhir GET %s -> %s correlation=%s", what, response.status_code, correlation_id(response)
-        )
         return response
 
     def _record(
@@ -269,7 +266,9 @@ class FhirGateway:
             **extra,
         }
         try:
-            response = session().request(method, url, data=json.dumps(body), headers=headers)
+            response = session().request(
+                method, url, data=json.dumps(body), headers=headers, what=what
+            )
         except requests.ConnectionError as error:
             if _never_sent(error):
                 # The connection was never made: safe to say nothing was written.
@@ -282,13 +281,6 @@ class FhirGateway:
             # Sent, no answer: the write may or may not have happened.
             logger.warning("fhir timeout %s %s", method, what)
             raise Timeout(f"The EHR did not answer in time ({what}).") from None
-        logger.info(
-            "fhir %s %s -> %s correlation=%s",
-            method,
-            what,
-            response.status_code,
-            correlation_id(response),
-        )
         return response
 
     def create(self, resource_type: str, body: dict[str, Any], *, patient_id: str = "") -> Written:
@@ -355,7 +347,8 @@ def _split_entries(
     Without `search.mode` (Millennium leaves it out of some bundles) a resource of the searched
     type is a match and any other an include, so an included Schedule is never taken for a Slot.
     """
-    matches, included = [], []
+    matches: list[dict[str, Any]] = []
+    included: list[dict[str, Any]] = []
     for entry in _dicts(bundle.get("entry")):
         resource = entry.get("resource")
         if not isinstance(resource, dict) or resource.get("resourceType") == "OperationOutcome":
@@ -398,7 +391,7 @@ def dedupe_resources(resources: Iterable[R]) -> list[R]:
     return unique
 
 
-def fetch_parallel(calls: dict[str, Callable[[], T]], *, max_workers: int = 6) -> dict[str, T]:
+def fetch_parallel(calls: Mapping[str, Callable[[], T]], *, max_workers: int = 6) -> dict[str, T]:
     """Runs independent gateway calls at once; re-raises the first error after all finish."""
     from django.db import close_old_connections
 

@@ -38,7 +38,8 @@ def _api_error(response: requests.Response) -> FhirError:
     except ValueError:
         body = None
     if isinstance(body, dict):
-        detail = body.get("error") if isinstance(body.get("error"), dict) else body
+        nested = body.get("error")
+        detail = nested if isinstance(nested, dict) else body
         error.code = str(detail.get("code") or error.code or "")
         error.message = str(detail.get("message") or error.message or "")
         error.args = (error.message or f"Messages API request failed ({response.status_code})",)
@@ -79,7 +80,12 @@ class MessagesApi:
         response = None
         try:
             response = session().request(
-                method, f"{self.base_url}/{path}", params=params, json=body, headers=headers
+                method,
+                f"{self.base_url}/{path}",
+                params=params,
+                json=body,
+                headers=headers,
+                what=what,
             )
         except (requests.ConnectTimeout, requests.ConnectionError) as error:
             logger.warning("messages unreachable %s: %s", what, type(error).__name__)
@@ -89,13 +95,6 @@ class MessagesApi:
             raise Timeout(f"The messages service did not answer in time ({what}).") from None
         finally:
             self._record(action, what, response, request_id)
-        logger.info(
-            "messages %s %s -> %s opc-request-id=%s",
-            method,
-            what,
-            response.status_code,
-            correlation_id(response) or request_id,
-        )
         if not 200 <= response.status_code < 300:
             raise _api_error(response)
         return response

@@ -25,8 +25,9 @@ def is_current(period: Period | None, *, now: datetime | None = None) -> bool:
 
 
 def _name_text(name: HumanName) -> str:
-    if name.text:
-        return name.text
+    text: str | None = name.text
+    if text:
+        return text
     given = " ".join(name.given or [])
     return " ".join(part for part in (given, name.family or "") if part)
 

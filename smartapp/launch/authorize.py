@@ -65,7 +65,7 @@ def authorization_start(
     extra = {
         "aud": aud,
         "nonce": nonce,
-        "code_challenge": create_s256_code_challenge(verifier),
+        "code_challenge": create_s256_code_challenge(verifier),  # type: ignore[no-untyped-call]  # unannotated in types-authlib
         "code_challenge_method": "S256",
     }
     if launch:
@@ -79,7 +79,7 @@ def authorization_start(
         persona,
         "ehr" if launch else "standalone",
     )
-    return prepare_grant_uri(
+    url: str = prepare_grant_uri(  # types-authlib leaves the return unannotated
         config.authorization_endpoint,
         registration.client_id,
         "code",
@@ -88,3 +88,4 @@ def authorization_start(
         state=state,
         **extra,
     )
+    return url

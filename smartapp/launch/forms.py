@@ -17,7 +17,7 @@ class SignInForm(forms.Form):
     )
 
 
-def _absolute_http_url(value: str) -> str:
+def _absolute_http_url(value: str) -> None:
     parts = urlsplit(value)
     if (
         parts.scheme not in {"http", "https"}
@@ -26,7 +26,6 @@ def _absolute_http_url(value: str) -> str:
         or parts.fragment
     ):
         raise forms.ValidationError("not an absolute http(s) URL")
-    return value
 
 
 class EhrLaunchForm(forms.Form):
@@ -34,7 +33,7 @@ class EhrLaunchForm(forms.Form):
     launch = forms.CharField(max_length=1000)
 
     def clean_launch(self) -> str:
-        value = self.cleaned_data["launch"]
+        value: str = self.cleaned_data["launch"]
         if not value.isprintable() or " " in value:
             raise forms.ValidationError("malformed launch value")
         return value

@@ -75,12 +75,11 @@ def _refresh_claimed(launch: Launch) -> str:
         _refresh_grant(launch)
     except (TokenEndpointError, DiscoveryError) as error:
         row_leases.release(model=Launch, pk=launch.pk, field="refresh_claimed_until")
-        unreachable = isinstance(error, DiscoveryError) or error.unreachable
-        if unreachable and _valid(launch):
+        if isinstance(error, TokenEndpointError) and not error.unreachable:
+            raise _session_ended(launch, f"refresh refused: {error.error}") from None
+        if _valid(launch):  # unreachable: the current token still works meanwhile
             return launch.access_token
-        if unreachable:
-            raise error_pages.UpstreamUnavailable(way_forward=_forward(launch)) from None
-        raise _session_ended(launch, f"refresh refused: {error.error}") from None
+        raise error_pages.UpstreamUnavailable(way_forward=_forward(launch)) from None
     logger.info("launch %s token refreshed", launch.public_id)
     return launch.access_token
 

@@ -25,8 +25,7 @@ def _raw(name: str) -> str | None:
         except OSError as error:
             raise ImproperlyConfigured(f"{name}_FILE: cannot read {file_path} ({error})") from None
         return value.strip() or None
-    value = os.environ.get(name)
-    return value if value not in (None, "") else None
+    return os.environ.get(name) or None
 
 
 def env_str(name: str, default: str = "") -> str:

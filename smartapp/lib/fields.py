@@ -1,13 +1,20 @@
 """Model fields whose values are encrypted in the database."""
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db import models
 
 from smartapp.lib import crypto
 
+if TYPE_CHECKING:  # the stubs' fields are generic; Django's cannot be subscripted
+    from django.db.models.expressions import Combinable
 
-class EncryptedTextField(models.TextField):
+    TextFieldBase = models.TextField[str | Combinable, str]
+else:
+    TextFieldBase = models.TextField
+
+
+class EncryptedTextField(TextFieldBase):
     """Stores text encrypted with the project's Fernet keys; reads give the plaintext back."""
 
     def get_prep_value(self, value: Any) -> Any:

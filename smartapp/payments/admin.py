@@ -1,4 +1,4 @@
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.contrib import admin, messages
 from django.db.models import QuerySet
@@ -7,8 +7,16 @@ from django.http import HttpRequest
 from smartapp.payments import staff
 from smartapp.payments.models import Attempt, Payment, PaymentSettings
 
+if TYPE_CHECKING:  # the stubs' admin classes are generic; Django's cannot be subscripted
+    AttemptInlineBase = admin.TabularInline[Attempt, Payment]
+    PaymentAdminBase = admin.ModelAdmin[Payment]
+    SettingsAdminBase = admin.ModelAdmin[PaymentSettings]
+else:
+    AttemptInlineBase = admin.TabularInline
+    PaymentAdminBase = SettingsAdminBase = admin.ModelAdmin
 
-class AttemptInline(admin.TabularInline):
+
+class AttemptInline(AttemptInlineBase):
     model = Attempt
     extra = 0
     can_delete = False
@@ -30,7 +38,7 @@ class AttemptInline(admin.TabularInline):
 
 
 @admin.register(Payment)
-class PaymentAdmin(admin.ModelAdmin):
+class PaymentAdmin(PaymentAdminBase):
     list_display = (
         "posting_id",
         "tenant",
@@ -67,6 +75,6 @@ class PaymentAdmin(admin.ModelAdmin):
 
 
 @admin.register(PaymentSettings)
-class PaymentSettingsAdmin(admin.ModelAdmin):
+class PaymentSettingsAdmin(SettingsAdminBase):
     list_display = ("tenant", "enabled", "card_alias", "location", "min_amount", "max_amount")
     exclude = ("processor_api_key",)

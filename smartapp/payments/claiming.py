@@ -9,8 +9,9 @@ import logging
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import cache
+from typing import TypedDict
 
 from django.conf import settings
 from django.db import IntegrityError
@@ -94,7 +95,13 @@ def jobs_release(jobs: list[Job], *, again: bool) -> None:
         ).update(claimed_until=None, claim_token="", **({"enqueued_at": None} if again else {}))
 
 
-def released() -> dict[str, object]:
+class Released(TypedDict):
+    claimed_until: datetime | None
+    claim_token: str
+    enqueued_at: datetime | None
+
+
+def released() -> Released:
     """The fields that give a claim back, for a step's last write to a payment."""
     return {"claimed_until": None, "claim_token": "", "enqueued_at": None}
 
@@ -139,7 +146,7 @@ def _system_tokens(tenant: Tenant) -> TokenProvider:
 def _gateway(payment: Payment, tokens: TokenProvider) -> FhirGateway:
     """The tenant's system client (patients cannot read Accounts or post payments)."""
     tenant = payment.tenant
-    launch = payment.launch_id and str(payment.launch.public_id)
+    launch = str(payment.launch.public_id) if payment.launch is not None else ""
     return FhirGateway(
         base_url=tenant.provider_fhir_base,
         token=tokens,

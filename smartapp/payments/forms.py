@@ -3,7 +3,7 @@
 import re
 import secrets
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypedDict
 
 from django import forms
 from django.core import signing
@@ -17,13 +17,23 @@ QUOTE_SALT = "smartapp.payments.quote"
 QUOTE_MAX_AGE = 3600
 
 
+class SignedQuote(TypedDict):
+    """What the pay page offered, as signed into its form (short keys keep the field small)."""
+
+    l: str  # noqa: E741 - the launch's public id
+    e: str  # the encounter id
+    s: str  # an AmountSource
+    a: str  # the amount, "" when the patient enters it
+    k: str  # the one-time key
+
+
 class BadQuote(Exception):
     """The pay form's signed quote is missing, edited, expired or for another launch or visit."""
 
 
 def quote_make(*, launch_id: str, encounter_id: str, source: str, amount: Decimal | None) -> str:
     """What the pay page offered, signed, with a one-time key (a double click reuses it)."""
-    data = {
+    data: SignedQuote = {
         "l": launch_id,
         "e": encounter_id,
         "s": source,
@@ -33,9 +43,9 @@ def quote_make(*, launch_id: str, encounter_id: str, source: str, amount: Decima
     return signing.dumps(data, salt=QUOTE_SALT)
 
 
-def quote_read(value: str, *, launch_id: str, encounter_id: str) -> dict[str, Any]:
+def quote_read(value: str, *, launch_id: str, encounter_id: str) -> SignedQuote:
     try:
-        data = signing.loads(value or "", salt=QUOTE_SALT, max_age=QUOTE_MAX_AGE)
+        data: SignedQuote = signing.loads(value or "", salt=QUOTE_SALT, max_age=QUOTE_MAX_AGE)
     except signing.BadSignature:
         raise BadQuote(
             "This payment form has expired or was changed. Please start again."
@@ -118,7 +128,8 @@ class DeskPaymentForm(forms.Form):
             raise forms.ValidationError(str(error)) from None
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         method = data.get("method")
         if method == Method.CASH and data.get("tendered") and data.get("amount"):
             if data["tendered"] < data["amount"]:

@@ -91,9 +91,8 @@ class PaymentSettings(models.Model):
         return f"payment settings for {self.tenant.slug}"
 
     def alias_for(self, method: str) -> str:
-        return {Method.CASH: self.cash_alias, Method.CHECK: self.check_alias}.get(
-            method, self.card_alias
-        )
+        aliases: dict[str, str] = {Method.CASH: self.cash_alias, Method.CHECK: self.check_alias}
+        return aliases.get(method, self.card_alias)
 
 
 class Payment(models.Model):
@@ -154,7 +153,7 @@ class Payment(models.Model):
         return self.method == Method.CARD
 
 
-class AttemptQuerySet(models.QuerySet):
+class AttemptQuerySet(models.QuerySet["Attempt"]):
     def in_doubt(self) -> "AttemptQuerySet":
         """POSTs sent without a clear answer yet: the balance decides whether they landed."""
         return self.filter(kind=Attempt.Kind.POST, result__in=Attempt.UNRESOLVED)

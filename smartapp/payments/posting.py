@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import Decimal
 from enum import Enum
+from typing import Any
 
 from django.conf import settings
 from django.utils import timezone
@@ -217,7 +218,7 @@ def _unclear(job: Job, attempt: Attempt, fields: dict[str, object]) -> StepResul
 
 
 def _save(
-    job: Job, to: State, message: str, attempt: Attempt | None = None, **fields: object
+    job: Job, to: State, message: str, attempt: Attempt | None = None, **fields: Any
 ) -> StepResult:
     """Moves the payment while this worker still holds the claim, and gives the claim back."""
     moved = payment_move(

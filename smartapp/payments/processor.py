@@ -108,7 +108,7 @@ class SandboxProcessor:
 
     def _data(self, response: requests.Response) -> dict[str, Any]:
         try:
-            data = response.json()
+            data: dict[str, Any] = response.json()  # the processor answers with objects
         except ValueError:
             data = {}
         if not 200 <= response.status_code < 300:

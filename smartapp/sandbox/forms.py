@@ -37,9 +37,8 @@ class LaunchForm(forms.Form):
         super().__init__(*args, **kwargs)
         fields = self.fields
         fields["client"].queryset = Client.objects.filter(tenant_id=tenant, persona="provider")  # type: ignore[attr-defined]
-        fields["practitioner"].queryset = Practitioner.objects.filter(tenant_id=tenant).order_by(
-            "fhir_id"
-        )  # type: ignore[attr-defined]
+        practitioners = Practitioner.objects.filter(tenant_id=tenant).order_by("fhir_id")
+        fields["practitioner"].queryset = practitioners  # type: ignore[attr-defined]
         patients = Patient.objects.filter(tenant_id=tenant).order_by("fhir_id")
         fields["patient"].queryset = patients  # type: ignore[attr-defined]
         fields["patient"].label_from_instance = _patient_label(patients)  # type: ignore[attr-defined]

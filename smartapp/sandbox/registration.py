@@ -10,6 +10,7 @@ import hashlib
 import os
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
+from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -28,7 +29,7 @@ STATE_READY = "Ready to bill"
 
 def delay() -> timedelta:
     """`SANDBOX_REGISTRATION_DELAY_SECONDS` (setting, then environment; default 180)."""
-    raw = getattr(settings, "SANDBOX_REGISTRATION_DELAY_SECONDS", None)
+    raw: Any = getattr(settings, "SANDBOX_REGISTRATION_DELAY_SECONDS", None)
     if raw is None:
         raw = os.environ.get("SANDBOX_REGISTRATION_DELAY_SECONDS", DEFAULT_DELAY_SECONDS)
     try:

@@ -50,7 +50,9 @@ def _tenant(tenant: str, statement_base: int) -> None:
     )
     by_patient: dict[str, list[Account]] = {}
     for encounter in finished:
-        registered_at = (encounter.start or encounter.created_at) - timedelta(minutes=10)
+        began = encounter.start or encounter.created_at
+        assert began is not None  # a finished visit has begun
+        registered_at = began - timedelta(minutes=10)
         account = registration.seed_registered(encounter, registered_at, _past_balance(encounter))
         by_patient.setdefault(encounter.patient.fhir_id, []).append(account)
     for n, (patient_id, accounts) in enumerate(sorted(by_patient.items())):

@@ -28,8 +28,8 @@ def _amount(rng: random.Random) -> str:
 
 def seed_encounters(*, tenant: str, rng: random.Random, now: datetime) -> None:
     appointments: dict[str, list[Appointment]] = defaultdict(list)
-    for row in Appointment.objects.filter(tenant_id=tenant).order_by("start", "fhir_id"):
-        appointments[row.patient_fhir_id].append(row)
+    for booked in Appointment.objects.filter(tenant_id=tenant).order_by("start", "fhir_id"):
+        appointments[booked.patient_fhir_id].append(booked)
     existing: dict[int, list[Encounter]] = defaultdict(list)
     for row in Encounter.objects.filter(tenant_id=tenant).order_by("fhir_id"):
         existing[row.patient_id].append(row)
@@ -67,11 +67,11 @@ def seed_encounters(*, tenant: str, rng: random.Random, now: datetime) -> None:
                 (Encounter(tenant_id=tenant, fhir_id=str(next_id), patient=patient), appointment)
             )
             next_id += 1
-        for row, appointment in plan:
-            _fill(row, appointment, patient, names, rng, now)
+        for row, planned in plan:
+            _fill(row, planned, patient, names, rng, now)
             (changed if row.pk else added).append(row)
         if n == 0 and past:
-            _hand_over(*plan[0], names["practitioner"])
+            _hand_over(plan[0][0], past[0], names["practitioner"])
     fields = ["status", "start", "appointment_fhir_id", "fin", "account_fhir_id"]
     fields += ["last_updated", "created_at", "resource"]
     Encounter.objects.bulk_update(changed, fields, batch_size=500)
@@ -107,6 +107,8 @@ def _hand_over(row: Encounter, appointment: Appointment, displays: dict[str, str
     earlier = people[(people.index(current) + 1) % len(people)]
     middle = appointment.start + (appointment.end - appointment.start) / 2
     row.resource["participant"] = [
-        encounter_lifecycle.attending(row.tenant_id, earlier, displays[earlier], appointment.start, middle),
+        encounter_lifecycle.attending(
+            row.tenant_id, earlier, displays[earlier], appointment.start, middle
+        ),
         encounter_lifecycle.attending(row.tenant_id, current, displays.get(current, ""), middle),
     ]

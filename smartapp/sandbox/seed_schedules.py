@@ -223,7 +223,7 @@ def _patient_plans(
     taken: set[int],
 ) -> list[_Plan]:
     """Every patient: one or two upcoming visits, two past (fulfilled), sometimes a cancellation."""
-    plans = []
+    plans: list[_Plan] = []
     clinicians = sorted(future)
     for patient in patients:
         for kind in ("booked", "booked", "fulfilled", "fulfilled", "cancelled"):

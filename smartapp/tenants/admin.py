@@ -1,4 +1,4 @@
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django import forms
 from django.contrib import admin
@@ -7,8 +7,20 @@ from django.http import HttpRequest
 from smartapp.tenants.models import ClientRegistration, ServiceType, Tenant
 from smartapp.tenants.services import registration_token_forget
 
+if TYPE_CHECKING:  # the stubs' admin and form classes are generic; Django's cannot be subscripted
+    RegistrationFormBase = forms.ModelForm[ClientRegistration]
+    RegistrationInlineBase = admin.StackedInline[ClientRegistration, Tenant]
+    ServiceTypeInlineBase = admin.TabularInline[ServiceType, Tenant]
+    TenantAdminBase = admin.ModelAdmin[Tenant]
+    RegistrationAdminBase = admin.ModelAdmin[ClientRegistration]
+else:
+    RegistrationFormBase = forms.ModelForm
+    RegistrationInlineBase = admin.StackedInline
+    ServiceTypeInlineBase = admin.TabularInline
+    TenantAdminBase = RegistrationAdminBase = admin.ModelAdmin
 
-class ClientRegistrationForm(forms.ModelForm):
+
+class ClientRegistrationForm(RegistrationFormBase):
     # Write-only: the stored secret is never sent to the browser.
     new_client_secret = forms.CharField(
         required=False,
@@ -33,7 +45,7 @@ class ClientRegistrationForm(forms.ModelForm):
         return registration
 
 
-class ClientRegistrationInline(admin.StackedInline):
+class ClientRegistrationInline(RegistrationInlineBase):
     model = ClientRegistration
     form = ClientRegistrationForm
     extra = 0
@@ -44,14 +56,14 @@ class ClientRegistrationInline(admin.StackedInline):
         return obj.is_confidential
 
 
-class ServiceTypeInline(admin.TabularInline):
+class ServiceTypeInline(ServiceTypeInlineBase):
     model = ServiceType
     extra = 0
     fields = ["position", "display", "system", "code"]
 
 
 @admin.register(Tenant)
-class TenantAdmin(admin.ModelAdmin):
+class TenantAdmin(TenantAdminBase):
     list_display = ("name", "slug", "ehr_tenant_id", "time_zone", "enabled")
     list_filter = ("enabled",)
     search_fields = ("name", "slug", "ehr_tenant_id")
@@ -59,7 +71,7 @@ class TenantAdmin(admin.ModelAdmin):
 
 
 @admin.register(ClientRegistration)
-class ClientRegistrationAdmin(admin.ModelAdmin):
+class ClientRegistrationAdmin(RegistrationAdminBase):
     form = ClientRegistrationForm
     list_display = ("tenant", "persona", "client_id", "has_secret")
     list_filter = ("persona", "tenant")

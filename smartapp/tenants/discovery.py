@@ -1,7 +1,6 @@
 """SMART discovery from a FHIR base: `.well-known/smart-configuration`, else the CapabilityStatement."""
 
 import hashlib
-import logging
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -10,8 +9,6 @@ from django.conf import settings
 from django.core.cache import cache
 
 from smartapp.lib.http import session
-
-logger = logging.getLogger(__name__)
 
 OAUTH_URIS = "http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris"
 
@@ -36,13 +33,12 @@ class SmartConfiguration:
 
 def _get_json(url: str, accept: str) -> dict[str, Any] | None:
     try:
-        response = session().get(url, headers={"Accept": accept})
+        response = session().get(url, headers={"Accept": accept}, what="discovery")
     except requests.Timeout:
         raise DiscoveryError(f"The EHR did not answer in time at {url}.") from None
     except requests.RequestException:
         raise DiscoveryError(f"The EHR could not be reached at {url}.") from None
     if response.status_code != 200:
-        logger.info("discovery %s answered %s", url, response.status_code)
         return None
     try:
         data = response.json()

@@ -26,10 +26,25 @@ class Finding:
     text: str
 
 
-def _answers(method: str, url: str, **kwargs: object) -> str:
+@dataclass(frozen=True)
+class _Check:
+    name: str
+    method: str
+    url: str
+    headers: dict[str, str] | None = None
+    data: dict[str, str] | None = None
+
+
+def _answers(check: _Check) -> str:
     """'' when the endpoint answers like an OAuth/FHIR endpoint, else what went wrong."""
     try:
-        response = session().request(method, url, allow_redirects=False, **kwargs)  # type: ignore[arg-type]
+        response = session().request(
+            check.method,
+            check.url,
+            headers=check.headers,
+            data=check.data,
+            allow_redirects=False,
+        )
     except requests.RequestException as error:
         return f"no answer ({type(error).__name__})"
     if response.status_code == 404 or response.status_code >= 500:
@@ -39,28 +54,30 @@ def _answers(method: str, url: str, **kwargs: object) -> str:
 
 def _endpoint_findings(label: str, config: SmartConfiguration) -> Iterator[Finding]:
     checks = [
-        (
+        _Check(
             "FHIR metadata",
             "GET",
             f"{config.fhir_base}/metadata",
-            {"headers": {"Accept": "application/fhir+json"}},
+            headers={"Accept": "application/fhir+json"},
         ),
-        ("authorize endpoint", "GET", config.authorization_endpoint, {}),
-        (
+        _Check("authorize endpoint", "GET", config.authorization_endpoint),
+        _Check(
             "token endpoint",
             "POST",
             config.token_endpoint,
-            {"data": {"grant_type": "client_credentials"}},
+            data={"grant_type": "client_credentials"},
         ),
     ]
     if config.jwks_uri:
-        checks.append(("JWKS", "GET", config.jwks_uri, {"headers": {"Accept": "application/json"}}))
-    for name, method, url, kwargs in checks:
-        problem = _answers(method, url, **kwargs)
+        checks.append(
+            _Check("JWKS", "GET", config.jwks_uri, headers={"Accept": "application/json"})
+        )
+    for check in checks:
+        problem = _answers(check)
         yield (
-            Finding(PROBLEM, f"{label}: the {name} at {url} {problem}.")
+            Finding(PROBLEM, f"{label}: the {check.name} at {check.url} {problem}.")
             if problem
-            else Finding(OK, f"{label}: the {name} answers.")
+            else Finding(OK, f"{label}: the {check.name} answers.")
         )
     if "S256" not in config.code_challenge_methods_supported:
         yield Finding(

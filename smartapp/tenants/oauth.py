@@ -78,15 +78,15 @@ def token_request(
         )
         raise TokenEndpointError("unreachable") from None
     if response.status_code != 200:
-        error = _error_from(response)
+        refused = _error_from(response)
         logger.warning(
             "token endpoint refused grant=%s status=%s error=%s correlation=%s",
             form.get("grant_type"),
-            error.status,
-            error.error,
-            error.correlation,
+            refused.status,
+            refused.error,
+            refused.correlation,
         )
-        raise error
+        raise refused
     try:
         data = response.json()
     except ValueError:

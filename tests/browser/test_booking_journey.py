@@ -43,7 +43,7 @@ def test_a_patient_books_the_clinician_sees_it_and_the_patient_cancels(
     chicago: Page, live_server, tenant
 ):
     page = chicago
-    patient = Patient.objects.filter(tenant_id=TENANT).order_by("fhir_id").first()
+    patient = Patient.objects.filter(tenant_id=TENANT).order_by("fhir_id")[0]
     _sign_in(page, live_server, tenant, patient)
 
     page.click("#nav-book")
@@ -94,7 +94,7 @@ def test_a_patient_books_the_clinician_sees_it_and_the_patient_cancels(
 def test_my_appointments_stack_into_lines_on_a_phone(browser: Browser, live_server, tenant):
     context = browser.new_context(viewport={"width": 390, "height": 844}, timezone_id=CLINIC_TZ)
     page = context.new_page()
-    patient = Patient.objects.filter(tenant_id=TENANT).order_by("fhir_id").first()
+    patient = Patient.objects.filter(tenant_id=TENANT).order_by("fhir_id")[0]
     _sign_in(page, live_server, tenant, patient)
 
     page.click("#nav-appointments")

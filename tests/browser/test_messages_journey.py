@@ -20,7 +20,7 @@ def _shot(page: Page, name: str) -> None:
 
 
 def _first_patient() -> Patient:
-    return Patient.objects.filter(tenant_id=TENANT).order_by("fhir_id").first()
+    return Patient.objects.filter(tenant_id=TENANT).order_by("fhir_id")[0]
 
 
 def _sign_in(page: Page, live_server, tenant, patient: Patient) -> None:
@@ -109,7 +109,7 @@ def test_a_patient_reads_a_hostile_message_and_sends_one_to_their_care_team(
 
 def test_a_clinician_sees_the_patients_visits_inside_the_ehr(page: Page, live_server, tenant):
     patient = _first_patient()
-    clinician = Practitioner.objects.filter(tenant_id=TENANT).order_by("fhir_id").first()
+    clinician = Practitioner.objects.filter(tenant_id=TENANT).order_by("fhir_id")[0]
     dialogs = _watch_dialogs(page)
     page.goto(f"{live_server.url}/sandbox/ehr/")
     page.select_option("#id_practitioner", clinician.fhir_id)
@@ -118,7 +118,7 @@ def test_a_clinician_sees_the_patients_visits_inside_the_ehr(page: Page, live_se
 
     app = page.frame_locator("#app-frame")
     app.locator("#nav-visits").click()
-    newest = Encounter.objects.filter(tenant_id=TENANT, patient=patient).order_by("-start").first()
+    newest = Encounter.objects.filter(tenant_id=TENANT, patient=patient).order_by("-start")[0]
     expect(app.locator(f"#visit-{newest.fhir_id}")).to_be_visible()
     expect(app.locator("#visits-table tbody tr").first).to_have_id(f"visit-{newest.fhir_id}")
     _shot(page, "5_clinician_visits_in_ehr")
@@ -149,6 +149,7 @@ def test_the_pages_fit_an_ehr_side_panel_and_a_phone(browser: Browser, live_serv
     message = PortalMessage.objects.filter(
         tenant_id=TENANT, patient_fhir_id=patient.fhir_id, priority="HIGH"
     ).first()
+    assert message, "the sandbox seeds a high-priority message"
     pages = {
         "my_visits": "visits/",
         "inbox": "messages/",
@@ -157,7 +158,8 @@ def test_the_pages_fit_an_ehr_side_panel_and_a_phone(browser: Browser, live_serv
     }
     overflow = {}
     for name, path in pages.items():
-        assert page.goto(f"{live_server.url}/l/{launch.public_id}/{path}").status == 200
+        shown = page.goto(f"{live_server.url}/l/{launch.public_id}/{path}")
+        assert shown and shown.status == 200
         overflow[name] = page.evaluate("document.documentElement.scrollWidth")
         _shot(page, f"{width}_{name}")
     doctor = Client()
@@ -171,7 +173,8 @@ def test_the_pages_fit_an_ehr_side_panel_and_a_phone(browser: Browser, live_serv
         "chart_messages": "chart/messages/",
         "my_messages": "my-messages/",
     }.items():
-        assert page.goto(f"{live_server.url}/l/{clinician.public_id}/{path}").status == 200
+        shown = page.goto(f"{live_server.url}/l/{clinician.public_id}/{path}")
+        assert shown and shown.status == 200
         overflow[name] = page.evaluate("document.documentElement.scrollWidth")
         _shot(page, f"{width}_{name}")
     context.close()

@@ -10,6 +10,7 @@ import re
 import time
 import uuid
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
@@ -168,7 +169,7 @@ def _pages_for(kind: str, gateway: FhirGateway, example: dict[str, Any]) -> list
             gateway=gateway,
             service_type="s|c",
             start=now,
-            end=now + timezone.timedelta(days=2),
+            end=now + timedelta(days=2),
             zone=ZONE,
         )
         detail = slots.slot_details(gateway=gateway, slot_id=first_id or "x")

@@ -36,7 +36,7 @@ def _launch_on(client, live_server, patient_id: str) -> Launch:
 def _appointment(**filters) -> Appointment:
     found = Appointment.objects.filter(tenant_id=SANDBOX_TENANT_ID, **filters).order_by("start")
     assert found.exists(), f"the sandbox seeds an appointment with {filters}"
-    return found.first()
+    return found[0]
 
 
 def test_a_room_named_only_by_display_shows_beside_the_clinician(client, live_server, tenant):

@@ -37,6 +37,7 @@ def test_a_create_returns_the_id_from_location_and_the_version_from_etag(gateway
     assert method == "POST" and url == f"{BASE}/Appointment"
     assert json.loads(kwargs["data"]) == body
     assert kwargs["headers"]["Content-Type"] == "application/fhir+json"
+    assert kwargs["what"] == "Appointment create"  # named in the call's one log line
     event = AuditEvent.objects.get()
     assert (event.action, event.what, event.status) == ("write", "Appointment/4823 create", 201)
     assert event.patient_id == "12724066" and event.reason == "booked for a test"

@@ -63,7 +63,7 @@ def test_it_understands_common_spellings_of_true_and_false(monkeypatch):
 
 @given(
     word=st.text(
-        st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"),
+        st.characters(blacklist_categories=["Cs"], blacklist_characters="\x00"),
         min_size=1,
         max_size=12,
     ).filter(lambda w: w.strip() and w.strip().lower() not in TRUE | FALSE)

@@ -50,8 +50,22 @@ def test_it_sends_a_request_id_and_reads_the_ehrs_correlation_id(server):
     assert outbound.correlation_id(response) == "ehr-correlation-1"
 
 
-def _proxies(session: outbound.TimeoutSession, url: str) -> dict:
-    return session.merge_environment_settings(url, {}, None, None, None)["proxies"]
+def test_each_call_is_logged_once_with_what_it_was_and_never_its_token(server, caplog):
+    caplog.set_level("INFO", logger="smartapp.http")
+    url = f"{server}/Patient/1?name=SECRET-NAME"
+    headers = {"Authorization": "Bearer secret-token"}
+
+    outbound.session().get(url, headers=headers, what="Patient/1 read")
+
+    [line] = [r.getMessage() for r in caplog.records if r.name == "smartapp.http"]
+    host = server.removeprefix("http://")
+    assert line.startswith(f"GET {host}/Patient/1 -> 503 correlation=ehr-correlation-1 elapsed_ms=")
+    assert line.endswith(" what=Patient/1 read")
+    assert "secret-token" not in caplog.text and "SECRET-NAME" not in caplog.text
+
+
+def _proxies(session: outbound.TimeoutSession, url: str) -> dict[str, str]:
+    return session.environment(url)["proxies"]
 
 
 def test_the_proxy_environment_is_honoured_and_no_proxy_hosts_bypass_it(monkeypatch):

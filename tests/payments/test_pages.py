@@ -18,7 +18,9 @@ CARD_OK, CARD_DECLINED = "4242424242424242", "4000000000000002"
 def _signed_in(client, tenant, patient) -> str:
     _, response = patient_sign_in(client, tenant, patient=patient)
     assert response.status_code == 302, response.content[:300]
-    return re.search(r"/l/([0-9a-f-]{36})/", response["Location"])[1]
+    found = re.search(r"/l/([0-9a-f-]{36})/", response["Location"])
+    assert found, response["Location"]
+    return found[1]
 
 
 def _pay_page(client, launch_id, encounter_id):
@@ -26,18 +28,21 @@ def _pay_page(client, launch_id, encounter_id):
 
 
 def _quote(html: str) -> str:
-    return re.search(r'name="quote" value="([^"]+)"', html)[1]
+    found = re.search(r'name="quote" value="([^"]+)"', html)
+    assert found, "the pay page carries its signed quote"
+    return found[1]
 
 
 def _card_page(checkout_url: str, card: str) -> requests.Response:
     """The patient on the processor's hosted page (the app never sees this)."""
     browser = requests.Session()
     page = browser.get(checkout_url, timeout=10)
-    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text)[1]
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text)
+    assert token, page.text[:300]
     return browser.post(
         checkout_url,
         data={
-            "csrfmiddlewaretoken": token,
+            "csrfmiddlewaretoken": token[1],
             "number": card,
             "expiry": "12/39",
             "cvc": "123",

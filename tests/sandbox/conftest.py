@@ -61,10 +61,10 @@ def query_of(url: str) -> dict[str, str]:
 
 
 def form_fields(html: str) -> dict[str, str]:
-    return {
-        "csrfmiddlewaretoken": re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', html)[1],
-        "txn": re.search(r'name="txn" value="([^"]+)"', html)[1],
-    }
+    csrf = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', html)
+    txn = re.search(r'name="txn" value="([^"]+)"', html)
+    assert csrf and txn, html[:300]
+    return {"csrfmiddlewaretoken": csrf[1], "txn": txn[1]}
 
 
 def authorize_params(sb: Sandbox, persona: str, **overrides: str) -> dict[str, str]:

@@ -64,11 +64,9 @@ def balance_of(resource: dict[str, Any]) -> str:
 
 def past_account() -> Account:
     """A seeded past visit's guarantor-balance Account with something owed."""
-    return (
-        Account.objects.filter(tenant_id=TENANT, account_type="guarantor-balance", balance__gt=50)
-        .order_by("fhir_id")
-        .first()
-    )
+    return Account.objects.filter(
+        tenant_id=TENANT, account_type="guarantor-balance", balance__gt=50
+    ).order_by("fhir_id")[0]
 
 
 def upcoming_encounter() -> Encounter:
@@ -76,8 +74,7 @@ def upcoming_encounter() -> Encounter:
     return (
         Encounter.objects.filter(tenant_id=TENANT, status="planned")
         .select_related("patient")
-        .order_by("fhir_id")
-        .first()
+        .order_by("fhir_id")[0]
     )
 
 

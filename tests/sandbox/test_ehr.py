@@ -16,17 +16,18 @@ def _launch(
 ) -> tuple[str, requests.Response]:
     http = requests.Session()
     page = http.get(f"{sandbox.base}/sandbox/ehr/")
-    csrf = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text)[1]
+    csrf = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text)
+    assert csrf, page.text[:300]
     patient = Patient.objects.filter(tenant_id=TENANT).order_by("fhir_id").first()
+    practitioner = Practitioner.objects.filter(tenant_id=TENANT).order_by("fhir_id").first()
+    visit = patient.encounters.order_by("fhir_id").first() if patient and encounter else None
+    assert patient and practitioner and (visit or not encounter), "the sandbox is seeded"
     data = {
-        "csrfmiddlewaretoken": csrf,
+        "csrfmiddlewaretoken": csrf[1],
         "client": sandbox.clients["provider"]["client_id"],
-        "practitioner": Practitioner.objects.filter(tenant_id=TENANT)
-        .order_by("fhir_id")
-        .first()
-        .fhir_id,
+        "practitioner": practitioner.fhir_id,
         "patient": patient.fhir_id,
-        "encounter": patient.encounters.order_by("fhir_id").first().fhir_id if encounter else "",
+        "encounter": visit.fhir_id if visit else "",
     }
     if banner:
         data["need_patient_banner"] = "on"
@@ -35,10 +36,9 @@ def _launch(
     posted = http.post(f"{sandbox.base}/sandbox/ehr/", data=data, allow_redirects=False)
     assert posted.status_code == 302, posted.text
     frame = http.get(urljoin(sandbox.base, posted.headers["Location"]))
-    src = html.unescape(
-        re.search(r'<iframe id="app-frame" name="app-frame"[^>]* src="([^"]+)"', frame.text)[1]
-    )
-    return src, frame
+    src = re.search(r'<iframe id="app-frame" name="app-frame"[^>]* src="([^"]+)"', frame.text)
+    assert src, frame.text[:300]
+    return html.unescape(src[1]), frame
 
 
 def test_the_ehr_page_renders_the_app_in_an_iframe_with_iss_and_launch(sandbox):

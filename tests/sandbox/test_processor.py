@@ -45,8 +45,9 @@ def _pay(session: dict, number: str, expiry: str = "12/39", cvc: str = "123", **
     page = http.get(session["checkout_url"], timeout=10)
     assert page.status_code == 200
     assert not re.search(r"<script(?![^>]*\bsrc=)", page.text)  # no inline script
-    csrf = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text)[1]
-    data = {"csrfmiddlewaretoken": csrf, "number": number, "expiry": expiry, "cvc": cvc}
+    csrf = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text)
+    assert csrf, page.text[:300]
+    data = {"csrfmiddlewaretoken": csrf[1], "number": number, "expiry": expiry, "cvc": cvc}
     data |= {"name": "Nancy Smart", **extra}
     return http.post(session["checkout_url"], data=data, allow_redirects=False, timeout=10)
 

@@ -8,7 +8,6 @@ from html import escape
 from typing import Any
 
 from django.db.models import QuerySet
-from django.http import QueryDict
 
 from smartapp.sandbox import registration
 from smartapp.sandbox.fhir import params as p
@@ -16,6 +15,7 @@ from smartapp.sandbox.fhir.registry import (
     Access,
     InsufficientScope,
     ResourceHandler,
+    SearchParams,
     register,
 )
 from smartapp.sandbox.models import Account, Encounter
@@ -205,7 +205,7 @@ def materialise_ids(tenant: str, ids: list[str]) -> None:
             registration.account_for(encounter)
 
 
-def _combination(params: QueryDict) -> str | None:
+def _combination(params: SearchParams) -> str | None:
     p.check_names(params, ALLOWED)
     p.require_one(params, ALLOWED - {"type"})
     names = frozenset(name for name in params if name in ALLOWED)
@@ -245,7 +245,7 @@ class AccountHandler(ResourceHandler):
         row = Account.objects.filter(tenant_id=tenant, fhir_id=fhir_id).first()
         return row.resource if row else None
 
-    def search(self, *, tenant: str, params: QueryDict, access: Access) -> QuerySet[Any]:
+    def search(self, *, tenant: str, params: SearchParams, access: Access) -> QuerySet[Any]:
         self._check(access)
         wanted = _combination(params)
         rows = Account.objects.filter(tenant_id=tenant)

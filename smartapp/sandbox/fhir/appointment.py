@@ -3,12 +3,17 @@
 from typing import Any
 
 from django.db.models import Q, QuerySet
-from django.http import QueryDict
 
 from smartapp.sandbox import booking
 from smartapp.sandbox.fhir import appointment_patch
 from smartapp.sandbox.fhir import params as p
-from smartapp.sandbox.fhir.registry import Access, OutcomeError, ResourceHandler, register
+from smartapp.sandbox.fhir.registry import (
+    Access,
+    OutcomeError,
+    ResourceHandler,
+    SearchParams,
+    register,
+)
 from smartapp.sandbox.models import Appointment, Patient, Slot
 
 ACTORS = {"patient": "patient_fhir_id", "practitioner": "practitioner_fhir_id"}
@@ -36,7 +41,7 @@ def refuse(text: str, code: str = "business-rule") -> OutcomeError:
     return OutcomeError(422, code, text)
 
 
-def _filters(params: QueryDict) -> Q:
+def _filters(params: SearchParams) -> Q:
     q = Q()
     if "_id" in params:
         q &= Q(fhir_id__in=p.id_list(params["_id"]))
@@ -58,7 +63,7 @@ def _filters(params: QueryDict) -> Q:
     return q
 
 
-def _validate(params: QueryDict) -> None:
+def _validate(params: SearchParams) -> None:
     p.check_names(params, ALLOWED, repeatable=frozenset(DATES))
     p.require_one(params, PRIMARY)
     primaries = [name for name in PRIMARY if name in params]
@@ -124,7 +129,7 @@ class AppointmentHandler(ResourceHandler):
     model = Appointment
     patient_lookup = "patient_fhir_id"
 
-    def search(self, *, tenant: str, params: QueryDict, access: Access) -> QuerySet[Any]:
+    def search(self, *, tenant: str, params: SearchParams, access: Access) -> QuerySet[Any]:
         _validate(params)
         return self.rows(tenant, access).filter(_filters(params)).order_by("start", "fhir_id")
 

@@ -14,7 +14,6 @@ from typing import Any
 
 from django.db import transaction
 from django.db.models import F, Q, QuerySet
-from django.http import QueryDict
 from django.utils import timezone
 
 from smartapp.sandbox.fhir import params as p
@@ -23,6 +22,7 @@ from smartapp.sandbox.fhir.registry import (
     InsufficientScope,
     OutcomeError,
     ResourceHandler,
+    SearchParams,
     register,
 )
 from smartapp.sandbox.models import Communication, Patient, Practitioner
@@ -220,7 +220,7 @@ def _received(values: list[str]) -> Q:
     return q
 
 
-def _filters(params: QueryDict) -> Q:
+def _filters(params: SearchParams) -> Q:
     p.check_names(params, {"_id", *FOUR}, repeatable=frozenset({"received"}))
     if "_id" in params:
         if len(params) > 1 and set(params) - p.PAGING != {"_id"}:
@@ -294,7 +294,7 @@ class CommunicationHandler(ResourceHandler):
         row = Communication.objects.filter(tenant_id=tenant, fhir_id=fhir_id).first()
         return row.resource if row else None
 
-    def search(self, *, tenant: str, params: QueryDict, access: Access) -> QuerySet[Any]:
+    def search(self, *, tenant: str, params: SearchParams, access: Access) -> QuerySet[Any]:
         provider_or_system(access)
         rows = Communication.objects.filter(tenant_id=tenant).filter(_filters(params))
         return rows.order_by("-received", "fhir_id")

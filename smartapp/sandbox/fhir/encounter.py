@@ -9,10 +9,9 @@ adds nothing) refine it; `status` only with `patient`/`subject`. Sorted by perio
 from typing import Any
 
 from django.db.models import Q, QuerySet
-from django.http import QueryDict
 
 from smartapp.sandbox.fhir import params as p
-from smartapp.sandbox.fhir.registry import Access, ResourceHandler, register
+from smartapp.sandbox.fhir.registry import Access, ResourceHandler, SearchParams, register
 from smartapp.sandbox.models import Encounter
 
 PRIMARY = {"_id", "patient", "subject", "account", "identifier"}
@@ -37,7 +36,7 @@ def _range(field: str, values: list[str], name: str) -> Q:
     return q
 
 
-def _patient_ids(params: QueryDict) -> list[str] | None:
+def _patient_ids(params: SearchParams) -> list[str] | None:
     if "patient" in params:
         return [v.removeprefix("Patient/") for v in p.id_list(params["patient"])]
     if "subject:Patient" in params:
@@ -50,7 +49,7 @@ def _patient_ids(params: QueryDict) -> list[str] | None:
     return None
 
 
-def _validate(params: QueryDict) -> None:
+def _validate(params: SearchParams) -> None:
     p.check_names(params, ALLOWED, repeatable=frozenset(RANGES))
     for name in params:
         if name.startswith("subject:") and name != "subject:Patient":
@@ -65,7 +64,7 @@ def _validate(params: QueryDict) -> None:
         raise p.bad_request("Only _revinclude=Provenance:target is supported")
 
 
-def _filters(params: QueryDict) -> Q:
+def _filters(params: SearchParams) -> Q:
     q = Q()
     if "_id" in params:
         q &= Q(fhir_id__in=p.id_list(params["_id"]))
@@ -98,6 +97,6 @@ class EncounterHandler(ResourceHandler):
     model = Encounter
     patient_lookup = "patient__fhir_id"
 
-    def search(self, *, tenant: str, params: QueryDict, access: Access) -> QuerySet[Any]:
+    def search(self, *, tenant: str, params: SearchParams, access: Access) -> QuerySet[Any]:
         _validate(params)
         return self.rows(tenant, access).filter(_filters(params)).order_by("start", "fhir_id")

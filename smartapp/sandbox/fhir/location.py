@@ -3,10 +3,9 @@
 from typing import Any
 
 from django.db.models import Q, QuerySet
-from django.http import QueryDict
 
 from smartapp.sandbox.fhir import params as p
-from smartapp.sandbox.fhir.registry import Access, ResourceHandler, register
+from smartapp.sandbox.fhir.registry import Access, ResourceHandler, SearchParams, register
 from smartapp.sandbox.models import Location
 from smartapp.sandbox.scheduling import PHYSICAL_TYPE_SYSTEM, ROLE_CODE_SYSTEM
 
@@ -32,7 +31,7 @@ def _coded(value: str, system: str, name: str) -> str | None:
     return code
 
 
-def _validate(params: QueryDict) -> None:
+def _validate(params: SearchParams) -> None:
     p.check_names(params, ALLOWED)
     p.require_one(params, PRIMARY)
     if "address-city" in params and not (
@@ -43,7 +42,7 @@ def _validate(params: QueryDict) -> None:
         raise p.bad_request("'-physicalType' needs system|code")
 
 
-def _filters(params: QueryDict) -> Q:
+def _filters(params: SearchParams) -> Q:
     q = Q()
     if "_id" in params:
         q &= Q(fhir_id__in=p.id_list(params["_id"]))
@@ -80,6 +79,6 @@ class LocationHandler(ResourceHandler):
 
     model = Location
 
-    def search(self, *, tenant: str, params: QueryDict, access: Access) -> QuerySet[Any]:
+    def search(self, *, tenant: str, params: SearchParams, access: Access) -> QuerySet[Any]:
         _validate(params)
         return Location.objects.filter(tenant_id=tenant).filter(_filters(params)).order_by("pk")

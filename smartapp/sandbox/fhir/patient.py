@@ -3,10 +3,9 @@
 from typing import Any
 
 from django.db.models import Q, QuerySet
-from django.http import QueryDict
 
 from smartapp.sandbox.fhir import params as p
-from smartapp.sandbox.fhir.registry import Access, ResourceHandler, register
+from smartapp.sandbox.fhir.registry import Access, ResourceHandler, SearchParams, register
 from smartapp.sandbox.models import Patient
 
 MRN_SYSTEM = "urn:oid:2.16.840.1.113883.6.1000"
@@ -39,7 +38,7 @@ def _name(value: str, exact: bool) -> Q:
     return Q(**{f"family__{lookup}": value}) | Q(**{f"given__{lookup}": value})
 
 
-def _filters(params: QueryDict) -> Q:
+def _filters(params: SearchParams) -> Q:
     q = Q()
     if "_id" in params:
         q &= Q(fhir_id__in=p.id_list(params["_id"]))
@@ -76,7 +75,7 @@ class PatientHandler(ResourceHandler):
         row = rows.first()
         return row.resource if row else None
 
-    def search(self, *, tenant: str, params: QueryDict, access: Access) -> QuerySet[Any]:
+    def search(self, *, tenant: str, params: SearchParams, access: Access) -> QuerySet[Any]:
         p.check_names(params, ALLOWED, repeatable=frozenset({"birthdate"}))
         p.require_one(params, PRIMARY)
         rows = Patient.objects.filter(tenant_id=tenant).current().filter(_filters(params))

@@ -3,10 +3,9 @@
 from typing import Any
 
 from django.db.models import Q, QuerySet
-from django.http import QueryDict
 
 from smartapp.sandbox.fhir import params as p
-from smartapp.sandbox.fhir.registry import Access, ResourceHandler, register
+from smartapp.sandbox.fhir.registry import Access, ResourceHandler, SearchParams, register
 from smartapp.sandbox.models import Practitioner
 
 NPI_SYSTEM = "http://hl7.org/fhir/sid/us-npi"
@@ -14,7 +13,7 @@ PRIMARY = {"_id", "identifier", "family", "name", "active"}
 ALLOWED = PRIMARY | {"given"}
 
 
-def _validate(params: QueryDict) -> None:
+def _validate(params: SearchParams) -> None:
     p.check_names(params, ALLOWED)
     has_family = "family" in params or "family:exact" in params
     if ("given" in params or "given:exact" in params) and not has_family:
@@ -28,7 +27,7 @@ def _validate(params: QueryDict) -> None:
         raise p.bad_request("identifier needs both system and code (system|code)")
 
 
-def _filters(params: QueryDict) -> Q:
+def _filters(params: SearchParams) -> Q:
     q = Q()
     if "_id" in params:
         q &= Q(fhir_id__in=p.id_list(params["_id"]))
@@ -52,7 +51,7 @@ class PractitionerHandler(ResourceHandler):
 
     model = Practitioner
 
-    def search(self, *, tenant: str, params: QueryDict, access: Access) -> QuerySet[Any]:
+    def search(self, *, tenant: str, params: SearchParams, access: Access) -> QuerySet[Any]:
         _validate(params)
         return (
             Practitioner.objects.filter(tenant_id=tenant)

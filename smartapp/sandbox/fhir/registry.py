@@ -1,10 +1,16 @@
 """Resource handlers by type. Later resource types add a module and `@register` a handler."""
 
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from django.db.models import Model, QuerySet
-from django.http import QueryDict
+
+if TYPE_CHECKING:
+    # request.GET as the stubs type it: `params[name]` is a str. (A QueryDict's may also be an
+    # empty list, which Django's own parsing of a query string never makes.)
+    from django.http.request import _ImmutableQueryDict as SearchParams
+else:
+    from django.http import QueryDict as SearchParams
 
 
 @dataclass
@@ -73,12 +79,12 @@ class ResourceHandler:
         """(content, content type) for a read asking for one of `raw_types`."""
         return None
 
-    def search(self, *, tenant: str, params: QueryDict, access: Access) -> QuerySet[Any]:
+    def search(self, *, tenant: str, params: SearchParams, access: Access) -> QuerySet[Any]:
         """Rows with a `resource` JSON field, in page order."""
         raise OutcomeError(405, "not-supported", "search is not supported for this resource")
 
     def includes(
-        self, *, tenant: str, params: QueryDict, rows: list[Any], access: Access
+        self, *, tenant: str, params: SearchParams, rows: list[Any], access: Access
     ) -> list[dict[str, Any]]:
         """Resources for `_include` on one page of `rows` (entries with search.mode include)."""
         return []

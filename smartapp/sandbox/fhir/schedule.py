@@ -3,10 +3,9 @@
 from typing import Any
 
 from django.db.models import QuerySet
-from django.http import QueryDict
 
 from smartapp.sandbox.fhir import params as p
-from smartapp.sandbox.fhir.registry import Access, ResourceHandler, register
+from smartapp.sandbox.fhir.registry import Access, ResourceHandler, SearchParams, register
 from smartapp.sandbox.models import Schedule
 
 
@@ -17,7 +16,7 @@ class ScheduleHandler(ResourceHandler):
 
     model = Schedule
 
-    def search(self, *, tenant: str, params: QueryDict, access: Access) -> QuerySet[Any]:
+    def search(self, *, tenant: str, params: SearchParams, access: Access) -> QuerySet[Any]:
         p.check_names(params, {"_id"})
         p.require_one(params, {"_id"})
         ids = p.id_list(params["_id"])

@@ -3,7 +3,6 @@
 from typing import Any
 
 from django.db.models import Q, QuerySet
-from django.http import QueryDict
 
 from smartapp.sandbox import booking
 from smartapp.sandbox.fhir import params as p
@@ -12,6 +11,7 @@ from smartapp.sandbox.fhir.registry import (
     InsufficientScope,
     OutcomeError,
     ResourceHandler,
+    SearchParams,
     register,
 )
 from smartapp.sandbox.models import Practitioner, Schedule, Slot
@@ -44,7 +44,7 @@ def _service_types(value: str, tenant: str) -> Q:
     return Q(service_code__in=[code for _, code in pairs])
 
 
-def _validate(params: QueryDict, access: Access) -> None:
+def _validate(params: SearchParams, access: Access) -> None:
     p.check_names(params, ALLOWED, repeatable=frozenset({"start", "_include"}))
     if "_id" not in params and "service-type" not in params:
         raise p.bad_request("No supported search parameters provided")
@@ -60,7 +60,7 @@ def _validate(params: QueryDict, access: Access) -> None:
             raise InsufficientScope(include)
 
 
-def _filters(params: QueryDict, tenant: str) -> Q:
+def _filters(params: SearchParams, tenant: str) -> Q:
     q = Q()
     if "_id" in params:
         q &= Q(fhir_id__in=p.id_list(params["_id"]))
@@ -104,7 +104,7 @@ class SlotHandler(ResourceHandler):
         row = Slot.objects.filter(tenant_id=tenant, fhir_id=fhir_id).first()
         return row.resource if row else None
 
-    def search(self, *, tenant: str, params: QueryDict, access: Access) -> QuerySet[Any]:
+    def search(self, *, tenant: str, params: SearchParams, access: Access) -> QuerySet[Any]:
         _validate(params, access)
         return (
             Slot.objects.filter(tenant_id=tenant)
@@ -113,7 +113,7 @@ class SlotHandler(ResourceHandler):
         )
 
     def includes(
-        self, *, tenant: str, params: QueryDict, rows: list[Any], access: Access
+        self, *, tenant: str, params: SearchParams, rows: list[Any], access: Access
     ) -> list[dict[str, Any]]:
         wanted = params.getlist("_include")
         if not wanted or not rows:

@@ -69,10 +69,10 @@ def sessions(request: HttpRequest, merchant: Merchant) -> JsonResponse:
         session, created = service.create_session(merchant, _payload(request))
         return _json(service.session_json(session), 201 if created else 200)
     reference = request.GET.get("reference", "")
-    session = CheckoutSession.objects.filter(merchant=merchant, reference=reference).first()
-    if session is None:
+    found = CheckoutSession.objects.filter(merchant=merchant, reference=reference).first()
+    if found is None:
         raise service.ApiError(404, "not_found", "No session with that reference")
-    return _json(service.session_json(session))
+    return _json(service.session_json(found))
 
 
 @require_GET
