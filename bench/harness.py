@@ -200,6 +200,10 @@ class Stack:
             "-m",
             "gunicorn",
             "smartapp.wsgi:application",
+            "--config",
+            str(ROOT / "gunicorn.conf.py"),
+            "--access-logfile",
+            "/dev/null",  # the bench measures; it does not keep access logs
             "--bind",
             f"127.0.0.1:{port}",
             "--workers",

@@ -59,6 +59,8 @@ if SANDBOX_ENABLED:
     INSTALLED_APPS.append("smartapp.sandbox")
 
 MIDDLEWARE = [
+    "smartapp.lib.middleware.ContentSecurityPolicyMiddleware",  # outermost: every response
+    "smartapp.lib.middleware.FormCharsetMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -66,7 +68,6 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
-    "smartapp.lib.middleware.ContentSecurityPolicyMiddleware",
 ]
 
 ROOT_URLCONF = "smartapp.urls"
@@ -171,8 +172,14 @@ SECURE_COOKIES = env_bool("SECURE_COOKIES", False)
 SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = SECURE_COOKIES
 SESSION_COOKIE_SAMESITE = CSRF_COOKIE_SAMESITE = "None" if SECURE_COOKIES else "Lax"
 SESSION_COOKIE_HTTPONLY = True
-SESSION_COOKIE_AGE = env_int("SESSION_COOKIE_AGE", 12 * 3600)
-X_FRAME_OPTIONS = "SAMEORIGIN"
+# A launch ends after this long without a page the user asked for (patients on a shared computer
+# first), and in any case this long after sign-in. The cookie lives no longer than a launch.
+SESSION_IDLE_SECONDS = {
+    "patient": env_int("SESSION_IDLE_PATIENT_SECONDS", 15 * 60, minimum=60),
+    "provider": env_int("SESSION_IDLE_PROVIDER_SECONDS", 60 * 60, minimum=60),
+}
+SESSION_ABSOLUTE_SECONDS = env_int("SESSION_ABSOLUTE_SECONDS", 12 * 3600, minimum=300)
+SESSION_COOKIE_AGE = SESSION_ABSOLUTE_SECONDS
 # Origins allowed to frame the app (the EHR); CSP frame-ancestors replaces X-Frame-Options.
 FRAME_ANCESTORS = env_list("FRAME_ANCESTORS", "'self'")
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("BEHIND_PROXY") else None

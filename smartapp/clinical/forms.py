@@ -15,17 +15,37 @@ DEFAULT_RANGE_DAYS = 7
 REASON_MAX = 255
 
 
-class DayForm(forms.Form):
-    date = forms.DateField(required=False, input_formats=["%Y-%m-%d"])
+WINDOW_YEARS = 100  # dates further than this from today are typing slips, not visits
 
 
-def _date_field(label: str) -> forms.DateField:
-    return forms.DateField(
+class WindowDateField(forms.DateField):
+    """A YYYY-MM-DD date within WINDOW_YEARS of today (the calendar's ends overflow time zones)."""
+
+    def validate(self, value: Any) -> None:
+        super().validate(value)
+        if isinstance(value, date):
+            today = date.today()
+            first, last = today.year - WINDOW_YEARS, today.year + WINDOW_YEARS
+            if not first <= value.year <= last:
+                raise forms.ValidationError(f"Choose a date between {first} and {last}.")
+
+
+def _date_field(label: str, *, required: bool = True) -> forms.DateField:
+    return WindowDateField(
         label=label,
+        required=required,
         input_formats=["%Y-%m-%d"],
         widget=forms.DateInput(attrs={"type": "date"}),
         error_messages={"invalid": "Enter a date as YYYY-MM-DD."},
     )
+
+
+class DayForm(forms.Form):
+    date = _date_field("Day", required=False)
+
+    def problem(self) -> str:
+        """The first error in words, for the page."""
+        return str(next(iter(self.errors.get("date", [])), "That is not a date (use YYYY-MM-DD)."))
 
 
 class DateRangeForm(forms.Form):

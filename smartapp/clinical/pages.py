@@ -26,7 +26,12 @@ class NoPatient(error_pages.LaunchError):
 
 def page_launch(request: HttpRequest, public_id: uuid.UUID, persona: str | None = None) -> Launch:
     """The session's launch, which must have a patient in context."""
-    launch = launch_for_session(session=request.session, public_id=public_id, persona=persona)
+    launch = launch_for_session(
+        session=request.session,
+        public_id=public_id,
+        persona=persona,
+        active=not request.headers.get("HX-Request"),  # a page refreshing itself is not the user
+    )
     if not launch.patient_id:
         raise NoPatient(log="schedule page without a patient in context")
     return launch

@@ -56,7 +56,7 @@ def my_day(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
     context: dict[str, Any] = {"launch": launch, "tab": "my_day", "today": today_in(zone)}
     form = DayForm(request.GET)
     if not form.is_valid():
-        context["error"] = "That is not a date (use YYYY-MM-DD)."
+        context["error"] = form.problem()
         return render_zoned(request, "clinical/my_day.html", context, zone=zone, status=400)
     if launch.user_type != "Practitioner" or not launch.user_id:
         context["error"] = (

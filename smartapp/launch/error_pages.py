@@ -88,6 +88,12 @@ class SessionEnded(LaunchError):
     explanation = "The app's access to the EHR has ended."
 
 
+class SessionTimedOut(LaunchError):
+    status = 401
+    title = "You were signed out for your safety"
+    explanation = "You were signed out after a while without activity."
+
+
 class NotSignedIn(LaunchError):
     status = 401
     title = "You are not signed in"

@@ -18,7 +18,11 @@ class SignInForm(forms.Form):
 
 
 def _absolute_http_url(value: str) -> None:
-    parts = urlsplit(value)
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - raises ValueError on a port that is not one
+    except ValueError:
+        raise forms.ValidationError("not an absolute http(s) URL") from None
     if (
         parts.scheme not in {"http", "https"}
         or not parts.hostname

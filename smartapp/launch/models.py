@@ -46,7 +46,9 @@ class Launch(models.Model):
     need_patient_banner = models.BooleanField(default=True)
     smart_style_url = models.CharField(max_length=500, blank=True)
     created = models.DateTimeField(default=timezone.now)
-    ended_at = models.DateTimeField(null=True, blank=True)  # refresh became impossible
+    ended_at = models.DateTimeField(null=True, blank=True)  # refresh became impossible, or sign-out
+    standalone = models.BooleanField(default=False)  # signed in from our page, not the EHR's
+    last_seen_at = models.DateTimeField(null=True, blank=True)  # the user's latest page (idle)
     refresh_claimed_until = models.DateTimeField(null=True, blank=True)
 
     def __str__(self) -> str:

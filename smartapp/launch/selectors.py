@@ -1,17 +1,24 @@
 """Reads of launches, always through the browser session that owns them."""
 
+import logging
 import uuid
+from datetime import timedelta
 
+from django.conf import settings
 from django.contrib.sessions.backends.base import SessionBase
+from django.utils import timezone
 
 from smartapp.launch import error_pages
 from smartapp.launch.browser import launch_ids
 from smartapp.launch.models import Launch
 from smartapp.tenants.models import Persona
 
+logger = logging.getLogger(__name__)
+SEEN_EVERY = timedelta(seconds=30)  # activity is written at most this often (one UPDATE)
+
 
 def launch_for_session(
-    *, session: SessionBase, public_id: uuid.UUID, persona: str | None = None
+    *, session: SessionBase, public_id: uuid.UUID, persona: str | None = None, active: bool = True
 ) -> Launch:
     """The launch if this browser session owns it (and it has the persona asked for), else an error."""
     ids = launch_ids(session)
@@ -23,6 +30,44 @@ def launch_for_session(
     if launch is None or (persona and launch.persona != persona):
         raise error_pages.LaunchNotFound(log="launch missing or of another persona")
     if launch.ended_at is not None:
-        forward = error_pages.SIGN_IN if launch.persona == Persona.PATIENT else error_pages.RELAUNCH
-        raise error_pages.SessionEnded(way_forward=forward, log="launch already ended")
+        raise error_pages.SessionEnded(way_forward=_way_back(launch), log="launch already ended")
+    launch_check_lifetime(launch=launch, active=active)
     return launch
+
+
+def _way_back(launch: Launch) -> str:
+    return error_pages.SIGN_IN if launch.persona == Persona.PATIENT else error_pages.RELAUNCH
+
+
+def _minutes(seconds: int) -> str:
+    minutes = seconds // 60
+    return f"{minutes // 60} hours" if minutes >= 120 else f"{minutes} minutes"
+
+
+def launch_check_lifetime(*, launch: Launch, active: bool) -> None:
+    """Ends a launch idle too long or signed in too long ago; else notes the user's activity.
+
+    `active` is False for a page's own background refresh (htmx), which must not keep a
+    forgotten session alive.
+    """
+    now = timezone.now()
+    idle = settings.SESSION_IDLE_SECONDS.get(launch.persona, settings.SESSION_ABSOLUTE_SECONDS)
+    last = launch.last_seen_at or launch.created
+    if now - launch.created > timedelta(seconds=settings.SESSION_ABSOLUTE_SECONDS):
+        why = f"You were signed out {_minutes(settings.SESSION_ABSOLUTE_SECONDS)} after signing in."
+    elif now - last > timedelta(seconds=idle):
+        why = f"You were signed out after {_minutes(idle)} without activity."
+    else:
+        if active and now - last > SEEN_EVERY:
+            Launch.objects.filter(pk=launch.pk).update(last_seen_at=now)
+        return
+    launch_end(launch=launch, reason="timed out")
+    raise error_pages.SessionTimedOut(why, way_forward=_way_back(launch), log="launch timed out")
+
+
+def launch_end(*, launch: Launch, reason: str) -> None:
+    """The launch is over: its tokens are deleted here (sign-out revokes them first)."""
+    Launch.objects.filter(pk=launch.pk, ended_at__isnull=True).update(
+        ended_at=timezone.now(), access_token="", refresh_token="", id_token=""
+    )
+    logger.info("launch %s ended: %s", launch.public_id, reason)

@@ -1,3 +1,5 @@
+import uuid
+
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
@@ -8,6 +10,8 @@ from smartapp.launch.browser import remember_launch
 from smartapp.launch.callback import authorization_complete
 from smartapp.launch.edge import renders_errors
 from smartapp.launch.forms import EhrLaunchForm, SignInForm
+from smartapp.launch.selectors import launch_for_session
+from smartapp.launch.signout import launch_sign_out
 from smartapp.tenants import selectors as tenants
 
 
@@ -44,7 +48,7 @@ def ehr_launch(request: HttpRequest) -> HttpResponse:
         session=request.session,
         tenant=match.tenant,
         persona=match.persona,
-        aud=iss,
+        aud=match.fhir_base,  # the registered base, never the iss string as it arrived
         launch=form.cleaned_data["launch"],
     )
     return HttpResponseRedirect(url)
@@ -60,3 +64,18 @@ def callback(request: HttpRequest) -> HttpResponse:
     # Straight to the persona's first page: one browser round trip fewer on every launch.
     first_page = "clinical:chart" if launch.is_clinician else "clinical:patient_home"
     return redirect(first_page, public_id=launch.public_id)
+
+
+@require_POST
+@renders_errors
+def sign_out(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
+    """Ends this launch: tokens revoked at the EHR and deleted here, the browser forgotten."""
+    launch = launch_for_session(session=request.session, public_id=public_id, active=False)
+    launch_sign_out(launch=launch)
+    request.session.flush()
+    return redirect("launch:signed_out")
+
+
+@require_GET
+def signed_out(request: HttpRequest) -> HttpResponse:
+    return render(request, "launch/signed_out.html")

@@ -10,7 +10,7 @@ from django.core import signing
 from django.core.validators import RegexValidator
 
 from smartapp.payments.models import Method, PaymentSettings
-from smartapp.payments.money import BadAmount, as_text, check_limits, parse_amount
+from smartapp.payments.money import BadAmount, as_text, parse_amount
 
 FHIR_ID = RegexValidator(r"^[A-Za-z0-9\-.]{1,64}$", "Not a valid id.")
 QUOTE_SALT = "smartapp.payments.quote"
@@ -24,6 +24,7 @@ class SignedQuote(TypedDict):
     e: str  # the encounter id
     s: str  # an AmountSource
     a: str  # the amount, "" when the patient enters it
+    c: str  # the most the patient may enter (what is owed, or the online maximum)
     k: str  # the one-time key
 
 
@@ -31,13 +32,16 @@ class BadQuote(Exception):
     """The pay form's signed quote is missing, edited, expired or for another launch or visit."""
 
 
-def quote_make(*, launch_id: str, encounter_id: str, source: str, amount: Decimal | None) -> str:
+def quote_make(
+    *, launch_id: str, encounter_id: str, source: str, amount: Decimal | None, cap: Decimal
+) -> str:
     """What the pay page offered, signed, with a one-time key (a double click reuses it)."""
     data: SignedQuote = {
         "l": launch_id,
         "e": encounter_id,
         "s": source,
         "a": as_text(amount) if amount is not None else "",
+        "c": as_text(cap),
         "k": secrets.token_urlsafe(24),
     }
     return signing.dumps(data, salt=QUOTE_SALT)
@@ -50,7 +54,7 @@ def quote_read(value: str, *, launch_id: str, encounter_id: str) -> SignedQuote:
         raise BadQuote(
             "This payment form has expired or was changed. Please start again."
         ) from None
-    if data.get("l") != launch_id or data.get("e") != encounter_id:
+    if data.get("l") != launch_id or data.get("e") != encounter_id or "c" not in data:
         raise BadQuote("This payment form belongs to another visit. Please start again.")
     return data
 
@@ -59,9 +63,17 @@ class PayForm(forms.Form):
     quote = forms.CharField(widget=forms.HiddenInput, max_length=1000)
     amount = forms.CharField(required=False, max_length=30, label="Amount (USD)")
 
-    def __init__(self, *args: Any, settings: PaymentSettings, entered: bool, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        settings: PaymentSettings,
+        entered: bool,
+        cap: Decimal | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.settings, self.entered = settings, entered
+        self.cap = settings.max_amount if cap is None else min(cap, settings.max_amount)
         self.fields["amount"].widget.attrs.update({"inputmode": "decimal", "autocomplete": "off"})
 
     def clean_amount(self) -> Decimal | None:
@@ -69,9 +81,7 @@ class PayForm(forms.Form):
             return None
         try:
             return parse_amount(
-                self.cleaned_data.get("amount", ""),
-                low=self.settings.min_amount,
-                high=self.settings.max_amount,
+                self.cleaned_data.get("amount", ""), low=self.settings.min_amount, high=self.cap
             )
         except BadAmount as error:
             raise forms.ValidationError(str(error)) from None
@@ -96,6 +106,9 @@ class DeskPaymentForm(forms.Form):
     card_brand = forms.ChoiceField(choices=[("", "—"), *CARD_BRANDS], required=False)
     card_last4 = forms.CharField(max_length=4, required=False, label="Card: last 4 digits")
     card_expiry = forms.CharField(max_length=7, required=False, label="Card expiry (YYYY-MM)")
+    credit = forms.BooleanField(
+        required=False, label="More than the visit's balance: record the difference as a credit"
+    )
 
     def __init__(self, *args: Any, settings: PaymentSettings, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -144,14 +157,6 @@ class DeskPaymentForm(forms.Form):
             if data.get("card_expiry") and not EXPIRY.match(data["card_expiry"]):
                 self.add_error("card_expiry", "Enter the expiry as YYYY-MM.")
         return data
-
-
-def limit_amount(amount: Decimal, settings: PaymentSettings) -> Decimal | None:
-    """A balance or estimate the patient may pay online as is (None: outside the limits)."""
-    try:
-        return check_limits(amount, low=settings.min_amount, high=settings.max_amount)
-    except BadAmount:
-        return None
 
 
 class ResolveForm(forms.Form):

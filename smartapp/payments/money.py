@@ -1,5 +1,6 @@
 """Money as Decimal with two places, USD; parsing what people type into amounts we can post."""
 
+import re
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 CENT = Decimal("0.01")
@@ -24,22 +25,31 @@ def to_money(value: object) -> Decimal:
         raise BadAmount(f"{value!r} is not an amount") from None
 
 
+# One way to write an amount: ASCII digits, an optional "$", comma thousands separators in their
+# places, at most two decimals ("1,250.00", "$12.5", "40"). Everything else is refused, because
+# "1.000,00", "1_000", "1E+3", "+5" or "١٠" each mean something different to someone.
+AMOUNT = re.compile(
+    r"\$?(?P<units>[1-9][0-9]{0,2}(?:,[0-9]{3})+|[0-9]+)(?:\.(?P<cents>[0-9]{1,2}))?"
+)
+AMOUNT_FORM = "Enter the amount in dollars and cents, for example 1,250.00 or 25."
+MAX_UNIT_DIGITS = 9  # up to $999,999,999.99: far above any tenant's maximum
+
+
 def parse_amount(text: str, *, low: Decimal, high: Decimal) -> Decimal:
-    """A typed amount: a number, more than zero, at most cents, within the tenant's limits."""
-    cleaned = (text or "").strip().replace(",", "").removeprefix("$").strip()
+    """A typed amount in the one accepted form, more than zero, within the tenant's limits."""
+    cleaned = (text or "").strip()
     if not cleaned:
         raise BadAmount("Enter an amount.")
-    try:
-        amount = Decimal(cleaned)
-    except InvalidOperation:
-        raise BadAmount("Enter the amount as a number, for example 25.00.") from None
-    if not amount.is_finite():
-        raise BadAmount("Enter the amount as a number, for example 25.00.")
+    match = AMOUNT.fullmatch(cleaned)
+    if match is None:
+        raise BadAmount(AMOUNT_FORM)
+    units = match["units"].replace(",", "")
+    if len(units.lstrip("0")) > MAX_UNIT_DIGITS:
+        raise BadAmount(f"The largest payment we can take online is ${high:,.2f}.")
+    amount = Decimal(f"{units}.{(match['cents'] or '').ljust(2, '0')}")
     if amount <= 0:
         raise BadAmount("The amount must be more than zero.")
-    if amount != amount.quantize(CENT):
-        raise BadAmount("Use dollars and cents only (at most two digits after the point).")
-    return check_limits(amount.quantize(CENT), low=low, high=high)
+    return check_limits(amount, low=low, high=high)
 
 
 def check_limits(amount: Decimal, *, low: Decimal, high: Decimal) -> Decimal:

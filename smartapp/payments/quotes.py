@@ -1,6 +1,6 @@
 """The visit a payment is for: checked to be the launch patient's, with its amount to pay."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 
 from smartapp.fhir.errors import FhirError
@@ -8,7 +8,6 @@ from smartapp.launch import error_pages
 from smartapp.launch.access import gateway_for, system_gateway_for
 from smartapp.launch.models import Launch
 from smartapp.payments.ehr import RESPONSIBILITY, AccountBalance, guarantor_account, money_extension
-from smartapp.payments.forms import limit_amount
 from smartapp.payments.models import AmountSource, PaymentSettings
 
 
@@ -27,6 +26,18 @@ class Quote:
     account: AccountBalance | None
     estimate: Decimal | None
     nothing_due: bool = False
+    cap: Decimal | None = None  # the most the patient may pay online for this visit
+
+    @property
+    def known(self) -> Decimal | None:
+        """What the hospital says is owed: the Account's balance, else the estimate."""
+        return known_due(account=self.account, estimate=self.estimate)
+
+
+def known_due(*, account: AccountBalance | None, estimate: Decimal | None) -> Decimal | None:
+    if account is not None:
+        return account.balance
+    return estimate if estimate is not None and estimate > 0 else None
 
 
 def owned_encounter_status(*, launch: Launch, encounter_id: str) -> tuple[str, Decimal | None]:
@@ -46,8 +57,10 @@ def owned_encounter_status(*, launch: Launch, encounter_id: str) -> tuple[str, D
 def visit_quote(*, launch: Launch, encounter_id: str, settings: PaymentSettings) -> Quote:
     """What to charge: the Account's balance, else the estimate, else what the patient enters.
 
-    Two EHR calls, on this page only (the visits list makes none for payments): the Encounter
-    (as the patient: proves it is theirs) and the Account (system client: patients cannot).
+    Never more than is owed, and the minimum never forces an overpayment: a balance under the
+    minimum is offered as it is. Above the online maximum the patient pays a part of their
+    choosing. Two EHR calls, on this page only: the Encounter (as the patient: proves it is
+    theirs) and the Account (system client: patients cannot read Accounts).
     """
     status, estimate = owned_encounter_status(launch=launch, encounter_id=encounter_id)
     gateway = system_gateway_for(
@@ -55,14 +68,13 @@ def visit_quote(*, launch: Launch, encounter_id: str, settings: PaymentSettings)
         reason=f"payment amount for visit {encounter_id} on behalf of patient, launch {launch.public_id}",
     )
     account = guarantor_account(gateway=gateway, encounter_id=encounter_id)
-    if account is not None and account.balance is not None:
-        if account.balance <= 0:
-            return Quote(encounter_id, status, AmountSource.BALANCE, None, account, estimate, True)
-        amount = limit_amount(account.balance, settings)
-        if amount is not None:
-            return Quote(encounter_id, status, AmountSource.BALANCE, amount, account, estimate)
-    if account is None and estimate is not None and estimate > 0:
-        amount = limit_amount(estimate, settings)
-        if amount is not None:
-            return Quote(encounter_id, status, AmountSource.ESTIMATE, amount, account, estimate)
-    return Quote(encounter_id, status, AmountSource.ENTERED, None, account, estimate)
+    quote = Quote(encounter_id, status, AmountSource.ENTERED, None, account, estimate)
+    known = quote.known
+    if known is None:
+        return replace(quote, cap=settings.max_amount)
+    if known <= 0:
+        return replace(quote, source=AmountSource.BALANCE, nothing_due=True, cap=Decimal("0.00"))
+    source = AmountSource.BALANCE if account is not None else AmountSource.ESTIMATE
+    if known <= settings.max_amount:
+        return replace(quote, source=source, amount=known, cap=known)
+    return replace(quote, cap=settings.max_amount)

@@ -76,7 +76,7 @@ def payment_start(*, new: NewPayment) -> Payment:
                 method=Method.CARD,
             )
     except IntegrityError:  # a double-clicked Pay: the first click's payment
-        return Payment.objects.get(request_key=new.request_key, tenant=launch.tenant)
+        return _same_form(new.request_key, launch, new.encounter_id)
 
 
 def _record(payment: Payment, result: str, text: str, status: int | None = None) -> None:
@@ -246,7 +246,25 @@ def desk_payment_record(*, desk: DeskPayment) -> Payment:
             enqueue_soon(payment)
             return payment
     except IntegrityError:  # the same form submitted twice
-        return Payment.objects.get(request_key=desk.request_key, tenant=launch.tenant)
+        return _same_form(desk.request_key, launch, desk.encounter_id)
+
+
+class KeyUsedElsewhere(Exception):
+    """A form's once-only key already made a payment for another launch, patient or visit."""
+
+
+def _same_form(key: str, launch: Launch, encounter_id: str) -> Payment:
+    """The payment this very form made before (a double submit); never another one's."""
+    payment = Payment.objects.filter(
+        request_key=key,
+        tenant=launch.tenant,
+        launch=launch,
+        patient_id=launch.patient_id,
+        encounter_id=encounter_id,
+    ).first()
+    if payment is None:
+        raise KeyUsedElsewhere(key)
+    return payment
 
 
 def _claim_due(*, limit: int) -> list[tuple[int, int, str]]:

@@ -3,6 +3,7 @@
 import uuid
 from decimal import Decimal
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
@@ -11,9 +12,11 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from smartapp.clinical.pages import page_launch, with_patient
+from smartapp.launch.access import system_gateway_for
 from smartapp.launch.edge import renders_errors
 from smartapp.launch.models import Launch
 from smartapp.payments import selectors, services
+from smartapp.payments.ehr import guarantor_account
 from smartapp.payments.forms import (
     FHIR_ID,
     BadQuote,
@@ -24,7 +27,12 @@ from smartapp.payments.forms import (
 )
 from smartapp.payments.models import AmountSource, Payment, State
 from smartapp.payments.processor import ProcessorError
-from smartapp.payments.quotes import VisitNotFound, owned_encounter_status, visit_quote
+from smartapp.payments.quotes import (
+    VisitNotFound,
+    known_due,
+    owned_encounter_status,
+    visit_quote,
+)
 from smartapp.payments.words import payment_words
 from smartapp.tenants.models import Persona
 
@@ -64,6 +72,7 @@ def pay(request: HttpRequest, public_id: uuid.UUID, encounter_id: str) -> HttpRe
     launch = page_launch(request, public_id, Persona.PATIENT)
     encounter_id = _checked_encounter(encounter_id)
     settings = services.payment_settings(tenant=launch.tenant)
+    _allow_form_to_processor(request, settings.processor_base_url)
     if request.method == "POST":
         return _pay_post(request, launch, encounter_id, settings)
     quote = visit_quote(launch=launch, encounter_id=encounter_id, settings=settings)
@@ -72,12 +81,22 @@ def pay(request: HttpRequest, public_id: uuid.UUID, encounter_id: str) -> HttpRe
         encounter_id=encounter_id,
         source=quote.source,
         amount=quote.amount,
+        cap=quote.cap if quote.cap is not None else settings.max_amount,
     )
-    form = PayForm(initial={"quote": signed}, settings=settings, entered=quote.amount is None)
+    form = PayForm(
+        initial={"quote": signed}, settings=settings, entered=quote.amount is None, cap=quote.cap
+    )
     context = {"quote": quote, "form": form, "settings": settings, "enabled": settings.enabled}
     context["encounter_id"] = encounter_id
     context["earlier"] = selectors.payments_for_visit(launch=launch, encounter_id=encounter_id)
     return _page(request, launch, "payments/pay.html", context)
+
+
+def _allow_form_to_processor(request: HttpRequest, base_url: str) -> None:
+    """The pay form's answer redirects to the processor's page: CSP form-action must allow it."""
+    parts = urlsplit(base_url)
+    if parts.scheme in ("http", "https") and parts.netloc:
+        request.csp_form_action = [f"{parts.scheme}://{parts.netloc}"]  # type: ignore[attr-defined]
 
 
 def _pay_post(
@@ -93,7 +112,7 @@ def _pay_post(
         messages.warning(request, str(error))
         return _see_other(reverse("payments:pay", args=[launch.public_id, encounter_id]))
     entered = quote["s"] == AmountSource.ENTERED
-    form = PayForm(request.POST, settings=settings, entered=entered)
+    form = PayForm(request.POST, settings=settings, entered=entered, cap=Decimal(quote["c"]))
     if not settings.enabled:
         messages.warning(request, "Online payments are turned off at this hospital.")
         return _see_other(reverse("payments:pay", args=[launch.public_id, encounter_id]))
@@ -114,7 +133,12 @@ def _pay_post(
         amount_source=quote["s"],
         request_key=quote["k"],
     )
-    return _to_checkout(request, launch, services.payment_start(new=new))
+    try:
+        payment = services.payment_start(new=new)
+    except services.KeyUsedElsewhere:
+        messages.warning(request, "This payment form was already used. Please start again.")
+        return _see_other(reverse("payments:pay", args=[launch.public_id, encounter_id]))
+    return _to_checkout(request, launch, payment)
 
 
 def _to_checkout(request: HttpRequest, launch: Launch, payment: Payment) -> HttpResponse:
@@ -227,11 +251,16 @@ def desk_payment(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
         return _page(request, launch, "payments/desk.html", {"form": form, "settings": settings})
     form = DeskPaymentForm(request.POST, settings=settings)
     if not form.is_valid():
-        return _page(
-            request, launch, "payments/desk.html", {"form": form, "settings": settings}, 400
-        )
+        return _desk_page(request, launch, form, settings, status=400)
     data = form.cleaned_data
-    owned_encounter_status(launch=launch, encounter_id=data["encounter"])
+    due = _desk_due(launch, data["encounter"])
+    if due is not None and data["amount"] > due and not data.get("credit"):
+        form.add_error(
+            "credit",
+            f"The visit's balance is ${due:,.2f}. To post ${data['amount']:,.2f}, tick this box "
+            "to record the difference as a credit, or enter the balance.",
+        )
+        return _desk_page(request, launch, form, settings, status=400)
     desk = services.DeskPayment(
         launch=launch,
         encounter_id=data["encounter"],
@@ -244,8 +273,38 @@ def desk_payment(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
         card_last4=data.get("card_last4", ""),
         card_expiry=data.get("card_expiry", ""),
     )
-    payment = services.desk_payment_record(desk=desk)
+    try:
+        payment = services.desk_payment_record(desk=desk)
+    except services.KeyUsedElsewhere:
+        fresh = DeskPaymentForm(
+            initial={**data, "key": DeskPaymentForm.new_key()}, settings=settings
+        )
+        messages.warning(
+            request, "That form was already used for another payment: check and send it again."
+        )
+        return _desk_page(request, launch, fresh, settings, status=400)
+    change = (payment.tendered - payment.amount) if payment.tendered else Decimal("0.00")
     messages.success(
-        request, f"Recorded. ${payment.amount:,.2f} will be posted to the visit's account."
+        request,
+        f"Recorded. ${payment.amount:,.2f} will be posted to the visit's account."
+        + (f" Change to give back: ${change:,.2f}." if change > 0 else ""),
     )
     return _see_other(_status_url(launch, payment))
+
+
+def _desk_due(launch: Launch, encounter_id: str) -> Decimal | None:
+    """What the visit owes (its balance, else the estimate); None when nobody knows yet."""
+    _, estimate = owned_encounter_status(launch=launch, encounter_id=encounter_id)
+    gateway = system_gateway_for(
+        launch=launch, reason=f"desk payment for visit {encounter_id}, launch {launch.public_id}"
+    )
+    account = guarantor_account(gateway=gateway, encounter_id=encounter_id)
+    return known_due(account=account, estimate=estimate)
+
+
+def _desk_page(
+    request: HttpRequest, launch: Launch, form: DeskPaymentForm, settings: Any, status: int
+) -> HttpResponse:
+    return _page(
+        request, launch, "payments/desk.html", {"form": form, "settings": settings}, status
+    )

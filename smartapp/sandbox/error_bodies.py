@@ -94,6 +94,10 @@ def expired_token() -> JsonResponse:
     return resource_error(401, "expired-token", "invalid_token", "token_expired")
 
 
+def revoked_token() -> JsonResponse:
+    return resource_error(401, "revoked-token", "invalid_token", "token_revoked")
+
+
 def wrong_tenant() -> JsonResponse:
     return resource_error(401, "invalid-tenant", "invalid_token", "tenant_mismatch")
 

@@ -372,3 +372,14 @@ from smartapp.sandbox.processor.models import (  # noqa: E402, F401
     Merchant,
     Refund,
 )
+
+
+class RevokedToken(models.Model):
+    """An access token revoked before it expired (RFC 7009), known by its `jti`."""
+
+    jti = models.CharField(max_length=64, unique=True)
+    client_id = models.CharField(max_length=100)
+    expires_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"revoked {self.jti}"

@@ -21,6 +21,7 @@ from smartapp.sandbox.models import (
     Patient,
     PendingAuthorization,
     Practitioner,
+    RevokedToken,
     SandboxSettings,
     Schedule,
     Slot,
@@ -231,6 +232,7 @@ def _clients(rng: random.Random, tenant: str, app_url: str) -> list[Client]:
 
 def _wipe() -> None:
     for model in (
+        RevokedToken,
         Appointment,
         Slot,
         Schedule,

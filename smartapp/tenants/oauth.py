@@ -40,7 +40,7 @@ class TokenEndpointError(Exception):
         return " ".join(part for part in parts if part)
 
 
-def _client_auth(
+def client_auth(
     registration: ClientRegistration, form: dict[str, str]
 ) -> tuple[HTTPBasicAuth | None, dict[str, str]]:
     if registration.is_confidential:
@@ -67,7 +67,7 @@ def token_request(
     *, token_endpoint: str, registration: ClientRegistration, form: dict[str, str]
 ) -> dict[str, Any]:
     """POSTs a grant to the token endpoint; returns the JSON token response or raises."""
-    auth, body = _client_auth(registration, form)
+    auth, body = client_auth(registration, form)
     try:
         response = session().post(
             token_endpoint, data=body, auth=auth, headers={"Accept": "application/json"}

@@ -24,11 +24,14 @@ class IssuerMatch:
 
 
 def normalise_base(url: str) -> str:
-    """Scheme and host lower-cased, default port dropped, no trailing slash, no query."""
+    """Scheme and host lower-cased, default port dropped, no trailing slash, no query.
+
+    Raises ValueError for what is not a URL at all (a bad port, broken IPv6 brackets).
+    """
     parts = urlsplit(url.strip())
     scheme = parts.scheme.lower()
     host = (parts.hostname or "").lower()
-    port = parts.port
+    port = parts.port  # ValueError: "abc", 99999, -1
     if port and not ((scheme == "https" and port == 443) or (scheme == "http" and port == 80)):
         host = f"{host}:{port}"
     return urlunsplit((scheme, host, parts.path.rstrip("/"), "", ""))
@@ -36,7 +39,10 @@ def normalise_base(url: str) -> str:
 
 def tenant_for_iss(*, iss: str) -> IssuerMatch:
     """Maps an incoming `iss` to a registered tenant and persona; never contacts the iss."""
-    wanted = normalise_base(iss)
+    try:
+        wanted = normalise_base(iss)
+    except ValueError:
+        raise UnknownIssuer(iss) from None
     for tenant in Tenant.objects.filter(enabled=True):
         for persona in (Persona.PROVIDER, Persona.PATIENT):
             base = tenant.fhir_base_for(persona)

@@ -48,3 +48,31 @@ def test_a_patient_signs_in_standalone_and_is_greeted_by_name(page: Page, live_s
     expect(page.locator("#welcome")).to_have_text(f"Welcome, {given}")
     expect(page.locator("#patient-name")).to_have_text(patient.display_name)
     expect(page.locator("#patient-mrn")).to_contain_text(patient.mrn)
+
+
+def test_a_patient_signs_out_and_the_back_button_shows_no_patient_data(
+    page: Page, live_server, tenant
+):
+    from smartapp.launch.models import Launch
+    from smartapp.sandbox.models import Grant
+
+    patient = _first(Patient)
+    page.goto(f"{live_server.url}/")
+    page.select_option("#id_tenant", tenant.slug)
+    page.click("#sign-in-patient")
+    page.select_option("select[name=user]", patient.fhir_id)
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("button", name="Allow").click()
+    expect(page.locator("#patient-name")).to_have_text(patient.display_name)
+    page.click("#nav-appointments")
+    expect(page.locator("#upcoming")).to_be_visible()
+
+    page.click("#sign-out")
+    expect(page.locator("#signed-out h1")).to_have_text("You are signed out")
+    page.go_back()
+
+    expect(page.locator("#error-title")).to_have_text("You are not signed in")
+    assert patient.display_name not in page.content() and patient.mrn not in page.content()
+    launch = Launch.objects.get(persona="patient")
+    assert launch.ended_at is not None and launch.refresh_token == ""
+    assert Grant.objects.filter(patient_fhir_id=patient.fhir_id, revoked_at__isnull=False).exists()

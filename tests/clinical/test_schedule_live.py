@@ -132,7 +132,7 @@ def test_my_day_says_clearly_when_a_day_has_no_appointments(client, clinician):
 def test_my_day_rejects_a_date_that_is_not_one(client, clinician):
     page = client.get(f"{_url(clinician, 'my-day/')}?date=2024-02-31")
 
-    assert page.status_code == 400 and b"not a date" in page.content
+    assert page.status_code == 400 and b"Enter a date as YYYY-MM-DD" in page.content
 
 
 # Clinician: chart appointments, book, cancel, reschedule --------------------------------------

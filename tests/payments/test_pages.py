@@ -1,6 +1,7 @@
 """Pay, return, status and desk pages: the Django client plays the browser, the sandbox is real."""
 
 import re
+from decimal import Decimal
 from urllib.parse import urlsplit
 
 import pytest
@@ -9,7 +10,7 @@ from django.utils import timezone
 
 from smartapp.payments.models import Attempt, Payment, PaymentSettings, State
 from tests.journeys import ehr_launch, patient_sign_in
-from tests.payments.conftest import ledger, registered_encounters, step_until_final
+from tests.payments.conftest import TENANT, ledger, registered_encounters, step_until_final
 
 pytestmark = pytest.mark.django_db(transaction=True)
 CARD_OK, CARD_DECLINED = "4242424242424242", "4000000000000002"
@@ -153,13 +154,19 @@ def test_an_entered_amount_is_checked(client, tenant, live_server, settings):
     page = _pay_page(client, launch_id, encounter.fhir_id)
     quote = _quote(page.content.decode())
     url = f"/l/{launch_id}/visits/{encounter.fhir_id}/pay/"
+    form_words = "for example 1,250.00 or 25"
     for amount, words in [
         ("0", "more than zero"),
-        ("-5", "more than zero"),
-        ("abc", "as a number"),
-        ("10.001", "two digits"),
-        ("NaN", "as a number"),
-        ("1e9", "largest payment"),
+        ("-5", form_words),
+        ("abc", form_words),
+        ("10.001", form_words),
+        ("NaN", form_words),
+        ("1e9", form_words),
+        ("1e30", form_words),
+        ("9" * 29, "largest payment"),
+        ("1.000,00", form_words),
+        ("１０", form_words),
+        ("20000", "largest payment"),
         ("0.50", "smallest payment"),
     ]:
         response = client.post(url, {"quote": quote, "amount": amount})
@@ -292,3 +299,96 @@ def test_staff_retry_after_fixing_the_alias_posts_it(
     assert resolve.status_code == 303
     assert Payment.objects.get(pk=payment.pk).resolved_by == ""  # posted is final: refused
     assert timezone.now()
+
+
+def _balance(encounter, amount: str) -> None:
+    from decimal import Decimal
+
+    from smartapp.sandbox.models import Account
+
+    Account.objects.filter(
+        tenant_id=TENANT, encounter_fhir_id=encounter.fhir_id, account_type="guarantor-balance"
+    ).update(balance=Decimal(amount))
+
+
+def test_a_balance_under_the_minimum_is_offered_as_it_is_never_rounded_up(
+    client, tenant, live_server
+):
+    encounter = registered_encounters(1)[0]
+    _balance(encounter, "0.50")  # the tenant's minimum is $1.00
+    launch_id = _signed_in(client, tenant, encounter.patient)
+
+    page = _pay_page(client, launch_id, encounter.fhir_id).content.decode()
+
+    assert 'id="pay-amount">$0.50<' in page and 'name="amount"' not in page
+    posted = client.post(f"/l/{launch_id}/visits/{encounter.fhir_id}/pay/", {"quote": _quote(page)})
+    assert posted.status_code == 303 and str(Payment.objects.get().amount) == "0.50"
+
+
+def test_a_patient_never_pays_more_than_is_owed(client, tenant, live_server):
+    encounter = registered_encounters(1)[0]
+    _balance(encounter, "250.00")
+    PaymentSettings.objects.filter(tenant=tenant).update(max_amount="100.00")
+    launch_id = _signed_in(client, tenant, encounter.patient)
+    page = _pay_page(client, launch_id, encounter.fhir_id).content.decode()
+    url = f"/l/{launch_id}/visits/{encounter.fhir_id}/pay/"
+
+    assert "more than we can take online at once" in page  # a part, up to the online maximum
+    too_much = client.post(url, {"quote": _quote(page), "amount": "150.00"})
+    part = client.post(url, {"quote": _quote(page), "amount": "100.00"})
+
+    assert too_much.status_code == 400 and "largest payment" in too_much.content.decode()
+    assert part.status_code == 303 and str(Payment.objects.get().amount) == "100.00"
+
+
+def _desk(client, live_server):
+    from smartapp.launch.models import Launch
+
+    assert ehr_launch(client, live_server).status_code == 302
+    launch = Launch.objects.filter(persona="provider").latest("created")
+    page = client.get(f"/l/{launch.public_id}/payments/desk/").content.decode()
+    key = re.search(r'name="key" value="([^"]+)"', page)
+    assert key
+    return launch, key[1]
+
+
+def test_a_desk_payment_above_the_balance_needs_staff_to_record_a_credit(
+    client, tenant, live_server
+):
+    launch, key = _desk(client, live_server)
+    from smartapp.sandbox.models import Encounter
+
+    _balance(Encounter.objects.get(tenant_id=TENANT, fhir_id=launch.encounter_id), "40.00")
+    url = f"/l/{launch.public_id}/payments/desk/"
+    form = {"key": key, "encounter": launch.encounter_id, "method": "cash", "amount": "50.00", "tendered": "60.00"}  # fmt: skip
+
+    refused = client.post(url, form)
+    credit = client.post(url, {**form, "credit": "on"}, follow=True)
+
+    assert (
+        refused.status_code == 400
+        and "record the difference as a credit" in refused.content.decode()
+    )
+    assert credit.status_code == 200 and "Change to give back: $10.00" in credit.content.decode()
+    payment = Payment.objects.get()
+    assert (payment.tendered - Decimal("10.00"), payment.amount) == (
+        Decimal("50.00"),
+        Decimal("50.00"),
+    )
+
+
+def test_a_desk_form_key_from_another_launch_never_shows_its_payment(client, tenant, live_server):
+    from django.test import Client
+
+    launch, key = _desk(client, live_server)
+    url = f"/l/{launch.public_id}/payments/desk/"
+    form = {"key": key, "encounter": launch.encounter_id, "method": "cash", "amount": "3.00"}
+    assert client.post(url, form).status_code == 303
+    other_browser = Client()
+    other_launch, _ = _desk(other_browser, live_server)
+
+    reused = other_browser.post(f"/l/{other_launch.public_id}/payments/desk/", form)
+
+    text = reused.content.decode()
+    assert reused.status_code == 400 and "already used for another payment" in text
+    assert Payment.objects.count() == 1 and f'value="{key}"' not in text

@@ -4,6 +4,8 @@ import re
 from decimal import Decimal
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from smartapp.payments.models import new_posting_id
 from smartapp.payments.money import BadAmount, parse_amount, to_money
@@ -13,15 +15,37 @@ LOW, HIGH = Decimal("1.00"), Decimal("10000.00")
 
 
 @pytest.mark.parametrize(
-    "text", ["", "0", "0.00", "-1", "abc", "1e3x", "NaN", "Infinity", "12.345", "10000.01", "0.99"]
-)
-def test_it_refuses_bad_amounts(text):
-    with pytest.raises(BadAmount):
+    "text",
+    ["", "0", "0.00", "-1", "abc", "1e3x", "NaN", "Infinity", "12.345", "10000.01", "0.99",
+     # read loosely once: each means something else to someone, so none is guessed at
+     "1.000,00", "1,0,0,0", "1_000", "1E+3", "+5", "١٠", "१०", "１０", "𝟏𝟎", "0,500",
+     "1e30", "1e400", "9" * 29, "$ 5", "5$", "1,00", "1 000"],
+)  # fmt: skip
+def test_it_refuses_bad_amounts_with_a_message_showing_the_form(text):
+    with pytest.raises(BadAmount) as refused:
         parse_amount(text, low=LOW, high=HIGH)
+    assert str(refused.value)
+
+
+@given(text=st.text(max_size=40))
+def test_any_text_is_an_amount_in_limits_with_cents_or_refused(text):
+    try:
+        amount = parse_amount(text, low=LOW, high=HIGH)
+    except BadAmount:
+        return
+    assert LOW <= amount <= HIGH and amount == amount.quantize(Decimal("0.01"))
+    assert text.strip().lstrip("$").replace(",", "").replace(".", "").isascii()
 
 
 @pytest.mark.parametrize(
-    ("text", "amount"), [("12", "12.00"), ("$1,250.5", "1250.50"), (" 1.00 ", "1.00")]
+    ("text", "amount"),
+    [
+        ("12", "12.00"),
+        ("$1,250.5", "1250.50"),
+        (" 1.00 ", "1.00"),
+        ("1,000", "1000.00"),
+        ("$25", "25.00"),
+    ],
 )
 def test_it_reads_good_amounts_as_two_place_decimals(text, amount):
     assert parse_amount(text, low=LOW, high=HIGH) == Decimal(amount)

@@ -7,7 +7,7 @@ from django.http import HttpRequest, JsonResponse
 from smartapp.sandbox import error_bodies, keys
 from smartapp.sandbox.fhir.registry import Access, ResourceHandler
 from smartapp.sandbox.links import ENV1
-from smartapp.sandbox.models import SigningKey
+from smartapp.sandbox.models import RevokedToken, SigningKey
 from smartapp.sandbox.oauth import scopes as scope_rules
 from smartapp.sandbox.oauth.tokens import CERNER_CLAIMS, CERNER_CLAIMS_V1, CONTEXT_CLAIM
 
@@ -33,6 +33,8 @@ def authenticate(request: HttpRequest, *, host: str, tenant: str) -> Access | Js
         return error_bodies.bad_signature()
     if int(claims.get("exp", 0)) <= time.time():
         return error_bodies.expired_token()
+    if RevokedToken.objects.filter(jti=str(claims.get("jti", ""))).exists():
+        return error_bodies.revoked_token()
     if claims.get(CERNER_CLAIMS, {}).get("tnt") != tenant:
         return error_bodies.wrong_tenant()
     context = claims.get(CONTEXT_CLAIM, {})

@@ -5,7 +5,7 @@ import binascii
 import hashlib
 import hmac
 import secrets
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import unquote
 
@@ -13,10 +13,10 @@ from authlib.oauth2.rfc7636 import create_s256_code_challenge
 from django.db import transaction
 from django.utils import timezone
 
-from smartapp.sandbox import error_bodies
+from smartapp.sandbox import error_bodies, keys
 from smartapp.sandbox.error_bodies import OAuthError
 from smartapp.sandbox.links import ENV1
-from smartapp.sandbox.models import Client, Grant
+from smartapp.sandbox.models import Client, Grant, RevokedToken, SigningKey
 from smartapp.sandbox.oauth import scopes as scope_rules
 from smartapp.sandbox.oauth import tokens
 
@@ -160,11 +160,30 @@ def exchange(
 
 
 def revoke(*, client: Client, token: str) -> None:
-    """RFC 7009: revokes a refresh token of this client; unknown tokens are not an error."""
-    if token:
-        Grant.objects.filter(client=client, refresh_hash=digest(token)).update(
-            revoked_at=timezone.now()
+    """RFC 7009: revokes a refresh or access token of this client; unknown ones are no error."""
+    if not token:
+        return
+    Grant.objects.filter(client=client, refresh_hash=digest(token)).update(
+        revoked_at=timezone.now()
+    )
+    claims = _access_claims(token)
+    if claims and claims.get("azp") == client.client_id and claims.get("jti"):
+        RevokedToken.objects.get_or_create(
+            jti=str(claims["jti"])[:64],
+            defaults={
+                "client_id": client.client_id,
+                "expires_at": datetime.fromtimestamp(int(claims.get("exp", 0)), tz=UTC),
+            },
         )
+
+
+def _access_claims(token: str) -> dict[str, Any] | None:
+    """The claims of one of our own access tokens (any host, any environment), else None."""
+    if token.count(".") != 2:
+        return None
+    kid = keys.unverified_header(token).get("kid")
+    key_row = SigningKey.objects.filter(kid=kid, purpose__startswith="access:").first()
+    return keys.verify(token, key_row) if key_row is not None else None
 
 
 def active_refresh_grant(token: str) -> Grant | None:
