@@ -25,6 +25,30 @@ from tests.fakehttp import fake_ehr, fake_tenant  # noqa: E402, F401 - fixtures 
 SANDBOX_TENANT_ID = "ec2458f2-1e24-41c8-b71b-0e701af7583d"
 
 
+@pytest.fixture
+def figure(record_property):
+    """Reports a measured figure (calls per page, mutants run) in the run's "figures" summary;
+    print() is swallowed by output capture and by xdist workers."""
+
+    def report(text: str) -> None:
+        record_property("figure", text.strip())
+
+    return report
+
+
+def pytest_terminal_summary(terminalreporter):
+    lines = [
+        f"{report.nodeid.rsplit('::', 1)[-1]}: {value}"
+        for report in terminalreporter.stats.get("passed", [])
+        for key, value in getattr(report, "user_properties", [])
+        if key == "figure"
+    ]
+    if lines:
+        terminalreporter.section("figures")
+        for line in lines:
+            terminalreporter.write_line(line)
+
+
 @pytest.fixture(autouse=True)
 def _clear_cache():
     cache.clear()

@@ -171,7 +171,7 @@ def _send(client: Client, path: str, request: dict[str, Any]) -> Any:
     return client.generic(method, path, encoded.encode(), content_type=request["content_type"])
 
 
-def test_no_hostile_request_gets_a_5xx_or_a_traceback(personas, caplog):
+def test_no_hostile_request_gets_a_5xx_or_a_traceback(personas, caplog, figure):
     statuses: Counter[int] = Counter()
     failures: list[str] = []
     allowed: dict[str, list[str]] = {}  # learnt from 405s' Allow header
@@ -201,7 +201,7 @@ def test_no_hostile_request_gets_a_5xx_or_a_traceback(personas, caplog):
     with caplog.at_level(logging.WARNING):
         one()
     tracebacks = [r for r in caplog.records if r.exc_info and r.levelno >= logging.ERROR]
-    print(
+    figure(
         f"\nfuzz: {sum(statuses.values())} requests over {len(ROUTES)} routes, statuses {dict(sorted(statuses.items()))}"
     )
     assert failures == [], "\n".join(failures[:30])

@@ -398,7 +398,7 @@ def test_the_compose_form_carries_no_patient_id(client, patient):
     assert hidden(text, "csrfmiddlewaretoken")
 
 
-def test_calls_per_page_stay_within_their_bounds(client, live_server, tenant, capsys):
+def test_calls_per_page_stay_within_their_bounds(client, live_server, tenant, figure):
     """Prints the measured calls per page (`pytest -s`); the bounds hold whatever the data."""
     doctor = Client()
     ehr_launch(doctor, live_server)
@@ -431,8 +431,7 @@ def test_calls_per_page_stay_within_their_bounds(client, live_server, tenant, ca
     )
     measured["compose POST"] = AuditEvent.objects.count() - before
 
-    with capsys.disabled():
-        print("\nFHIR / Messages API calls per page:", measured)
+    figure(f"FHIR / Messages API calls per page: {measured}")
     assert measured["patient visits"] <= 3 and measured["chart_visits"] <= 4
     assert measured["compose POST"] <= 3
     assert all(measured[name] <= bound for name, bound in MAX_CALLS.items()), measured

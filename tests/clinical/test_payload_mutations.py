@@ -252,7 +252,7 @@ class OneMessageApi:
         return self.data
 
 
-def test_no_mutant_of_a_portal_message_breaks_the_inbox_or_the_message_page(monkeypatch):
+def test_no_mutant_of_a_portal_message_breaks_the_inbox_or_the_message_page(monkeypatch, figure):
     launch, ran, failures = _launch(Persona.PATIENT, {}), 0, []
     for change, mutant in [("as documented", PORTAL_MESSAGE), *mutants(PORTAL_MESSAGE)]:
         ran += 1
@@ -270,7 +270,7 @@ def test_no_mutant_of_a_portal_message_breaks_the_inbox_or_the_message_page(monk
             continue
         if "<script>alert" in html or SCRIPT_LINK.search(html):
             failures.append(f"{change}: unescaped text")
-    print(f"\nportal message mutants: {ran}, {len(failures)} exceptions")
+    figure(f"portal message mutants: {ran}, {len(failures)} exceptions")
     assert failures == [], "\n".join(failures)
     assert ran > 80
 
@@ -294,7 +294,7 @@ def mutant_gateways(monkeypatch):
 
 
 @pytest.mark.django_db
-def test_no_mutant_of_cerners_examples_breaks_a_page(mutant_gateways):
+def test_no_mutant_of_cerners_examples_breaks_a_page(mutant_gateways, figure):
     began, ran, typed = time.monotonic(), 0, 0
     failures: list[str] = []
     for kind, names in READ_EXAMPLES.items():
@@ -318,7 +318,7 @@ def test_no_mutant_of_cerners_examples_breaks_a_page(mutant_gateways):
                     if SCRIPT_LINK.search(html) or "<script>alert" in html:
                         failures.append(f"{name} {change} {page.__name__}: unescaped EHR text")
     took = time.monotonic() - began
-    print(f"\npayload mutants: {ran} page renders, {typed} typed refusals, "
+    figure(f"payload mutants: {ran} page renders, {typed} typed refusals, "
           f"{len(failures)} exceptions, {took:.1f} s")  # fmt: skip
     assert failures == [], "\n".join(failures[:40])
     assert ran > 3000

@@ -446,7 +446,7 @@ def test_first_practitioner_is_the_launched_clinician(clinician):
     assert clinician.user_id == _first(Practitioner).fhir_id
 
 
-def test_fhir_calls_per_page_stay_within_their_bounds(client, live_server, clinic, capsys):
+def test_fhir_calls_per_page_stay_within_their_bounds(client, live_server, clinic, figure):
     """Prints the measured calls per page (`pytest -s`); the bounds hold whatever the data."""
     from django.test import Client
 
@@ -485,8 +485,7 @@ def test_fhir_calls_per_page_stay_within_their_bounds(client, live_server, clini
     )
     measured["cancel POST"] = AuditEvent.objects.count() - before
 
-    with capsys.disabled():
-        print("\nFHIR calls per page:", measured)
+    figure(f"FHIR calls per page: {measured}")
     assert booked.status_code == 303
     assert measured["my_day"] <= 3 and measured["chart_appointments"] <= 3
     # A week of slots: seven day-searches at once; the place names are cached by now.

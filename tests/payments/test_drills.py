@@ -63,7 +63,7 @@ def _ledger_counts(live_server) -> collections.Counter:
 
 
 def test_two_workers_post_200_payments_exactly_once_with_20_percent_faults(
-    tenant, live_server, drill_env
+    tenant, live_server, drill_env, figure
 ):
     app, env = drill_env
     encounters = registered_encounters()
@@ -86,7 +86,7 @@ def test_two_workers_post_200_payments_exactly_once_with_20_percent_faults(
     duplicates = [pid for pid in ours if counts[pid] > 1]
     posted = Payment.objects.filter(pk__in=[p.pk for p in payments], state=State.POSTED)
     unclear = Attempt.objects.filter(kind="post", result__in=["landed", "not_landed"]).count()
-    print(
+    figure(
         f"drill: {len(ours)} payments, 2 workers, states {states}, unclear answers {unclear}, ledger duplicates {len(duplicates)}"
     )
     assert duplicates == []
@@ -97,7 +97,7 @@ def test_two_workers_post_200_payments_exactly_once_with_20_percent_faults(
 
 
 def test_a_worker_killed_while_posting_loses_nothing_and_posts_nothing_twice(
-    tenant, live_server, drill_env, settings
+    tenant, live_server, drill_env, settings, figure
 ):
     app, env = drill_env
     settings.SANDBOX_LATENCY_MS = 300  # slow FHIR answers: a POST is in flight when we kill
@@ -127,6 +127,6 @@ def test_a_worker_killed_while_posting_loses_nothing_and_posts_nothing_twice(
     finally:
         stop(victim)
     counts = _ledger_counts(live_server)
-    print(f"kill drill: {len(payments)} payments, {stranded} stranded mid-POST, states {states}")
+    figure(f"kill drill: {len(payments)} payments, {stranded} stranded mid-POST, states {states}")
     assert states == {State.POSTED: len(payments)}, states
     assert all(counts[p.posting_id] == 1 for p in payments)

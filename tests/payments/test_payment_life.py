@@ -238,7 +238,7 @@ def _machine(tenant, live_server, monkeypatch):  # noqa: C901 - one machine, its
 
 
 def test_random_lives_of_payments_post_each_at_most_once_and_settle(
-    tenant, live_server, monkeypatch, settings_fast
+    tenant, live_server, monkeypatch, settings_fast, figure
 ):
     machine = _machine(tenant, live_server, monkeypatch)
 
@@ -255,7 +255,7 @@ def test_random_lives_of_payments_post_each_at_most_once_and_settle(
 
     unclear = Attempt.objects.filter(kind="post", result__in=["landed", "not_landed"]).count()
     reached = set(Transition.objects.values_list("target", flat=True))
-    print(
+    figure(
         f"\npayment lives: {Payment.objects.count()} payments, {Transition.objects.count()} moves, "
         f"{unclear} unclear writes resolved from balances; states reached {sorted(reached)}"
     )

@@ -57,7 +57,7 @@ def _wait_states(db, state: str, count: int, seconds: float) -> int:
 
 
 def test_two_workers_on_postgresql_post_each_payment_once_under_faults(
-    postgres_url, redis_server, tmp_path
+    postgres_url, redis_server, tmp_path, figure
 ):
     stack = Stack(workdir=tmp_path, database_url=postgres_url)
     workers = []
@@ -94,7 +94,7 @@ def test_two_workers_on_postgresql_post_each_payment_once_under_faults(
             stop(process)
         stack.stop()
     counts = collections.Counter(entry["identifier"] for entry in ledger)
-    print(
+    figure(
         f"postgres drill: {len(rows)} payments, states {dict(states)}, "
         f"unclear answers {unclear}, Account searches {searches}"
     )

@@ -46,7 +46,7 @@ def _manage(env: dict[str, str], *args: str) -> str:
     return done.stdout
 
 
-def test_two_processes_racing_on_postgresql_claim_each_payment_once(postgres_url):
+def test_two_processes_racing_on_postgresql_claim_each_payment_once(postgres_url, figure):
     env = {**os.environ, "DATABASE_URL": postgres_url, "SANDBOX_ENABLED": "0", "DJANGO_DEBUG": "1"}
     env.pop("DJANGO_SETTINGS_MODULE", None)
     _manage(env, "migrate", "-v", "0")
@@ -68,6 +68,8 @@ def test_two_processes_racing_on_postgresql_claim_each_payment_once(postgres_url
         assert racer.returncode == 0, err[-3000:]
     wins = [int(out.split()[-1]) for out, _ in outputs]
     summary = _manage(env, "shell", "-c", CHECK).split()[-8:]
-    print(f"postgres race: {RACE_PAYMENTS} payments, 2 processes, wins {wins}, {' '.join(summary)}")
+    figure(
+        f"postgres race: {RACE_PAYMENTS} payments, 2 processes, wins {wins}, {' '.join(summary)}"
+    )
     assert sum(wins) == RACE_PAYMENTS
     assert summary == ["payments", "200", "posted", "200", "max_posts", "1", "posts", "200"]

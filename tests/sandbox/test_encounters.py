@@ -1,6 +1,5 @@
 """Encounter read and search (Cerner's rules), extensions, and the planned Encounter of a booking."""
 
-
 import pytest
 
 from smartapp.sandbox.models import Appointment, Encounter
