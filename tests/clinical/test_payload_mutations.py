@@ -321,4 +321,4 @@ def test_no_mutant_of_cerners_examples_breaks_a_page(mutant_gateways, figure):
     figure(f"payload mutants: {ran} page renders, {typed} typed refusals, "
           f"{len(failures)} exceptions, {took:.1f} s")  # fmt: skip
     assert failures == [], "\n".join(failures[:40])
-    assert ran > 3000
+    assert ran > 20000
