@@ -16,6 +16,7 @@ from enum import Enum
 from typing import Any
 
 from django.conf import settings
+from django.db import transaction
 from django.utils import timezone
 
 from smartapp.fhir import errors as fhir
@@ -191,15 +192,18 @@ def _post(job: Job, balance: AccountBalance) -> StepResult:
     except Exception as error:  # includes Celery's soft time limit mid-request
         logger.exception("payment %s: POST interrupted", job.payment.posting_id)
         return _unclear(job, attempt, {"outcome_text": f"{type(error).__name__} while posting"})
-    attempt_finish(
-        attempt,
-        Attempt.Result.POSTED,
-        http_status=201,
-        correlation_id=written.correlation[:200],
-        outcome_text=f"Basic/{written.resource_id}",
-    )
     posted = f"Posted as Basic/{written.resource_id}."
-    return _save(job, State.POSTED, posted, attempt, posted_at=timezone.now(), next_check_at=None)
+    with transaction.atomic():  # the 201 and the posted state commit together
+        attempt_finish(
+            attempt,
+            Attempt.Result.POSTED,
+            http_status=201,
+            correlation_id=written.correlation[:200],
+            outcome_text=f"Basic/{written.resource_id}",
+        )
+        return _save(
+            job, State.POSTED, posted, attempt, posted_at=timezone.now(), next_check_at=None
+        )
 
 
 def _refused(job: Job, attempt: Attempt, error: fhir.FhirError) -> StepResult:

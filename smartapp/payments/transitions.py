@@ -8,6 +8,7 @@ are drawn from the same table (`moves_from`, `mermaid`), so none of them can dri
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from django.db import transaction
@@ -111,11 +112,66 @@ def payment_move(
     when given); False when it no longer does (another worker or a staff action got there).
 
     Raises IllegalTransition when the table does not allow the move from the row's state.
+    Without `sources` the caller holds the row (a worker's claim), so the state it loaded is the
+    row's state: one conditional UPDATE and the history row. Otherwise the state is read first.
     """
-    expected = tuple(sources) if sources is not None else None
-    if expected is not None:
+    record = _Record(payment.pk, to, actor, by, reason, attempt)
+    if sources is None:
+        if not is_allowed(payment.state, to, actor):
+            raise IllegalTransition(payment.state, to, actor)
+        moved = _move_from(payment.state, record, guard, fields)
+        if moved is None:  # the row is no longer in the state we loaded: read it and decide
+            moved = _move_read(record, guard, None, fields)
+    else:
+        expected = tuple(sources)
         _check(expected, to, actor)
-    mine = Payment.objects.filter(guard or Q(), pk=payment.pk)
+        moved = _move_read(record, guard, expected, fields)
+    if moved:
+        payment.state = to
+    return bool(moved)
+
+
+@dataclass(frozen=True)
+class _Record:
+    payment_id: int
+    target: State
+    actor: Actor
+    by: str
+    reason: str
+    attempt: Attempt | None
+
+    def write(self, source: str, at: datetime) -> None:
+        Transition.objects.create(
+            payment_id=self.payment_id,
+            source=source,
+            target=self.target,
+            actor=self.actor.value,
+            by=self.by[:150],
+            reason=self.reason[:500],
+            attempt=self.attempt,
+            at=at,
+        )
+
+
+def _move_from(
+    source: str, record: _Record, guard: Q | None, fields: dict[str, Any]
+) -> bool | None:
+    """True when moved from `source`; None when the row (still ours) was not in `source`;
+    False when the guard no longer holds."""
+    now = timezone.now()
+    mine = Payment.objects.filter(guard or Q(), pk=record.payment_id)
+    # Inside a caller's transaction, join it: a savepoint would cost two more round trips.
+    with transaction.atomic(savepoint=False):
+        if mine.filter(state=source).update(state=record.target, updated_at=now, **fields):
+            record.write(source, now)
+            return True
+    return None if mine.exists() else False
+
+
+def _move_read(
+    record: _Record, guard: Q | None, expected: tuple[State, ...] | None, fields: dict[str, Any]
+) -> bool:
+    mine = Payment.objects.filter(guard or Q(), pk=record.payment_id)
     now = timezone.now()
     with transaction.atomic():
         # Write first: it takes the row (PostgreSQL) or the database (SQLite, which would refuse
@@ -126,21 +182,11 @@ def payment_move(
         if expected is not None and current not in expected:
             transaction.set_rollback(True)  # not a move for this caller: leave the row as it was
             return False
-        if not is_allowed(current, to, actor):
-            raise IllegalTransition(current, to, actor)
-        if not mine.filter(state=current).update(state=to, updated_at=now, **fields):
+        if not is_allowed(current, record.target, record.actor):
+            raise IllegalTransition(current, record.target, record.actor)
+        if not mine.filter(state=current).update(state=record.target, updated_at=now, **fields):
             return False
-        Transition.objects.create(
-            payment_id=payment.pk,
-            source=current,
-            target=to,
-            actor=actor.value,
-            by=by[:150],
-            reason=reason[:500],
-            attempt=attempt,
-            at=now,
-        )
-    payment.state = to
+        record.write(current, now)
     return True
 
 
