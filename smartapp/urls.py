@@ -2,8 +2,11 @@ from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 
+from smartapp.tenants import views as tenant_views
+
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path(".well-known/jwks.json", tenant_views.jwks, name="jwks"),
     path("", include("smartapp.launch.urls")),
     path("", include("smartapp.clinical.urls")),
     path("", include("smartapp.payments.urls")),

@@ -13,6 +13,7 @@ from smartapp.launch.authorize import PENDING_LIFETIME
 from smartapp.launch.browser import browser_hash, sha256
 from smartapp.launch.idtoken import verify_id_token
 from smartapp.launch.models import Launch, PendingAuthorization
+from smartapp.launch.oauth_words import token_error_page
 from smartapp.launch.users import launch_user_resolve
 from smartapp.tenants.discovery import SmartConfiguration, smart_configuration
 from smartapp.tenants.models import ClientRegistration, Persona
@@ -55,7 +56,11 @@ def _raise_authorization_error(params: dict[str, str], persona: str) -> None:
     error, error_uri = params.get("error", ""), params.get("error_uri", "")
     logger.warning("authorization error=%s error_uri=%s", error[:100], error_uri[:300])
     detail = " ".join(p for p in (error, params.get("error_description", ""), error_uri) if p)
-    cls = error_pages.AuthorizationDenied if error == "access_denied" else error_pages.AuthorizationFailed
+    cls = (
+        error_pages.AuthorizationDenied
+        if error == "access_denied"
+        else error_pages.AuthorizationFailed
+    )
     raise cls(staff_detail=detail, way_forward=way_forward(persona) if persona else "")
 
 
@@ -76,15 +81,7 @@ def _exchange(
             token_endpoint=config.token_endpoint, registration=registration, form=form
         )
     except TokenEndpointError as error:
-        if error.unreachable:
-            raise error_pages.UpstreamUnavailable(
-                staff_detail=error.staff_text(), way_forward=way_forward(pending.persona)
-            ) from None
-        raise error_pages.TokenExchangeFailed(
-            staff_detail=error.staff_text(),
-            way_forward=way_forward(pending.persona),
-            log=f"code exchange refused: {error.error}",
-        ) from None
+        raise token_error_page(error, way_forward=way_forward(pending.persona)) from None
 
 
 def _launch_create(

@@ -10,12 +10,20 @@ from django.shortcuts import render
 
 from smartapp.fhir import errors as fhir
 from smartapp.launch import error_pages
+from smartapp.launch.oauth_words import token_error_page
 from smartapp.tenants.discovery import DiscoveryError
+from smartapp.tenants.oauth import TokenEndpointError
 
 logger = logging.getLogger("smartapp.launch.edge")
 
 
 def _from_fhir(error: fhir.FhirError) -> error_pages.LaunchError:
+    page = _fhir_page(error)
+    page.reference = page.reference or error.correlation
+    return page
+
+
+def _fhir_page(error: fhir.FhirError) -> error_pages.LaunchError:
     detail = " ".join(
         p for p in (str(error.status or ""), error.code, error.message, error.correlation) if p
     )
@@ -43,7 +51,36 @@ def _from_fhir(error: fhir.FhirError) -> error_pages.LaunchError:
             "The EHR asked the app to slow down. Please try again shortly.",
             detail,
         )
-    return error_pages.UpstreamUnavailable(staff_detail=detail)
+    if isinstance(error, fhir.Timeout):
+        return _simple(
+            504,
+            "The EHR did not answer in time",
+            "The EHR took too long to answer. Please try again in a minute.",
+            detail,
+        )
+    if isinstance(error, fhir.Unreachable):
+        return error_pages.UpstreamUnavailable(staff_detail=detail)
+    if 400 <= error.status < 500:
+        return _simple(
+            502,
+            "The EHR refused the app's request",
+            f"The EHR answered the app's request with an error (HTTP {error.status}). "
+            "Please try again; if it keeps happening, tell the hospital's integration team.",
+            detail,
+        )
+    if not error.status or error.status == 200:
+        return _simple(
+            502,
+            "The EHR sent an answer the app could not read",
+            "The EHR answered, but not in a form the app understands. Please try again later.",
+            detail,
+        )
+    return _simple(
+        502,
+        "The EHR had a problem",
+        f"The EHR could not complete the request (HTTP {error.status}). Please try again shortly.",
+        detail,
+    )
 
 
 def _simple(status: int, title: str, explanation: str, detail: str) -> error_pages.LaunchError:
@@ -57,9 +94,24 @@ def as_launch_error(error: Exception) -> error_pages.LaunchError:
         return error
     if isinstance(error, fhir.FhirError):
         return _from_fhir(error)
+    if isinstance(error, TokenEndpointError):
+        return token_error_page(error)
     if isinstance(error, DiscoveryError):
         return error_pages.UpstreamUnavailable(str(error), log="discovery failed")
     raise error
+
+
+def _persona(request: HttpRequest, kwargs: dict[str, Any]) -> str:
+    """The persona of the launch this page is for (its URL names it), if this browser has it."""
+    from smartapp.launch.browser import launch_ids
+    from smartapp.launch.models import Launch
+
+    public_id = str(kwargs.get("public_id") or "")
+    if not public_id or public_id not in launch_ids(request.session):
+        return ""
+    return (
+        Launch.objects.filter(public_id=public_id).values_list("persona", flat=True).first() or ""
+    )
 
 
 def error_page(request: HttpRequest, error: error_pages.LaunchError) -> HttpResponse:
@@ -77,7 +129,13 @@ def renders_errors(view: Callable[..., HttpResponse]) -> Callable[..., HttpRespo
     def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         try:
             return view(request, *args, **kwargs)
-        except (error_pages.LaunchError, fhir.FhirError, DiscoveryError) as error:
-            return error_page(request, as_launch_error(error))
+        except (
+            error_pages.LaunchError,
+            fhir.FhirError,
+            TokenEndpointError,
+            DiscoveryError,
+        ) as error:
+            page = as_launch_error(error).for_persona(_persona(request, kwargs))
+            return error_page(request, page)
 
     return wrapper

@@ -9,10 +9,17 @@ class LaunchError(Exception):
     status = 400
     title = "The app could not start"
     explanation = "Something in the sign-in request was not right."
+    reference = ""  # the EHR's correlation id, for the support desk
     way_forward = EITHER
 
     def __init__(
-        self, explanation: str = "", *, staff_detail: str = "", way_forward: str = "", log: str = ""
+        self,
+        explanation: str = "",
+        *,
+        staff_detail: str = "",
+        way_forward: str = "",
+        log: str = "",
+        reference: str = "",
     ) -> None:
         super().__init__(log or explanation or self.explanation)
         if explanation:
@@ -20,6 +27,13 @@ class LaunchError(Exception):
         if way_forward:
             self.way_forward = way_forward
         self.staff_detail = staff_detail
+        self.reference = reference or self.reference
+
+    def for_persona(self, persona: str) -> "LaunchError":
+        """The way forward this user has: patients sign in again, clinicians relaunch."""
+        if self.way_forward == EITHER and persona:
+            self.way_forward = SIGN_IN if persona == "patient" else RELAUNCH
+        return self
 
 
 class BadLaunchRequest(LaunchError):
@@ -84,8 +98,11 @@ class IdTokenInvalid(LaunchError):
 
 class SessionEnded(LaunchError):
     status = 401
-    title = "Your EHR session ended"
-    explanation = "The app's access to the EHR has ended."
+    explanation = "The app's access to your record has ended."
+
+    @property
+    def title(self) -> str:  # type: ignore[override]  # a patient has no "EHR session"
+        return "Your session has ended" if self.way_forward == SIGN_IN else "Your EHR session ended"
 
 
 class SessionTimedOut(LaunchError):

@@ -15,13 +15,17 @@ from smartapp.tenants.selectors import ClientNotRegistered, client_for
 logger = logging.getLogger(__name__)
 
 
-def _revoke(endpoint: str, launch: Launch, token: str, hint: str) -> bool:
+def _revoke(endpoint: str, audience: str, launch: Launch, token: str, hint: str) -> bool:
     registration = client_for(tenant=launch.tenant, persona=launch.persona)
-    auth, form = client_auth(registration, {"token": token, "token_type_hint": hint})
+    auth, form = client_auth(
+        registration, {"token": token, "token_type_hint": hint}, audience=audience
+    )
     try:
         response = session().post(endpoint, data=form, auth=auth, what=f"revoke {hint}")
     except requests.RequestException as error:
-        logger.warning("launch %s: revocation unreachable: %s", launch.public_id, type(error).__name__)
+        logger.warning(
+            "launch %s: revocation unreachable: %s", launch.public_id, type(error).__name__
+        )
         return False
     return response.status_code == 200  # RFC 7009: 200 also for a token it did not know
 
@@ -37,7 +41,10 @@ def launch_sign_out(*, launch: Launch) -> bool:
         url = endpoint.revocation_endpoint
         tokens = [(launch.refresh_token, "refresh_token"), (launch.access_token, "access_token")]
         if url:
-            answers = [_revoke(url, launch, token, hint) for token, hint in tokens if token]
+            audience = endpoint.token_endpoint  # what an assertion names as the server
+            answers = [
+                _revoke(url, audience, launch, token, hint) for token, hint in tokens if token
+            ]
             revoked = all(answers)
     except (DiscoveryError, ClientNotRegistered) as error:
         logger.warning("launch %s: cannot revoke: %s", launch.public_id, type(error).__name__)

@@ -43,7 +43,9 @@ def ehr_launch(request: HttpRequest) -> HttpResponse:
     try:
         match = tenants.tenant_for_iss(iss=iss)
     except tenants.UnknownIssuer:
-        raise error_pages.UnknownIssuer(log="launch from an unregistered iss (not contacted)") from None
+        raise error_pages.UnknownIssuer(
+            log="launch from an unregistered iss (not contacted)"
+        ) from None
     url = authorization_start(
         session=request.session,
         tenant=match.tenant,

@@ -33,7 +33,7 @@ class ContentSecurityPolicyMiddleware:
         )
         response.setdefault("Referrer-Policy", "same-origin")
         if not request.path.startswith(settings.STATIC_URL):
-            response["Cache-Control"] = "no-store"
+            response.setdefault("Cache-Control", "no-store")  # a view may allow caching
         return response
 
 

@@ -39,13 +39,20 @@ class Client(models.Model):
     redirect_uri = models.CharField(max_length=500, blank=True)
     launch_url = models.CharField(max_length=500, blank=True)
     scopes = models.TextField()
+    # private_key_jwt clients: where their public keys are (the app's /.well-known/jwks.json).
+    jwks_url = models.CharField(max_length=500, blank=True)
 
     def __str__(self) -> str:
         return f"{self.name} ({self.persona})"
 
     @property
+    def signs_assertions(self) -> bool:
+        """Authenticates only with a signed JWT (private_key_jwt), never a secret."""
+        return bool(self.jwks_url)
+
+    @property
     def is_public(self) -> bool:
-        return not self.client_secret
+        return not self.client_secret and not self.jwks_url
 
     @property
     def scope_set(self) -> set[str]:
@@ -383,3 +390,14 @@ class RevokedToken(models.Model):
 
     def __str__(self) -> str:
         return f"revoked {self.jti}"
+
+
+class UsedAssertion(models.Model):
+    """A client assertion's `jti`, kept until the assertion expires: each works once."""
+
+    jti = models.CharField(max_length=200, unique=True)
+    client_id = models.CharField(max_length=100)
+    expires_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"assertion {self.jti}"

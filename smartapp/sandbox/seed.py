@@ -230,6 +230,32 @@ def _clients(rng: random.Random, tenant: str, app_url: str) -> list[Client]:
     ]
 
 
+SIGNED_CLIENTS = [  # private_key_jwt only: their keys come from the app's JWKS URL
+    ("system", "Sandbox System Account (signed assertions)", SYSTEM_SCOPES),
+    ("provider", "Sandbox Clinician App (signed assertions)", PROVIDER_SCOPES),
+]
+
+
+def _signed_clients(tenant: str, app_url: str) -> None:
+    """Clients that authenticate only with assertions signed by the app's keys. Their ids come
+    from their names (uuid5), so adding them moved no other seeded id."""
+    for persona, name, scopes in SIGNED_CLIENTS:
+        Client.objects.create(
+            client_id=str(uuid.uuid5(uuid.NAMESPACE_URL, f"{tenant}/{name}")),
+            name=name,
+            tenant_id=tenant,
+            persona=persona,
+            redirect_uri=f"{app_url}/launch/callback" if persona == "provider" else "",
+            launch_url=f"{app_url}/launch" if persona == "provider" else "",
+            scopes=scopes,
+            jwks_url=f"{app_url}/.well-known/jwks.json",
+        )
+
+
+def signed_clients(tenant: str = links.TENANT) -> list[Client]:
+    return list(Client.objects.filter(tenant_id=tenant, jwks_url__gt="").order_by("persona"))
+
+
 def _wipe() -> None:
     for model in (
         RevokedToken,
@@ -270,6 +296,7 @@ def seed(*, base_url: str, app_url: str, size: int, day_appointments: int = 7) -
         _patients(rng, links.TENANT, size * 2, 12724066)
         _merged_patient(links.TENANT, str(12724066 + size * 2), survivor="12724066")
         clients = _clients(rng, links.TENANT, app_url)
+        _signed_clients(links.TENANT, app_url)
         # Its own generator, so adding scheduling left every earlier id and client id unchanged.
         seed_schedules(
             tenant=links.TENANT,
@@ -296,16 +323,7 @@ def tenants_document(*, base_url: str, clients: list[Client]) -> dict[str, Any]:
                 "time_zone": CLINIC_TZ,
                 "provider_fhir_base": links.fhir_base(base_url, links.PROVIDER_HOST, links.TENANT),
                 "patient_fhir_base": links.fhir_base(base_url, links.PATIENT_HOST, links.TENANT),
-                "clients": [
-                    {
-                        "persona": c.persona,
-                        "client_id": c.client_id,
-                        "client_secret": c.client_secret,
-                        "redirect_uri": c.redirect_uri,
-                        "scopes": c.scopes,
-                    }
-                    for c in clients
-                ],
+                "clients": [_client_entry(c) for c in clients],
                 "service_types": service_types(links.TENANT),
                 "messages_api_base": f"{base_url}/sandbox/api/{links.TENANT}",
                 "messages_token_endpoint": links.token_url(base_url, links.TENANT, "api"),
@@ -313,6 +331,19 @@ def tenants_document(*, base_url: str, clients: list[Client]) -> dict[str, Any]:
             }
         ]
     }
+
+
+def _client_entry(client: Client) -> dict[str, str]:
+    entry = {
+        "persona": client.persona,
+        "client_id": client.client_id,
+        "client_secret": client.client_secret,
+        "redirect_uri": client.redirect_uri,
+        "scopes": client.scopes,
+    }
+    if client.signs_assertions:
+        entry |= {"auth_method": "private_key_jwt", "client_secret": ""}
+    return entry
 
 
 def service_types(tenant: str) -> list[dict[str, str]]:

@@ -17,11 +17,11 @@ from typing import Any
 from authlib.oauth2.rfc7523 import private_key_jwt_sign
 from django.db import transaction
 from django.utils import timezone
-from joserfc.jwk import ECKey, RSAKey
+from joserfc.jwk import ECKey, KeyParameters, RSAKey
 
 from smartapp.tenants.models import ClientKey
 
-ALGORITHMS = {"ES384": ("EC", "P-384"), "RS384": ("RSA", 2048)}
+ALGORITHMS = ("ES384", "RS384")  # what Millennium verifies (its smart-configuration says)
 DEFAULT_ALGORITHM = "ES384"
 ASSERTION_SECONDS = 300  # an assertion lives at most 5 minutes
 PUBLISHED_AFTER_LAST_USE = timedelta(seconds=ASSERTION_SECONDS + 60)
@@ -47,12 +47,10 @@ class Assertion:
 
 
 def _generate(algorithm: str) -> ECKey | RSAKey:
-    kind, size = ALGORITHMS[algorithm]
-    kid = uuid.uuid4().hex
-    parameters = {"kid": kid, "alg": algorithm, "use": "sig"}
-    if kind == "EC":
-        return ECKey.generate_key(str(size), parameters=parameters, private=True)
-    return RSAKey.generate_key(int(size), parameters=parameters, private=True)
+    parameters: KeyParameters = {"kid": uuid.uuid4().hex, "alg": algorithm, "use": "sig"}
+    if algorithm == "ES384":
+        return ECKey.generate_key("P-384", parameters=parameters, private=True)
+    return RSAKey.generate_key(2048, parameters=parameters, private=True)
 
 
 def key_create(*, algorithm: str = DEFAULT_ALGORITHM) -> ClientKey:
@@ -64,7 +62,7 @@ def key_create(*, algorithm: str = DEFAULT_ALGORITHM) -> ClientKey:
     with transaction.atomic():
         first = not ClientKey.objects.filter(state=ClientKey.State.ACTIVE).exists()
         return ClientKey.objects.create(
-            kid=key.kid,
+            kid=str(key.kid),
             algorithm=algorithm,
             private_jwk=json.dumps(key.as_dict(private=True)),
             public_jwk=key.as_dict(private=False),
@@ -88,14 +86,19 @@ def key_rotate(*, publish_lead: timedelta = PUBLISH_LEAD) -> tuple[ClientKey, st
         return created, f"published; run rotate again after {_words(publish_lead)} to sign with it"
     if now - waiting.published_at < publish_lead:
         ready = waiting.published_at + publish_lead
-        return waiting, f"published since {waiting.published_at:%H:%M}; it may sign from {ready:%H:%M}"
+        return (
+            waiting,
+            f"published since {waiting.published_at:%H:%M}; it may sign from {ready:%H:%M}",
+        )
     with transaction.atomic():
         ClientKey.objects.filter(state=ClientKey.State.ACTIVE).update(
             state=ClientKey.State.RETIRING,
             signing_ended_at=now,
             published_until=now + PUBLISHED_AFTER_LAST_USE,
         )
-        ClientKey.objects.filter(pk=waiting.pk).update(state=ClientKey.State.ACTIVE, activated_at=now)
+        ClientKey.objects.filter(pk=waiting.pk).update(
+            state=ClientKey.State.ACTIVE, activated_at=now
+        )
     waiting.refresh_from_db()
     return waiting, "now signing; the previous key stays published until its last assertion expires"
 

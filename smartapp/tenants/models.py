@@ -107,6 +107,14 @@ class ServiceType(models.Model):
         return f"{self.system}|{self.code}"
 
 
+class AuthMethod(models.TextChoices):
+    """How a client proves who it is at the token endpoint."""
+
+    SECRET = "client_secret_basic", "client secret (HTTP Basic)"
+    KEY = "private_key_jwt", "signed assertion (private_key_jwt)"
+    PUBLIC = "none", "none (a public client)"
+
+
 class ClientRegistration(models.Model):
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="clients")
     persona = models.CharField(max_length=20, choices=Persona.choices)
@@ -116,6 +124,8 @@ class ClientRegistration(models.Model):
     # Sent verbatim: Millennium matches redirect URIs exactly, trailing slash included.
     redirect_uri = models.CharField(max_length=500, blank=True)
     scopes = models.TextField(help_text="Space-separated scopes, exactly as registered at the EHR.")
+    # Blank: derived from the secret (a secret means client_secret_basic, none means public).
+    auth_method = models.CharField(max_length=30, choices=AuthMethod.choices, blank=True)
 
     class Meta:
         constraints = [
@@ -126,8 +136,15 @@ class ClientRegistration(models.Model):
         return f"{self.tenant.slug} {self.persona} ({self.client_id})"
 
     @property
+    def authentication(self) -> str:
+        """The AuthMethod this client uses at the token endpoint."""
+        if self.auth_method:
+            return self.auth_method
+        return AuthMethod.SECRET if self.client_secret else AuthMethod.PUBLIC
+
+    @property
     def is_confidential(self) -> bool:
-        return bool(self.client_secret)
+        return self.authentication != AuthMethod.PUBLIC
 
     @property
     def scope_list(self) -> list[str]:
@@ -159,3 +176,29 @@ class SystemToken(models.Model):
 
     def __str__(self) -> str:
         return f"system token ({self.audience}) for {self.registration}"
+
+
+class ClientKey(models.Model):
+    """One of the app's keys for signed client assertions (see tenants.client_keys)."""
+
+    class State(models.TextChoices):
+        NEXT = "next", "published, not signing yet"
+        ACTIVE = "active", "signing"
+        RETIRING = "retiring", "published until its last assertion expires"
+        RETIRED = "retired", "retired"
+
+    kid = models.CharField(max_length=64, unique=True)
+    algorithm = models.CharField(max_length=10)  # ES384 | RS384
+    private_jwk = EncryptedTextField()
+    public_jwk = models.JSONField()
+    state = models.CharField(max_length=10, choices=State.choices)
+    published_at = models.DateTimeField()
+    activated_at = models.DateTimeField(null=True, blank=True)
+    signing_ended_at = models.DateTimeField(null=True, blank=True)
+    published_until = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["published_at"]
+
+    def __str__(self) -> str:
+        return f"{self.kid} ({self.algorithm}, {self.state})"

@@ -7,7 +7,7 @@ import requests
 from requests.auth import HTTPBasicAuth
 
 from smartapp.lib.http import correlation_id, session
-from smartapp.tenants.models import ClientRegistration
+from smartapp.tenants.models import AuthMethod, ClientRegistration
 
 logger = logging.getLogger(__name__)
 
@@ -41,10 +41,18 @@ class TokenEndpointError(Exception):
 
 
 def client_auth(
-    registration: ClientRegistration, form: dict[str, str]
+    registration: ClientRegistration, form: dict[str, str], *, audience: str
 ) -> tuple[HTTPBasicAuth | None, dict[str, str]]:
-    if registration.is_confidential:
+    """How the client proves who it is: HTTP Basic with its secret, a signed assertion whose
+    audience is the token endpoint (private_key_jwt), or its bare client_id (public)."""
+    method = registration.authentication
+    if method == AuthMethod.SECRET:
         return HTTPBasicAuth(registration.client_id, registration.client_secret), form
+    if method == AuthMethod.KEY:
+        from smartapp.tenants.client_keys import client_assertion
+
+        signed = client_assertion(client_id=registration.client_id, audience=audience)
+        return None, {**form, "client_id": registration.client_id, **signed.form()}
     return None, {**form, "client_id": registration.client_id}
 
 
@@ -67,7 +75,7 @@ def token_request(
     *, token_endpoint: str, registration: ClientRegistration, form: dict[str, str]
 ) -> dict[str, Any]:
     """POSTs a grant to the token endpoint; returns the JSON token response or raises."""
-    auth, body = client_auth(registration, form)
+    auth, body = client_auth(registration, form, audience=token_endpoint)
     try:
         response = session().post(
             token_endpoint, data=body, auth=auth, headers={"Accept": "application/json"}

@@ -7,7 +7,15 @@ from typing import Any
 
 from django.db import transaction
 
-from smartapp.tenants.models import ClientRegistration, Persona, ServiceType, Tenant, is_time_zone
+from smartapp.tenants.models import (
+    AuthMethod,
+    ClientKey,
+    ClientRegistration,
+    Persona,
+    ServiceType,
+    Tenant,
+    is_time_zone,
+)
 
 
 class TenantFileError(Exception):
@@ -59,11 +67,19 @@ def service_types_replace(*, tenant: Tenant, entries: list[dict[str, Any]]) -> N
 
 
 def _client_defaults(entry: dict[str, Any]) -> dict[str, Any]:
+    method = str(entry.get("auth_method") or "")
+    if method and method not in AuthMethod.values:
+        raise TenantFileError(
+            f"auth_method {method!r} is not one of {', '.join(AuthMethod.values)}"
+        )
+    if method == AuthMethod.SECRET and not entry.get("client_secret"):
+        raise TenantFileError("client_secret_basic needs a client_secret")
     return {
         "client_id": entry["client_id"],
-        "client_secret": entry.get("client_secret") or "",
+        "client_secret": "" if method == AuthMethod.KEY else entry.get("client_secret") or "",
         "redirect_uri": entry.get("redirect_uri") or "",
         "scopes": " ".join(str(entry.get("scopes", "")).split()),
+        "auth_method": method,
     }
 
 
@@ -84,6 +100,8 @@ def tenant_register(*, entry: dict[str, Any]) -> Tenant:
                 service_types_replace(tenant=tenant, entries=entry["service_types"])
             for section in TENANT_FILE_SECTIONS:
                 section(tenant=tenant, entry=entry)
+            if tenant.clients.filter(auth_method=AuthMethod.KEY).exists():
+                signing_key_ensure()
     except KeyError as missing:
         raise TenantFileError(f"a tenant entry lacks the field {missing}") from None
     return tenant
@@ -111,3 +129,11 @@ def registration_token_forget(*, registration: ClientRegistration) -> None:
     from smartapp.tenants.models import SystemToken
 
     SystemToken.objects.filter(registration=registration).delete()
+
+
+def signing_key_ensure() -> None:
+    """A signing key for private_key_jwt clients, created the first time one is registered."""
+    from smartapp.tenants.client_keys import key_create
+
+    if not ClientKey.objects.filter(state=ClientKey.State.ACTIVE).exists():
+        key_create()

@@ -13,8 +13,8 @@ def test_provider_smart_configuration_has_the_2026_shape(sandbox):
         sandbox.provider_base + "/.well-known/smart-configuration", timeout=10
     ).json()
     expected = set(cerner_example(PROBE.format("provider_fhir-ehr-code")))
-    expected -= {"token_endpoint_auth_signing_alg_values_supported"}  # no private_key_jwt here
     assert set(body) == expected
+    assert body["token_endpoint_auth_signing_alg_values_supported"] == ["RS384", "ES384"]
     assert body["issuer"] == f"{sandbox.base}/sandbox/authorization/tenants/{TENANT}"
     assert body["token_endpoint"].endswith(
         f"/tenants/{TENANT}/hosts/fhir-ehr/protocols/oauth2/profiles/smart-v1/token"

@@ -4,20 +4,19 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('launch', '0001_initial'),
+        ("launch", "0001_initial"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='launch',
-            name='last_seen_at',
+            model_name="launch",
+            name="last_seen_at",
             field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='launch',
-            name='standalone',
+            model_name="launch",
+            name="standalone",
             field=models.BooleanField(default=False),
         ),
     ]

@@ -4,19 +4,23 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('sandbox', '0005_merged_patients'),
+        ("sandbox", "0005_merged_patients"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='RevokedToken',
+            name="RevokedToken",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('jti', models.CharField(max_length=64, unique=True)),
-                ('client_id', models.CharField(max_length=100)),
-                ('expires_at', models.DateTimeField()),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("jti", models.CharField(max_length=64, unique=True)),
+                ("client_id", models.CharField(max_length=100)),
+                ("expires_at", models.DateTimeField()),
             ],
         ),
     ]

@@ -13,12 +13,12 @@ from authlib.oauth2.rfc7636 import create_s256_code_challenge
 from django.db import transaction
 from django.utils import timezone
 
-from smartapp.sandbox import error_bodies, keys
+from smartapp.sandbox import error_bodies, keys, links
 from smartapp.sandbox.error_bodies import OAuthError
 from smartapp.sandbox.links import ENV1
 from smartapp.sandbox.models import Client, Grant, RevokedToken, SigningKey
+from smartapp.sandbox.oauth import assertions, tokens
 from smartapp.sandbox.oauth import scopes as scope_rules
-from smartapp.sandbox.oauth import tokens
 
 CODE_LIFETIME = timedelta(seconds=60)
 API_HOST = "api"
@@ -43,14 +43,21 @@ def _basic_credentials(header: str) -> tuple[str, str] | None:
     return unquote(client_id), unquote(secret)
 
 
-def authenticate(*, authorization: str, form_client_id: str, tenant: str) -> Client:
-    """client_secret_basic for confidential clients; a bare client_id for public ones."""
+def authenticate(
+    *, authorization: str, form: dict[str, str], tenant: str, audiences: list[str]
+) -> Client:
+    """client_secret_basic or private_key_jwt for confidential clients; a bare client_id for
+    public ones. A client registered for signed assertions has no other way in."""
+    if form.get("client_assertion") or form.get("client_assertion_type"):
+        return assertions.client_from_assertion(form, tenant=tenant, audiences=audiences)
     bad = OAuthError("invalid_client", error_bodies.BAD_AUTH_HEADER, 401)
     credentials = _basic_credentials(authorization)
-    client_id = credentials[0] if credentials else form_client_id
+    client_id = credentials[0] if credentials else form.get("client_id", "")
     client = Client.objects.filter(client_id=client_id, tenant_id=tenant).first()
     if client is None:
         raise bad
+    if client.signs_assertions:
+        raise OAuthError("invalid_client", f"{assertions.URN}:missing", 401)
     if client.is_public:
         return client
     if credentials is None or not hmac.compare_digest(credentials[1], client.client_secret):
@@ -152,7 +159,10 @@ def exchange(
     """Runs one token request; raises OAuthError with Cerner's URN on refusal."""
     handler = GRANT_TYPES.get(form.get("grant_type", ""))
     client = authenticate(
-        authorization=authorization, form_client_id=form.get("client_id", ""), tenant=tenant
+        authorization=authorization,
+        form=form,
+        tenant=tenant,
+        audiences=[links.token_url(base, tenant, host, env)],
     )
     if handler is None:
         raise OAuthError("unsupported_grant_type", error_bodies.UNSUPPORTED_GRANT)

@@ -95,7 +95,9 @@ def token(request: HttpRequest, tenant: str, host: str, env: str = links.ENV1) -
             form=form,
         )
     except OAuthError as err:
-        return error_bodies.token_error(base, err, client_id=form.get("client_id", ""), tenant=tenant)
+        return error_bodies.token_error(
+            base, err, client_id=form.get("client_id", ""), tenant=tenant
+        )
     return _no_store(JsonResponse(body))
 
 
@@ -104,10 +106,14 @@ def token(request: HttpRequest, tenant: str, host: str, env: str = links.ENV1) -
 def revoke(request: HttpRequest, tenant: str) -> HttpResponse:
     form = request.POST.dict()
     try:
+        base = links.base_url(request)
+        hosts = (links.PROVIDER_HOST, links.PATIENT_HOST, "api")
         client = grants.authenticate(
             authorization=request.headers.get("Authorization", ""),
-            form_client_id=form.get("client_id", ""),
+            form=form,
             tenant=tenant,
+            audiences=[links.revoke_url(base, tenant)]
+            + [links.token_url(base, tenant, host) for host in hosts],
         )
     except OAuthError as err:
         return error_bodies.token_error(links.base_url(request), err, client_id="", tenant=tenant)
