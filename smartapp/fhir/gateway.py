@@ -156,7 +156,9 @@ class FhirGateway:
             data = None
         if not isinstance(data, dict):
             raise FhirError(
-                f"The EHR sent an unreadable answer ({what}).", status=response.status_code
+                f"The EHR sent an unreadable answer ({what}).",
+                status=response.status_code,
+                correlation=correlation_id(response),
             )
         return data
 
