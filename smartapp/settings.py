@@ -104,7 +104,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env_url("REDIS_URL", "redis://127.0.0.1:6379/0", schemes=("redis", "rediss"))
-CACHE_URL = env_url("CACHE_URL", schemes=("redis", "rediss"))  # e.g. redis://…; empty keeps a per-process memory cache
+CACHE_URL = env_url(
+    "CACHE_URL", schemes=("redis", "rediss")
+)  # e.g. redis://…; empty keeps a per-process memory cache
 CACHES = {
     "default": (
         {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}

@@ -12,8 +12,6 @@ import time
 from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import Decimal
-from enum import Enum
-from typing import Any
 
 from django.conf import settings
 from django.db import transaction
@@ -24,11 +22,16 @@ from smartapp.payments.claiming import (
     Job,
     claimed_jobs,
     jobs_release,
-    released,
     visit_lock,
     visit_unlock,
 )
 from smartapp.payments.ehr import AccountBalance, financial_transaction, guarantor_account
+from smartapp.payments.ehr_failures import (
+    EhrFailure,
+    SignInFailed,
+    attempt_fields,
+    cannot_start_words,
+)
 from smartapp.payments.evidence import (
     attempt_finish,
     others_in_doubt,
@@ -36,22 +39,17 @@ from smartapp.payments.evidence import (
     verdict_for,
     verdict_record,
 )
-from smartapp.payments.models import Actor, Attempt, Payment, State
-from smartapp.payments.transitions import payment_move
+from smartapp.payments.models import Attempt, Payment, State
+from smartapp.payments.step_writes import (
+    Skip,
+    StepResult,
+    step_attempt,
+    step_later,
+    step_save,
+)
 
 logger = logging.getLogger(__name__)
 WAIT_FOR_OTHER = "Waiting for another payment to this account to be confirmed."
-
-
-class Skip(Enum):
-    """Why a step left a payment as it was."""
-
-    NOT_CLAIMED = "not claimed"  # not due, or another worker has it
-    CLAIM_LOST = "claim lost"  # the lease ran out while this step worked (logged)
-    INTERRUPTED = "interrupted"  # an unexpected error after the claim was gone (logged)
-
-
-StepResult = State | Skip
 
 
 @dataclass(frozen=True)
@@ -85,7 +83,7 @@ def visit_process(*, payment_ids: list[int]) -> dict[int, StepResult]:
 
 def _visit_step(first: Job, rest: list[Job]) -> StepReport:
     if not visit_lock(first):
-        state = _later(first, "Another payment for this visit is posting.", delay=1)
+        state = step_later(first, "Another payment for this visit is posting.", delay=1)
         return StepReport({first.payment.pk: state}, tuple(rest), come_back=True)
     try:
         if first.unresolved is not None:
@@ -99,10 +97,12 @@ def _in_turn(first: Job, rest: list[Job]) -> StepReport:
     """One search, then each payment in turn (the visit lock keeps our other writes out)."""
     try:
         found = guarantor_account(gateway=first.gateway, encounter_id=first.payment.encounter_id)
-    except fhir.FhirError as error:
+    except (fhir.FhirError, *SignInFailed) as error:
         return StepReport({first.payment.pk: _lookup_failed(first, error)}, tuple(rest))
     if found is not None and others_in_doubt(first, found.account_id):
-        return StepReport({first.payment.pk: _later(first, WAIT_FOR_OTHER, delay=2)}, tuple(rest))
+        return StepReport(
+            {first.payment.pk: step_later(first, WAIT_FOR_OTHER, delay=2)}, tuple(rest)
+        )
     balance = found.balance if found else None
     deadline = time.monotonic() + settings.CELERY_TASK_SOFT_TIME_LIMIT / 3
     results: dict[int, StepResult] = {}
@@ -146,7 +146,7 @@ def _alone(job: Job) -> StepResult:
     assert attempt is not None
     try:
         found = guarantor_account(gateway=job.gateway, encounter_id=job.payment.encounter_id)
-    except fhir.FhirError as error:
+    except (fhir.FhirError, *SignInFailed) as error:
         return _lookup_failed(job, error)
     problem = _missing(job, found)
     if problem or found is None:
@@ -156,15 +156,15 @@ def _alone(job: Job) -> StepResult:
     check = verdict_record(job, attempt, verdict, found.account_id)
     if verdict.result == Attempt.Result.LANDED:
         message = "Posted (confirmed by the account balance after an unclear answer)."
-        return _save(
+        return step_save(
             job, State.POSTED, message, check, posted_at=timezone.now(), next_check_at=None
         )
     if verdict.result == Attempt.Result.ERROR:
         message = f"Cannot tell whether the payment landed: {verdict.note}. Check the account in Millennium, then mark resolved."
-        return _save(job, State.NEEDS_ATTENTION, message, check, next_check_at=None)
+        return step_save(job, State.NEEDS_ATTENTION, message, check, next_check_at=None)
     job.unresolved = None  # proven not landed: it may be posted again
     if others_in_doubt(job, found.account_id):
-        return _later(job, WAIT_FOR_OTHER, delay=2)
+        return step_later(job, WAIT_FOR_OTHER, delay=2)
     return _post(job, found)
 
 
@@ -178,17 +178,20 @@ def _post(job: Job, balance: AccountBalance) -> StepResult:
     try:
         written = job.gateway.create("Basic", body, patient_id=job.payment.patient_id)
     except fhir.RateLimited as error:  # refused before processing: nothing written
-        attempt_finish(attempt, Attempt.Result.NOT_SENT, **_from_error(error))
+        attempt_finish(attempt, Attempt.Result.NOT_SENT, **attempt_fields(error))
         slow = "The EHR asked us to slow down."
-        return _later(job, slow, delay=error.retry_after or 1, state=State.CAPTURED)
+        return step_later(job, slow, delay=error.retry_after or 1, state=State.CAPTURED)
     except fhir.Unauthorized as error:  # token refused before processing
-        attempt_finish(attempt, Attempt.Result.NOT_SENT, **_from_error(error))
+        attempt_finish(attempt, Attempt.Result.NOT_SENT, **attempt_fields(error))
         refused = f"The EHR refused our access: {error.message}"
-        return _later(job, refused, state=State.CAPTURED)
+        return step_later(job, refused, state=State.CAPTURED)
+    except SignInFailed as error:  # no token, so nothing was sent
+        attempt_finish(attempt, Attempt.Result.NOT_SENT, **attempt_fields(error))
+        return step_later(job, cannot_start_words(error), state=State.CAPTURED)
     except fhir.FhirError as error:
         if 400 <= error.status < 500:
             return _refused(job, attempt, error)
-        return _unclear(job, attempt, _from_error(error))
+        return _unclear(job, attempt, attempt_fields(error))
     except Exception as error:  # includes Celery's soft time limit mid-request
         logger.exception("payment %s: POST interrupted", job.payment.posting_id)
         return _unclear(job, attempt, {"outcome_text": f"{type(error).__name__} while posting"})
@@ -201,15 +204,15 @@ def _post(job: Job, balance: AccountBalance) -> StepResult:
             correlation_id=written.correlation[:200],
             outcome_text=f"Basic/{written.resource_id}",
         )
-        return _save(
+        return step_save(
             job, State.POSTED, posted, attempt, posted_at=timezone.now(), next_check_at=None
         )
 
 
 def _refused(job: Job, attempt: Attempt, error: fhir.FhirError) -> StepResult:
-    attempt_finish(attempt, Attempt.Result.REFUSED, **_from_error(error))
+    attempt_finish(attempt, Attempt.Result.REFUSED, **attempt_fields(error))
     text = f"The EHR refused the payment: {error.message or f'HTTP {error.status}'}"
-    return _save(job, State.FAILED, text, attempt, next_check_at=None)
+    return step_save(job, State.FAILED, text, attempt, next_check_at=None)
 
 
 def _unclear(job: Job, attempt: Attempt, fields: dict[str, object]) -> StepResult:
@@ -218,94 +221,32 @@ def _unclear(job: Job, attempt: Attempt, fields: dict[str, object]) -> StepResul
     text = (
         "Sent, but the EHR gave no clear answer; checking the account balance before anything else."
     )
-    return _save(job, State.OUTCOME_UNKNOWN, text, attempt, next_check_at=settle)
-
-
-def _save(
-    job: Job, to: State, message: str, attempt: Attempt | None = None, **fields: Any
-) -> StepResult:
-    """Moves the payment while this worker still holds the claim, and gives the claim back."""
-    moved = payment_move(
-        payment=job.payment,
-        to=to,
-        actor=Actor.WORKER,
-        reason=message,
-        attempt=attempt,
-        guard=job.held,
-        message=message,
-        account_id=job.payment.account_id,
-        **released(),
-        **fields,
-    )
-    if not moved:
-        logger.error("payment %s: claim lost before moving to %s", job.payment.posting_id, to)
-        return Skip.CLAIM_LOST
-    return to
-
-
-def _resting(job: Job) -> State:
-    if job.payment.state == State.NEEDS_ATTENTION or _escalated(job):
-        return State.NEEDS_ATTENTION  # once with staff, it stays there until they act
-    if job.unresolved is not None:
-        return State.OUTCOME_UNKNOWN
-    return State.CAPTURED if job.payment.account_id else State.AWAITING_ACCOUNT
-
-
-def _escalated(job: Job) -> bool:
-    since = job.payment.captured_at or job.payment.created_at
-    return timezone.now() - since > timedelta(seconds=job.settings.escalate_after_seconds)
-
-
-def _later(
-    job: Job, message: str, *, delay: float | None = None, state: State | None = None
-) -> StepResult:
-    """Try again later (backing off, capped), or escalate once the tenant's time is up."""
-    cap = job.settings.backoff_cap_seconds
-    if delay is None:
-        delay = min(cap, settings.PAYMENT_BACKOFF_BASE_SECONDS * 2 ** min(job.payment.checks, 20))
-    resting = _resting(job)
-    state = State.NEEDS_ATTENTION if resting == State.NEEDS_ATTENTION else (state or resting)
-    if state == State.NEEDS_ATTENTION and job.payment.state != State.NEEDS_ATTENTION:
-        hours = job.settings.escalate_after_seconds / 3600
-        message, delay = f"Escalated after {hours:g} h: {message}", cap
-    elif state == State.NEEDS_ATTENTION:
-        delay = cap  # still looking, at the slowest pace
-    when = timezone.now() + timedelta(seconds=delay)
-    return _save(job, state, message, next_check_at=when, checks=job.payment.checks + 1)
+    return step_save(job, State.OUTCOME_UNKNOWN, text, attempt, next_check_at=settle)
 
 
 def _no_account(job: Job, problem: str) -> StepResult:
     kind = Attempt.Kind.VERIFY if job.unresolved else Attempt.Kind.LOOKUP
-    _attempt(job, kind, Attempt.Result.NO_ACCOUNT, account_id=job.payment.account_id)
-    return _later(job, problem)
+    step_attempt(job, kind, Attempt.Result.NO_ACCOUNT, account_id=job.payment.account_id)
+    return step_later(job, problem)
 
 
-def _lookup_failed(job: Job, error: fhir.FhirError) -> StepResult:
+def _lookup_failed(job: Job, error: EhrFailure) -> StepResult:
     kind = Attempt.Kind.VERIFY if job.unresolved else Attempt.Kind.LOOKUP
+    if not isinstance(error, fhir.FhirError):
+        step_attempt(job, kind, Attempt.Result.ERROR, **attempt_fields(error))
+        waiting = (State.CAPTURED, State.AWAITING_ACCOUNT)  # nothing was learnt about the Account
+        same = State(job.payment.state) if job.payment.state in waiting else None
+        return step_later(job, cannot_start_words(error), state=same)
     if isinstance(error, fhir.RateLimited):
-        _attempt(job, kind, Attempt.Result.NOT_SENT, **_from_error(error))
-        return _later(job, "The EHR asked us to slow down.", delay=error.retry_after or 1)
-    _attempt(job, kind, Attempt.Result.ERROR, **_from_error(error))
-    return _later(job, f"Account look-up failed: {error.message or error}")
+        step_attempt(job, kind, Attempt.Result.NOT_SENT, **attempt_fields(error))
+        return step_later(job, "The EHR asked us to slow down.", delay=error.retry_after or 1)
+    step_attempt(job, kind, Attempt.Result.ERROR, **attempt_fields(error))
+    return step_later(job, f"Account look-up failed: {error.message or error}")
 
 
 def _recover(job: Job) -> StepResult:
     """After an unexpected error: a `sending` attempt stays unresolved, so nothing is re-sent blindly."""
     logger.exception("payment %s: step failed", job.payment.posting_id)
     if Payment.objects.filter(pk=job.payment.pk, claim_token=job.token).exists():
-        return _later(job, "An internal error interrupted this payment; retrying.")
+        return step_later(job, "An internal error interrupted this payment; retrying.")
     return Skip.INTERRUPTED
-
-
-def _attempt(job: Job, kind: Attempt.Kind, result: Attempt.Result, **fields: object) -> Attempt:
-    return Attempt.objects.create(
-        payment=job.payment, kind=kind, result=result, finished_at=timezone.now(), **fields
-    )
-
-
-def _from_error(error: fhir.FhirError) -> dict[str, object]:
-    return {
-        "http_status": error.status or None,
-        "correlation_id": error.correlation[:200],
-        "outcome_text": error.message or str(error),
-    }

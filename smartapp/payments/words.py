@@ -37,6 +37,15 @@ def payment_words(payment: Payment) -> Words:
             "wait",
             False,
         )
+    if state == State.CAPTURED and payment.checks:
+        return Words(
+            "Paid. Not at the hospital yet",
+            f"{amount} was charged to {_card(payment)}. The hospital's system has not taken it "
+            "yet; we keep trying by ourselves and alert staff if it lasts. "
+            "You do not need to pay again.",
+            "wait",
+            False,
+        )
     if state == State.CAPTURED:
         return Words(
             "Paid",

@@ -46,7 +46,8 @@ class Failing:
     """The scripted EHR, with one part of it failing."""
 
     def __init__(self, ehr) -> None:
-        self.ehr, self.part, self.answer = ehr, "", None
+        self.ehr, self.part = ehr, ""
+        self.answer: Any = None
 
     def __call__(self, method: str, url: str, kwargs: dict[str, Any]) -> Any:
         failing = self.part and (
@@ -112,7 +113,12 @@ def _check(browser: Client, url: str, expected: set[int], words: str, answered=T
         problems.append(f"{url}: {page.status_code}")
     if page.status_code in expected and words not in text:
         problems.append(f"{url}: {page.status_code} without {words!r}")
-    if answered and page.status_code in expected and REFERENCE not in text and page.status_code != 404:
+    if (
+        answered
+        and page.status_code in expected
+        and REFERENCE not in text
+        and page.status_code != 404
+    ):
         problems.append(f"{url}: no reference")
     return problems
 

@@ -9,7 +9,9 @@ from django.utils import timezone
 from smartapp.audit.models import AuditEvent
 from smartapp.payments.claiming import payment_claim
 from smartapp.payments.models import Attempt, Payment, PaymentSettings, State, VisitLock
-from smartapp.payments.posting import Skip, payment_process, visit_process
+from smartapp.payments.posting import payment_process, visit_process
+from smartapp.payments.step_writes import Skip
+from smartapp.payments.words import payment_words
 from tests.payments.conftest import (
     balance_of,
     desk_row,
@@ -319,3 +321,29 @@ def test_in_a_visit_step_a_write_in_doubt_is_checked_first_and_alone(tenant, liv
     assert step_until_final(fresh).state == State.POSTED
     for payment in (fresh, in_doubt):
         assert len(ledger(live_server, payment.posting_id)) == 1
+
+
+def test_a_desk_payment_whose_posting_cannot_start_says_why_on_the_staff_queue(
+    tenant, live_server, client, django_user_model
+):
+    from smartapp.tenants.models import ClientRegistration, Persona, SystemToken
+
+    system = ClientRegistration.objects.get(tenant=tenant, persona=Persona.SYSTEM)
+    system.client_secret = "not-the-secret"
+    system.save()
+    SystemToken.objects.all().delete()
+    encounter = registered_encounters(1)[0]
+    payment = desk_row(tenant, encounter, "3.00")
+
+    assert payment_process(payment_id=payment.pk) == State.CAPTURED
+    payment.refresh_from_db()
+
+    assert payment.message.startswith("Cannot start: the EHR's sign-in refused")
+    assert "invalid_client" in payment.message and payment.next_check_at is not None
+    lookup = payment.attempts.get()
+    assert lookup.result == Attempt.Result.ERROR and lookup.http_status == 401
+    assert ledger(live_server, payment.posting_id) == []
+    client.force_login(django_user_model.objects.create_user("desk", is_staff=True))
+    queue = client.get("/staff/payments/").content.decode()
+    assert payment.posting_id in queue and "Cannot start" in queue
+    assert payment_words(payment).headline == "Paid. Not at the hospital yet"

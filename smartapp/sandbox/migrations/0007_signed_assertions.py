@@ -4,24 +4,28 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('sandbox', '0006_revoked_tokens'),
+        ("sandbox", "0006_revoked_tokens"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='UsedAssertion',
+            name="UsedAssertion",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('jti', models.CharField(max_length=200, unique=True)),
-                ('client_id', models.CharField(max_length=100)),
-                ('expires_at', models.DateTimeField()),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("jti", models.CharField(max_length=200, unique=True)),
+                ("client_id", models.CharField(max_length=100)),
+                ("expires_at", models.DateTimeField()),
             ],
         ),
         migrations.AddField(
-            model_name='client',
-            name='jwks_url',
+            model_name="client",
+            name="jwks_url",
             field=models.CharField(blank=True, max_length=500),
         ),
     ]
