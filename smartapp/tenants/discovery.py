@@ -29,6 +29,7 @@ class SmartConfiguration:
     capabilities: list[str] = field(default_factory=list)
     scopes_supported: list[str] = field(default_factory=list)
     code_challenge_methods_supported: list[str] = field(default_factory=list)
+    token_endpoint_auth_methods_supported: list[str] = field(default_factory=list)
 
 
 def _get_json(url: str, accept: str) -> dict[str, Any] | None:
@@ -47,6 +48,10 @@ def _get_json(url: str, accept: str) -> dict[str, Any] | None:
     return data if isinstance(data, dict) else None
 
 
+def _strings(value: Any) -> list[str]:
+    return [str(item) for item in value] if isinstance(value, list) else []
+
+
 def _from_smart_configuration(base: str, data: dict[str, Any]) -> SmartConfiguration | None:
     if not data.get("authorization_endpoint") or not data.get("token_endpoint"):
         return None
@@ -58,9 +63,12 @@ def _from_smart_configuration(base: str, data: dict[str, Any]) -> SmartConfigura
         issuer=data.get("issuer", ""),
         jwks_uri=data.get("jwks_uri", ""),
         revocation_endpoint=data.get("revocation_endpoint", ""),
-        capabilities=list(data.get("capabilities") or []),
-        scopes_supported=list(data.get("scopes_supported") or []),
-        code_challenge_methods_supported=list(data.get("code_challenge_methods_supported") or []),
+        capabilities=_strings(data.get("capabilities")),
+        scopes_supported=_strings(data.get("scopes_supported")),
+        code_challenge_methods_supported=_strings(data.get("code_challenge_methods_supported")),
+        token_endpoint_auth_methods_supported=_strings(
+            data.get("token_endpoint_auth_methods_supported")
+        ),
     )
 
 

@@ -9,11 +9,17 @@ from smartapp.fhir import errors as fhir
 from smartapp.fhir.gateway import AuditContext, FhirGateway
 from smartapp.lib.http import session
 from smartapp.tenants.discovery import DiscoveryError, SmartConfiguration, smart_configuration
-from smartapp.tenants.models import ClientRegistration, Persona, Tenant
+from smartapp.tenants.models import AuthMethod, ClientRegistration, Persona, Tenant
 from smartapp.tenants.oauth import TokenEndpointError
+from smartapp.tenants.scopes import scope_covers, scope_split, scopes_missing
 from smartapp.tenants.system_client import fhir_system_scopes, system_token
 
 OK, WARN, PROBLEM = "ok", "warning", "problem"
+WANTS_KEY = (
+    "Set auth_method: private_key_jwt for this client in the tenant file, run "
+    "manage.py smart_keys create, and register the app's JWKS URL {jwks} for it at the EHR "
+    "(Oracle's code console)."
+)
 WRONG_ENVIRONMENT = (
     "this token was minted by a different authorization server or environment than the FHIR host: "
     "check that the tenant's FHIR base and its discovery point at the same environment"
@@ -97,13 +103,35 @@ def _client_findings(
         return
     if not client.redirect_uri:
         yield Finding(PROBLEM, f"{label}: the {persona} client has no redirect URI.")
-    unsupported = [
-        s for s in client.scope_list if config.scopes_supported and s not in config.scopes_supported
-    ]
+    yield from _auth_method_findings(label, client, config)
+    unsupported = []
+    if config.scopes_supported:  # by meaning: a listed wildcard covers what it stands for
+        unsupported = scopes_missing(needed=client.scope_list, granted=config.scopes_supported)
     if unsupported:
         yield Finding(
             WARN, f"{label}: the server does not list these scopes: {' '.join(unsupported)}."
         )
+
+
+def jwks_url(client: ClientRegistration) -> str:
+    """Where the app publishes its public keys (the URL to register at the EHR)."""
+    origin = "/".join(client.redirect_uri.split("/")[:3]) if client.redirect_uri else ""
+    return f"{origin}/.well-known/jwks.json" if origin else "/.well-known/jwks.json on the app"
+
+
+def _auth_method_findings(
+    label: str, client: ClientRegistration, config: SmartConfiguration
+) -> Iterator[Finding]:
+    accepted = config.token_endpoint_auth_methods_supported
+    method = client.authentication
+    if method == AuthMethod.PUBLIC or not accepted or method in accepted:
+        return
+    yield Finding(
+        PROBLEM,
+        f"{label}: the {client.persona} client authenticates with {method}, but the server "
+        f"accepts only {', '.join(accepted)}."
+        + (f" {WANTS_KEY.format(jwks=jwks_url(client))}" if AuthMethod.KEY in accepted else ""),
+    )
 
 
 def host_findings(tenant: Tenant, persona: str) -> Iterator[Finding]:
@@ -122,14 +150,24 @@ def host_findings(tenant: Tenant, persona: str) -> Iterator[Finding]:
     yield from _client_findings(label, tenant, persona, config)
 
 
-def _token_error_text(error: TokenEndpointError) -> str:
+def wants_assertion(error: TokenEndpointError) -> bool:
+    said = f"{error.error} {error.description} {error.error_uri}".lower()
+    return "client_assertion" in said or "client-assertion" in said
+
+
+def _token_error_text(error: TokenEndpointError, client: ClientRegistration) -> str:
+    said = f" The server said: {error.staff_text()}." if error.error else ""
     if error.unreachable:
-        return "the token endpoint did not answer; try again later or check the network."
+        return "the token endpoint did not answer; try again later or check the network." + said
+    if wants_assertion(error) and client.authentication != AuthMethod.KEY:
+        return f"the server wants a signed client assertion (private_key_jwt), not a secret. {WANTS_KEY.format(jwks=jwks_url(client))}{said}"
+    if error.error == "invalid_client" and client.authentication == AuthMethod.KEY:
+        return f"the token endpoint said invalid_client: check the client id, and that the EHR has the app's JWKS URL ({jwks_url(client)}) and its current key (manage.py smart_keys list).{said}"
     if error.error == "invalid_client":
-        return "the token endpoint said invalid_client: the client id or secret is wrong (set the secret again in the admin)."
+        return f"the token endpoint said invalid_client: the client id or secret is wrong (set the secret again in the admin).{said}"
     if "empty-scopes" in error.error_uri or error.error == "invalid_scope":
-        return "the EHR granted none of the requested scopes: register the system/ scopes for this client at the EHR."
-    return f"the token endpoint refused the request ({error.staff_text()})."
+        return f"the EHR granted none of the requested scopes: register the system/ scopes for this client at the EHR.{said}"
+    return f"the token endpoint refused the request.{said}"
 
 
 def _fhir_check(tenant: Tenant, access_token: str) -> Finding:
@@ -171,12 +209,14 @@ def system_findings(tenant: Tenant) -> Iterator[Finding]:
     try:
         token = system_token(tenant=tenant, force=True)
     except TokenEndpointError as error:
-        yield Finding(PROBLEM, f"system client {client.client_id}: {_token_error_text(error)}")
+        text = _token_error_text(error, client)
+        yield Finding(PROBLEM, f"system client {client.client_id}: {text}")
         return
     except DiscoveryError as error:
         yield Finding(PROBLEM, f"system client: {error}")
         return
-    missing = [s for s in fhir_system_scopes(client) if s not in token.scope.split()]
+    granted = scope_split(token.scope)
+    missing = scopes_missing(needed=fhir_system_scopes(client), granted=granted)
     if missing:
         yield Finding(
             PROBLEM,
@@ -184,7 +224,7 @@ def system_findings(tenant: Tenant) -> Iterator[Finding]:
         )
     else:
         yield Finding(OK, f"system client {client.client_id}: got a token with every needed scope.")
-    if "system/Patient.read" in token.scope.split():
+    if any(scope_covers(scope, "system/Patient.read") for scope in granted):
         yield _fhir_check(tenant, token.access_token)
 
 

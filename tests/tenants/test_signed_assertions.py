@@ -95,8 +95,11 @@ def test_an_assertion_has_the_claims_millennium_checks():
     )
 
 
-def _signed_tenant(tenants_file) -> Tenant:
-    """The sandbox tenant with its system and provider clients registered for private_key_jwt."""
+def _signed_tenant(tenants_file, folder) -> Tenant:
+    """The sandbox tenant with its system and provider clients registered for private_key_jwt.
+
+    Written to a copy: the session's tenants file stays as every other test expects it.
+    """
     document = json.loads(tenants_file.read_text())
     signed = {c.persona: c for c in seed.signed_clients()}
     entry = document["tenants"][0]
@@ -108,14 +111,15 @@ def _signed_tenant(tenants_file) -> Tenant:
                 "client_secret": "",
                 "auth_method": "private_key_jwt",
             }
-    tenants_file.write_text(json.dumps(document))
-    call_command("register_tenants", str(tenants_file))
+    signed_file = folder / "signed-tenants.json"
+    signed_file.write_text(json.dumps(document))
+    call_command("register_tenants", str(signed_file))
     return Tenant.objects.get(slug=entry["slug"])
 
 
 @pytest.fixture
-def signed_tenant(sandbox_tenants_file):
-    return _signed_tenant(sandbox_tenants_file)
+def signed_tenant(sandbox_tenants_file, tmp_path):
+    return _signed_tenant(sandbox_tenants_file, tmp_path)
 
 
 @pytest.mark.django_db(transaction=True)
@@ -239,12 +243,12 @@ def test_the_sandbox_refuses_an_expired_or_too_long_lived_assertion(
 
 @pytest.mark.django_db(transaction=True)
 def test_a_page_whose_system_client_is_told_to_sign_says_so_instead_of_a_500(
-    client, sandbox_tenants_file, live_server
+    client, sandbox_tenants_file, live_server, tmp_path
 ):
     from tests.journeys import patient_sign_in
     from tests.payments.conftest import registered_encounters
 
-    tenant = _signed_tenant(sandbox_tenants_file)
+    tenant = _signed_tenant(sandbox_tenants_file, tmp_path)
     ClientRegistration.objects.filter(tenant=tenant, persona="system").update(
         auth_method="client_secret_basic", client_secret="a-secret-it-does-not-want"
     )
@@ -261,14 +265,14 @@ def test_a_page_whose_system_client_is_told_to_sign_says_so_instead_of_a_500(
 
 @pytest.mark.django_db(transaction=True)
 def test_a_private_key_jwt_only_system_client_books_and_posts_a_payment(
-    client, sandbox_tenants_file, live_server
+    client, sandbox_tenants_file, live_server, tmp_path
 ):
     from smartapp.payments.models import State
     from smartapp.sandbox.models import Appointment
     from tests.journeys import hidden, patient_sign_in, slot_ids
     from tests.payments.conftest import desk_row, ledger, registered_encounters, step_until_final
 
-    tenant = _signed_tenant(sandbox_tenants_file)
+    tenant = _signed_tenant(sandbox_tenants_file, tmp_path)
     _, signed_in = patient_sign_in(client, tenant)
     launch = signed_in["Location"].split("/home/")[0]
     today = timezone.localdate()

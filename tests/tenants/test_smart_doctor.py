@@ -89,3 +89,63 @@ def test_it_explains_a_fhir_base_without_discovery(capsys, fake_ehr, fake_tenant
     code, out = run(capsys)
 
     assert code == 1 and "discovery failed" in out and BASE in out
+
+
+WILDCARDS = ["openid", "fhirUser", "launch", "launch/patient", "online_access", "offline_access",
+             "user/*.*", "patient/*.read", "system/*.rs"]  # fmt: skip
+NO_ASSERTION = {
+    "error": "invalid_request",
+    "error_description": "client_assertion_type is missing",
+}
+
+
+def signed_only(fake_ehr):
+    """A third-party server: private_key_jwt only, and only wildcard scopes listed."""
+    healthy(fake_ehr)
+    fake_ehr.granted_scope = "system/*.rs"
+    fake_ehr.token_fields = {"scope": "system/*.rs"}
+    answer = fake_ehr.session.handler
+
+    def handler(method, url, kwargs):
+        if url.endswith("/.well-known/smart-configuration"):
+            config = answer(method, url, kwargs)[1]
+            return 200, config | {
+                "token_endpoint_auth_methods_supported": ["private_key_jwt"],
+                "scopes_supported": WILDCARDS,
+            }
+        if url.endswith("/token") and "client_assertion" not in (kwargs.get("data") or {}):
+            return 400, NO_ASSERTION
+        return answer(method, url, kwargs)
+
+    fake_ehr.session.handler = handler
+
+
+def test_against_a_server_wanting_signed_assertions_and_listing_wildcards_it_says_so(
+    capsys, fake_ehr, fake_tenant
+):
+    signed_only(fake_ehr)
+
+    code, out = run(capsys)
+
+    assert code == 1
+    system = next(line for line in out.splitlines() if "system client system-client" in line)
+    assert "wants a signed client assertion (private_key_jwt), not a secret" in system
+    assert "auth_method: private_key_jwt" in system and "/.well-known/jwks.json" in system
+    assert "client_assertion_type is missing" in system  # the server's words, verbatim
+    assert "the provider client authenticates with client_secret_basic" in out
+    assert "does not list these scopes" not in out  # the wildcards cover every scope
+
+
+def test_once_the_system_client_signs_a_wildcard_grant_is_every_needed_scope(
+    capsys, fake_ehr, fake_tenant
+):
+    from smartapp.tenants.client_keys import key_create
+
+    signed_only(fake_ehr)
+    fake_tenant.clients.filter(persona="system").update(auth_method="private_key_jwt")
+    key_create()
+
+    code, out = run(capsys)
+
+    assert "system client system-client: got a token with every needed scope" in out
+    assert "missing:" not in out
