@@ -63,6 +63,7 @@ MIDDLEWARE = [
     "smartapp.lib.middleware.FormCharsetMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "smartapp.lib.middleware.PartitionedCookiesMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -182,8 +183,9 @@ SESSION_IDLE_SECONDS = {
 }
 SESSION_ABSOLUTE_SECONDS = env_int("SESSION_ABSOLUTE_SECONDS", 12 * 3600, minimum=300)
 SESSION_COOKIE_AGE = SESSION_ABSOLUTE_SECONDS
-# Origins allowed to frame the app (the EHR); CSP frame-ancestors replaces X-Frame-Options.
-FRAME_ANCESTORS = env_list("FRAME_ANCESTORS", "'self'")
+# Origins allowed to frame the app besides 'self' and the tenant file's `ehr_origins` (CSP
+# frame-ancestors, which replaces X-Frame-Options). Usually empty.
+FRAME_ANCESTORS = env_list("FRAME_ANCESTORS", "")
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("BEHIND_PROXY") else None
 
 # Outbound HTTP to EHRs (see smartapp/lib/http.py).

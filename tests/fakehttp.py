@@ -99,9 +99,8 @@ class FakeEhr:
         self.refresh_count = 0
         self.expires_in = 570
         self.fhir: dict[str, tuple[int, Any]] = {}
-        self.granted_scope = (
-            "launch openid fhirUser online_access user/Patient.read user/Practitioner.read"
-        )
+        # Wildcards, as many servers grant: every feature of either persona is granted.
+        self.granted_scope = "launch openid fhirUser online_access user/*.read patient/*.read"
 
     def smart_configuration(self, persona: str = "provider") -> dict[str, Any]:
         return {
@@ -244,3 +243,16 @@ def fake_launch(client: Any, ehr: FakeEhr, *, iss: str = BASE, launch: str = "la
     params = authorize_params(started["Location"])
     ehr.nonce = params["nonce"]
     return client.get("/launch/callback", {"code": "code-1", "state": params["state"]})
+
+
+def fake_patient_sign_in(
+    client: Any, ehr: FakeEhr, *, user: str = f"{PATIENT_BASE}/Patient/12724067"
+) -> Any:
+    """Drives a standalone patient sign-in against the fake server; returns the callback response."""
+    ehr.client_id = "patient-client"
+    ehr.claims_override = {"fhirUser": user}
+    ehr.fhir.setdefault("Patient/12724067", (200, example("r4_patient_read.json")))
+    started = client.post("/signin", {"tenant": "fake", "persona": "patient"})
+    params = authorize_params(started["Location"])
+    ehr.nonce = params["nonce"]
+    return client.get("/launch/callback", {"code": "c", "state": params["state"]})

@@ -64,7 +64,7 @@ def _window(form: DateRangeForm, zone: Any) -> tuple[Any, Any]:
 @renders_errors
 def book(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
     """Choose a type of visit, optionally a clinician or place, and dates; see free slots by day."""
-    launch = page_launch(request, public_id)
+    launch = page_launch(request, public_id, feature="book")
     zone = page_zone(request, launch)
     today = today_in(zone)
     searching = "service_type" in request.GET
@@ -133,7 +133,7 @@ def _confirm_page(
 @renders_errors
 def book_confirm(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
     """GET shows the chosen slot with a one-time key; POST books it (once per key)."""
-    launch = page_launch(request, public_id)
+    launch = page_launch(request, public_id, feature="book")
     if request.method == "GET":
         choice = SlotChoiceForm(request.GET)
         if not choice.is_valid():
@@ -172,7 +172,7 @@ def _after_booking(
 @renders_errors
 def cancel(request: HttpRequest, public_id: uuid.UUID, appointment_id: str) -> HttpResponse:
     """GET asks for a reason; POST cancels at the version the page showed."""
-    launch = page_launch(request, public_id)
+    launch = page_launch(request, public_id, feature="appointments")
     appointment_id = _checked_id(appointment_id)
     zone = page_zone(request, launch)
     if request.method == "POST":
@@ -224,7 +224,7 @@ def _checked_id(value: str) -> str:
 @renders_errors
 def reschedule(request: HttpRequest, public_id: uuid.UUID, appointment_id: str) -> HttpResponse:
     """Clinicians: pick a new free time of the same type for the launched patient's appointment."""
-    launch = page_launch(request, public_id, Persona.PROVIDER)
+    launch = page_launch(request, public_id, Persona.PROVIDER, feature="book")
     appointment_id = _checked_id(appointment_id)
     if request.method == "POST":
         form = RescheduleForm(request.POST)

@@ -24,13 +24,16 @@ class NoPatient(error_pages.LaunchError):
     way_forward = error_pages.RELAUNCH
 
 
-def page_launch(request: HttpRequest, public_id: uuid.UUID, persona: str | None = None) -> Launch:
-    """The session's launch, which must have a patient in context."""
+def page_launch(
+    request: HttpRequest, public_id: uuid.UUID, persona: str | None = None, *, feature: str = ""
+) -> Launch:
+    """The session's launch, which must have a patient in context (and `feature` granted)."""
     launch = launch_for_session(
         session=request.session,
         public_id=public_id,
         persona=persona,
         active=not request.headers.get("HX-Request"),  # a page refreshing itself is not the user
+        feature=feature,
     )
     if not launch.patient_id:
         raise NoPatient(log="schedule page without a patient in context")

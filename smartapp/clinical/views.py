@@ -50,7 +50,7 @@ def patient_home(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
 def my_day(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
     """The launched clinician's appointments on one day of the clinic's calendar."""
     launch = launch_for_session(
-        session=request.session, public_id=public_id, persona=Persona.PROVIDER
+        session=request.session, public_id=public_id, persona=Persona.PROVIDER, feature="my_day"
     )
     zone = launch.tenant.zone
     context: dict[str, Any] = {"launch": launch, "tab": "my_day", "today": today_in(zone)}
@@ -72,7 +72,7 @@ def my_day(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
 @renders_errors
 def chart_appointments(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
     """The launched patient's upcoming and past appointments, for the clinician."""
-    launch = page_launch(request, public_id, Persona.PROVIDER)
+    launch = page_launch(request, public_id, Persona.PROVIDER, feature="appointments")
     results = with_patient(launch, {"appointments": lambda: patient_appointments(launch=launch)})
     context = {"launch": launch, "tab": "appointments", **results}
     return render_zoned(
@@ -84,7 +84,7 @@ def chart_appointments(request: HttpRequest, public_id: uuid.UUID) -> HttpRespon
 @renders_errors
 def my_appointments(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
     """The signed-in patient's own upcoming and past appointments."""
-    launch = page_launch(request, public_id, Persona.PATIENT)
+    launch = page_launch(request, public_id, Persona.PATIENT, feature="appointments")
     context = {
         "launch": launch,
         "tab": "appointments",

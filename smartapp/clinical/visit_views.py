@@ -22,7 +22,7 @@ def payments_enabled() -> bool:
 @renders_errors
 def chart_visits(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
     """The launched patient's visits, newest first, `PAGE_SIZE` a page (clinicians)."""
-    launch = page_launch(request, public_id, Persona.PROVIDER)
+    launch = page_launch(request, public_id, Persona.PROVIDER, feature="visits")
     zone = page_zone(request, launch)
     form = PageForm(request.GET)
     context = {"launch": launch, "tab": "visits", "form": form}
@@ -39,7 +39,7 @@ def chart_visits(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
 @renders_errors
 def my_visits(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
     """The signed-in patient's own visits: upcoming (soonest first), then past (newest first)."""
-    launch = page_launch(request, public_id, Persona.PATIENT)
+    launch = page_launch(request, public_id, Persona.PATIENT, feature="visits")
     context = {
         "launch": launch,
         "tab": "visits",

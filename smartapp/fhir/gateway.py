@@ -28,6 +28,7 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 R = TypeVar("R")
 TokenProvider = Callable[[], str]
+TokenRenewer = Callable[[str], str]  # the refused token → a new one (or raises)
 FHIR_JSON = "application/fhir+json"
 JSON_PATCH = "application/json-patch+json"
 _ETAG = re.compile(r'^(?:W/)?"?(?P<version>[^"]*)"?$')
@@ -112,14 +113,32 @@ def _same_origin(url: str, base: str) -> bool:
 
 class FhirGateway:
     def __init__(
-        self, *, base_url: str, token: TokenProvider, audit_context: AuditContext | None = None
+        self,
+        *,
+        base_url: str,
+        token: TokenProvider,
+        audit_context: AuditContext | None = None,
+        renew: TokenRenewer | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self._token = token
         self._audit = audit_context
+        self._renew = renew
 
     def _get(self, url: str, params: dict[str, Any] | None, what: str) -> requests.Response:
-        headers = {"Accept": FHIR_JSON, "Authorization": f"Bearer {self._token()}"}
+        """A GET; answered 401 (a token revoked, keys rotated), it renews the token and reads once
+        more (a read is safe to repeat)."""
+        token = self._token()
+        response = self._get_with(token, url, params, what)
+        if response.status_code == 401 and self._renew is not None:
+            logger.info("fhir 401 %s: renewing the token and reading once more", what)
+            response = self._get_with(self._renew(token), url, params, what)
+        return response
+
+    def _get_with(
+        self, token: str, url: str, params: dict[str, Any] | None, what: str
+    ) -> requests.Response:
+        headers = {"Accept": FHIR_JSON, "Authorization": f"Bearer {token}"}
         try:
             response = session().get(url, params=params, headers=headers, what=what)
         except requests.Timeout:

@@ -2,7 +2,7 @@
 
 from smartapp.fhir.gateway import AuditContext, FhirGateway
 from smartapp.launch.models import Launch
-from smartapp.launch.tokens import launch_access_token
+from smartapp.launch.tokens import launch_access_token, launch_token_renew
 
 
 def audit_context(launch: Launch) -> AuditContext:
@@ -21,6 +21,7 @@ def gateway_for(*, launch: Launch) -> FhirGateway:
         base_url=launch.fhir_base,
         token=lambda: launch_access_token(launch=launch),
         audit_context=audit_context(launch),
+        renew=lambda refused: launch_token_renew(launch=launch, refused=refused),
     )
 
 

@@ -14,6 +14,7 @@ from smartapp.launch.browser import browser_hash, sha256
 from smartapp.launch.idtoken import verify_id_token
 from smartapp.launch.models import Launch, PendingAuthorization
 from smartapp.launch.oauth_words import token_error_page
+from smartapp.launch.persona_evidence import persona_check
 from smartapp.launch.users import launch_user_resolve
 from smartapp.tenants.discovery import SmartConfiguration, smart_configuration
 from smartapp.tenants.models import ClientRegistration, Persona
@@ -133,6 +134,9 @@ def authorization_complete(*, session: SessionBase, params: dict[str, str]) -> L
             client_id=registration.client_id,
             nonce=pending.nonce,
         )
+    persona_check(
+        persona=pending.persona, claims=claims, token=token, requested=registration.scope_list
+    )
     with transaction.atomic():
         launch = _launch_create(pending, token, claims)
     launch_user_resolve(launch=launch, claims=claims, token=token)

@@ -129,3 +129,11 @@ class UpstreamUnavailable(LaunchError):
     status = 502
     title = "The EHR is not answering"
     explanation = "The app could not reach the EHR's services. Please try again in a minute."
+
+
+class WrongKindOfUser(LaunchError):
+    """The launch's own evidence (fhirUser, granted scopes) names another kind of user than the
+    registration it arrived at: never shown the other kind's screens."""
+
+    status = 403
+    title = "This sign-in is for another kind of user"

@@ -77,7 +77,7 @@ def token_error_page(
         explanation,
         staff_detail=error.staff_text(),
         way_forward=way_forward or (error_pages.EITHER if status < 500 else ""),
-        log=f"token endpoint {error.error or 'unreachable'}",
+        log=f"token endpoint: {error.staff_text()[:300] if error.error else 'unreachable'}",
         reference=error.correlation,
     )
     page.status, page.title = status, title

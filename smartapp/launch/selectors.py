@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from smartapp.launch import error_pages
 from smartapp.launch.browser import launch_ids
+from smartapp.launch.features import feature_check
 from smartapp.launch.models import Launch
 from smartapp.tenants.models import Persona
 
@@ -18,9 +19,15 @@ SEEN_EVERY = timedelta(seconds=30)  # activity is written at most this often (on
 
 
 def launch_for_session(
-    *, session: SessionBase, public_id: uuid.UUID, persona: str | None = None, active: bool = True
+    *,
+    session: SessionBase,
+    public_id: uuid.UUID,
+    persona: str | None = None,
+    active: bool = True,
+    feature: str = "",
 ) -> Launch:
-    """The launch if this browser session owns it (and it has the persona asked for), else an error."""
+    """The launch if this browser session owns it (and it has the persona asked for, and the
+    scopes `feature` needs were granted), else an error."""
     ids = launch_ids(session)
     if not ids:
         raise error_pages.NotSignedIn(log="launch page without an app session")
@@ -32,6 +39,8 @@ def launch_for_session(
     if launch.ended_at is not None:
         raise error_pages.SessionEnded(way_forward=_way_back(launch), log="launch already ended")
     launch_check_lifetime(launch=launch, active=active)
+    if feature:
+        feature_check(launch=launch, tab=feature)
     return launch
 
 

@@ -66,9 +66,10 @@ def _refresh_grant(launch: Launch) -> None:
     )
 
 
-def _refresh_claimed(launch: Launch) -> str:
+def _refresh_claimed(launch: Launch, refused: str = "") -> str:
     launch.refresh_from_db()
-    if not _due(launch):  # another process refreshed between our read and our claim
+    renewed = launch.access_token != refused if refused else not _due(launch)
+    if renewed:  # another process refreshed between our read and our claim
         row_leases.release(model=Launch, pk=launch.pk, field="refresh_claimed_until")
         return launch.access_token
     try:
@@ -77,7 +78,7 @@ def _refresh_claimed(launch: Launch) -> str:
         row_leases.release(model=Launch, pk=launch.pk, field="refresh_claimed_until")
         if isinstance(error, TokenEndpointError) and not error.unreachable:
             raise _session_ended(launch, f"refresh refused: {error.error}") from None
-        if _valid(launch):  # unreachable: the current token still works meanwhile
+        if _valid(launch) and not refused:  # unreachable: the current token still works
             return launch.access_token
         raise error_pages.UpstreamUnavailable(way_forward=_forward(launch)) from None
     logger.info("launch %s token refreshed", launch.public_id)
@@ -116,3 +117,26 @@ def launch_access_token(*, launch: Launch) -> str:
     if _valid(launch):  # someone else is refreshing; the current token still works meanwhile
         return launch.access_token
     return _wait_for_other_refresh(launch)
+
+
+def launch_token_renew(*, launch: Launch, refused: str) -> str:
+    """A new token after the FHIR server refused `refused` (401) before it expired: one refresh
+    for all the page's parallel reads (single-flight), else the launch has ended."""
+    if launch.ended_at is not None:
+        raise _session_ended(launch, "already ended")
+    if not launch.refresh_token:
+        raise _session_ended(launch, "token refused and no refresh token")
+    if row_leases.claim(
+        model=Launch, pk=launch.pk, field="refresh_claimed_until", seconds=CLAIM_SECONDS
+    ):
+        return _refresh_claimed(launch, refused)
+
+    def renewed() -> bool:
+        launch.refresh_from_db()
+        return launch.access_token != refused or launch.ended_at is not None
+
+    if not row_leases.wait_until(renewed, seconds=CLAIM_SECONDS):
+        raise error_pages.UpstreamUnavailable(way_forward=_forward(launch))
+    if launch.ended_at is not None:
+        raise _session_ended(launch, "ended by a concurrent refresh")
+    return launch.access_token

@@ -1,12 +1,37 @@
 """What every response gets (headers), and the requests refused before Django reads them."""
 
+import logging
 from collections.abc import Callable
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 
+from smartapp.tenants.selectors import frame_ancestors
+
 Handler = Callable[[HttpRequest], HttpResponse]
 BODY_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
+logger = logging.getLogger(__name__)
+_refused_framers: set[str] = set()  # logged once per process each
+
+
+def _framer(request: HttpRequest) -> str:
+    """The origin of the page framing this request ("" when not a cross-origin frame load)."""
+    if request.headers.get("Sec-Fetch-Dest") not in ("iframe", "frame"):
+        return ""
+    parts = urlsplit(request.headers.get("Referer", ""))
+    origin = f"{parts.scheme}://{parts.netloc}".lower() if parts.netloc else ""
+    return "" if origin == f"{request.scheme}://{request.get_host()}".lower() else origin
+
+
+def _log_refused_framing(request: HttpRequest, allowed: list[str]) -> None:
+    framer = _framer(request)
+    if framer and framer not in allowed and framer not in _refused_framers:
+        _refused_framers.add(framer)
+        logger.warning(
+            "framing refused: %s is not among the tenants' ehr_origins (CSP frame-ancestors)",
+            framer[:200],
+        )
 
 
 class ContentSecurityPolicyMiddleware:
@@ -23,7 +48,9 @@ class ContentSecurityPolicyMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         response = self.get_response(request)
-        ancestors = " ".join(settings.FRAME_ANCESTORS)
+        allowed = [*settings.FRAME_ANCESTORS, *frame_ancestors()]
+        _log_refused_framing(request, allowed)
+        ancestors = " ".join(dict.fromkeys(["'self'", *allowed]))
         forms = " ".join(["'self'", *getattr(request, "csp_form_action", [])])
         response.setdefault(
             "Content-Security-Policy",
@@ -56,3 +83,25 @@ class FormCharsetMiddleware:
                 content_type="text/plain; charset=utf-8",
             )
         return self.get_response(request)
+
+
+class PartitionedCookiesMiddleware:
+    """With SECURE_COOKIES, the session and CSRF cookies are also `Partitioned` (CHIPS).
+
+    Inside an EHR's frame on another site, a browser blocking third-party cookies keeps only
+    partitioned ones, so the launch could not finish without it. Django (5.2) and Python's
+    cookie Morsel have no `partitioned` attribute yet; the attribute rides on SameSite's value.
+    Sits above the session and CSRF middleware, so it sees the cookies they set.
+    """
+
+    def __init__(self, get_response: Handler) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if settings.SECURE_COOKIES:
+            for name in (settings.SESSION_COOKIE_NAME, settings.CSRF_COOKIE_NAME):
+                morsel = response.cookies.get(name)
+                if morsel is not None and morsel["secure"]:
+                    morsel["samesite"] = "None; Partitioned"
+        return response

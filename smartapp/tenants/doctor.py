@@ -104,6 +104,7 @@ def _client_findings(
     if not client.redirect_uri:
         yield Finding(PROBLEM, f"{label}: the {persona} client has no redirect URI.")
     yield from _auth_method_findings(label, client, config)
+    yield from _feature_findings(label, client)
     unsupported = []
     if config.scopes_supported:  # by meaning: a listed wildcard covers what it stands for
         unsupported = scopes_missing(needed=client.scope_list, granted=config.scopes_supported)
@@ -132,6 +133,20 @@ def _auth_method_findings(
         f"accepts only {', '.join(accepted)}."
         + (f" {WANTS_KEY.format(jwks=jwks_url(client))}" if AuthMethod.KEY in accepted else ""),
     )
+
+
+def _feature_findings(label: str, client: ClientRegistration) -> Iterator[Finding]:
+    """What users will not see because the registration lacks its scopes (the pages' own rule)."""
+    from smartapp.launch.features import FEATURES
+
+    for feature in FEATURES.get(client.persona, ()):
+        missing = scopes_missing(needed=feature.needs, granted=client.scope_list)
+        if missing:
+            yield Finding(
+                WARN,
+                f"{label}: {feature.label} will be hidden: the {client.persona} client is not "
+                f"registered for {' '.join(missing)}.",
+            )
 
 
 def host_findings(tenant: Tenant, persona: str) -> Iterator[Finding]:

@@ -66,6 +66,12 @@ class Tenant(models.Model):
         blank=True,
         help_text="Token endpoint for the Messages API host (…/hosts/api.cernermillennium.com/…/token).",
     )
+    # Where the EHR frames the app from (PowerChart's web host, the portal): CSP frame-ancestors.
+    ehr_origins = models.TextField(
+        blank=True,
+        default="",
+        help_text="Origins that may frame the app, space-separated (https://portal.example.org).",
+    )
 
     class Meta:
         ordering = ["name"]

@@ -1,8 +1,10 @@
 """Reads of tenants and client registrations."""
 
+import time
 from dataclasses import dataclass
 from urllib.parse import urlsplit, urlunsplit
 
+from django.db import DatabaseError
 from django.db.models import QuerySet
 
 from smartapp.tenants.models import ClientRegistration, Persona, Tenant
@@ -60,3 +62,27 @@ def client_for(*, tenant: Tenant, persona: str) -> ClientRegistration:
         return ClientRegistration.objects.get(tenant=tenant, persona=persona)
     except ClientRegistration.DoesNotExist:
         raise ClientNotRegistered(f"{tenant.slug} has no {persona} client") from None
+
+
+FRAME_ANCESTORS_SECONDS = 30.0
+_frame_ancestors_memo: tuple[float, list[str]] = (0.0, [])
+
+
+def frame_ancestors() -> list[str]:
+    """Every enabled tenant's EHR origins (the tenant file's `ehr_origins`), for every response's
+    CSP: read at most every 30 s per process (a re-registered tenant file shows within that)."""
+    global _frame_ancestors_memo
+    read_at, origins = _frame_ancestors_memo
+    if time.monotonic() - read_at > FRAME_ANCESTORS_SECONDS:
+        try:
+            rows = Tenant.objects.filter(enabled=True).values_list("ehr_origins", flat=True)
+            origins = sorted({origin for row in rows for origin in row.split()})
+        except DatabaseError:  # the database is down: the last list (a page will say so)
+            return origins
+        _frame_ancestors_memo = (time.monotonic(), origins)
+    return origins
+
+
+def frame_ancestors_forget() -> None:
+    global _frame_ancestors_memo
+    _frame_ancestors_memo = (0.0, [])

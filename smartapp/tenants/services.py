@@ -4,6 +4,7 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.db import transaction
 
@@ -16,6 +17,7 @@ from smartapp.tenants.models import (
     Tenant,
     is_time_zone,
 )
+from smartapp.tenants.selectors import frame_ancestors_forget
 
 
 class TenantFileError(Exception):
@@ -27,6 +29,27 @@ class TenantFileError(Exception):
 TENANT_FILE_SECTIONS: list[Callable[..., None]] = []
 
 
+def _origins(value: Any) -> list[str]:
+    """`ehr_origins`: a list of origins (scheme, host, port; no path), https except loopback."""
+    if not isinstance(value, list):
+        raise TenantFileError('"ehr_origins" must be a list of origins')
+    origins = []
+    for item in value:
+        try:
+            parts = urlsplit(str(item))
+            parts.port  # noqa: B018  # a bad port raises here
+        except ValueError:
+            raise TenantFileError(f"ehr_origins: {str(item)[:100]!r} is not an origin") from None
+        loopback = parts.hostname in ("localhost", "127.0.0.1", "::1")
+        is_origin = parts.netloc and not (parts.path.strip("/") or parts.query or parts.fragment)
+        if not is_origin or (parts.scheme != "https" and not (loopback and parts.scheme == "http")):
+            raise TenantFileError(
+                f"ehr_origins: {str(item)[:100]!r} is not an https origin (https://host[:port])"
+            )
+        origins.append(f"{parts.scheme}://{parts.netloc}".lower())
+    return origins
+
+
 def _tenant_defaults(entry: dict[str, Any]) -> dict[str, Any]:
     defaults = {
         "name": entry["name"],
@@ -36,6 +59,7 @@ def _tenant_defaults(entry: dict[str, Any]) -> dict[str, Any]:
         "enabled": entry.get("enabled", True),
         "messages_api_base": str(entry.get("messages_api_base") or "").rstrip("/"),
         "messages_token_endpoint": str(entry.get("messages_token_endpoint") or ""),
+        "ehr_origins": " ".join(_origins(entry.get("ehr_origins", []))),
     }
     if "time_zone" in entry:
         if not is_time_zone(str(entry["time_zone"])):
@@ -104,6 +128,7 @@ def tenant_register(*, entry: dict[str, Any]) -> Tenant:
                 signing_key_ensure()
     except KeyError as missing:
         raise TenantFileError(f"a tenant entry lacks the field {missing}") from None
+    frame_ancestors_forget()
     return tenant
 
 

@@ -12,7 +12,15 @@ import requests
 from django.test import Client
 
 from smartapp.launch.models import Launch
-from tests.fakehttp import AUTH, BASE, PATIENT_BASE, authorize_params, example, fake_launch, install
+from tests.fakehttp import (
+    AUTH,
+    BASE,
+    PATIENT_BASE,
+    example,
+    fake_launch,
+    fake_patient_sign_in,
+    install,
+)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 MESSAGES = "https://api.example.org/t1"
@@ -92,17 +100,10 @@ def _clinician(fake_ehr) -> tuple[Client, str]:
 
 def _patient(fake_ehr) -> tuple[Client, str]:
     browser = Client(raise_request_exception=False)
-    fake_ehr.client_id = "patient-client"
-    fake_ehr.claims_override = {"fhirUser": f"{PATIENT_BASE}/Patient/12724066"}
     fake_ehr.token_fields = {"patient": "12724066"}
-    params = authorize_params(
-        browser.post("/signin", {"tenant": "fake", "persona": "patient"})["Location"]
-    )
-    fake_ehr.nonce = params["nonce"]
-    assert (
-        browser.get("/launch/callback", {"code": "c", "state": params["state"]}).status_code == 302
-    )
-    return browser, str(Launch.objects.get(persona="patient").public_id)  # fmt: skip
+    signed_in = fake_patient_sign_in(browser, fake_ehr, user=f"{PATIENT_BASE}/Patient/12724066")
+    assert signed_in.status_code == 302
+    return browser, str(Launch.objects.get(persona="patient").public_id)
 
 
 def _check(browser: Client, url: str, expected: set[int], words: str, answered=True) -> list[str]:

@@ -269,19 +269,13 @@ def test_a_private_key_jwt_only_system_client_books_and_posts_a_payment(
 ):
     from smartapp.payments.models import State
     from smartapp.sandbox.models import Appointment
-    from tests.journeys import hidden, patient_sign_in, slot_ids
+    from tests.journeys import hidden, patient_sign_in, week_of_slots
     from tests.payments.conftest import desk_row, ledger, registered_encounters, step_until_final
 
     tenant = _signed_tenant(sandbox_tenants_file, tmp_path)
     _, signed_in = patient_sign_in(client, tenant)
     launch = signed_in["Location"].split("/home/")[0]
-    today = timezone.localdate()
-    search = client.get(
-        f"{launch}/book/",
-        {"service_type": tenant.service_types.first().code, "start": today.isoformat(),
-         "end": (today + timedelta(days=6)).isoformat()},
-    )  # fmt: skip
-    chosen = slot_ids(search.content.decode())[0]
+    chosen = week_of_slots(client, launch, tenant)[0]
     confirm = client.get(f"{launch}/book/confirm/", {"slot": chosen})
     booked = client.post(
         f"{launch}/book/confirm/",

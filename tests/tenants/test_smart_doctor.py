@@ -149,3 +149,17 @@ def test_once_the_system_client_signs_a_wildcard_grant_is_every_needed_scope(
 
     assert "system client system-client: got a token with every needed scope" in out
     assert "missing:" not in out
+
+
+def test_it_lists_the_features_users_will_not_see(capsys, fake_ehr, fake_tenant):
+    healthy(fake_ehr)
+
+    code, out = run(capsys)
+
+    assert (
+        "booking will be hidden: the patient client is not registered for patient/Slot.read" in out
+    )
+    assert (
+        "your day will be hidden: the provider client is not registered for user/Appointment.read"
+        in out
+    )

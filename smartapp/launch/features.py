@@ -1,0 +1,83 @@
+"""What a launch may show, from the scopes the EHR granted (compared by meaning).
+
+A server may grant fewer scopes than the app asked for. A feature whose scopes were not granted is
+hidden (its tab, its pages) with one plain note naming it, instead of failing with a 403 later.
+A token response without `scope` granted what was asked (RFC 6749 §5.1).
+"""
+
+from dataclasses import dataclass
+
+from smartapp.launch import error_pages
+from smartapp.launch.models import Launch
+from smartapp.tenants.models import Persona
+from smartapp.tenants.scopes import scope_split, scopes_missing
+
+
+@dataclass(frozen=True)
+class Feature:
+    tab: str  # the pages' tab, which names the feature
+    label: str  # in the note: "Not available here: …"
+    needs: tuple[str, ...]  # scopes on the user's own token
+
+
+FEATURES: dict[str, tuple[Feature, ...]] = {
+    Persona.PATIENT: (
+        Feature("appointments", "your appointments", ("patient/Appointment.read",)),
+        Feature("book", "booking", ("patient/Slot.read", "patient/Schedule.read")),
+        Feature("visits", "your visits", ("patient/Encounter.read",)),
+    ),
+    Persona.PROVIDER: (
+        Feature("appointments", "the patient's appointments", ("user/Appointment.read",)),
+        Feature("visits", "the patient's visits", ("user/Encounter.read",)),
+        Feature("book", "booking", ("user/Slot.read", "user/Schedule.read")),
+        Feature("my_day", "your day", ("user/Appointment.read",)),
+    ),
+}
+
+
+@dataclass(frozen=True)
+class Unavailable:
+    feature: Feature
+    missing: tuple[str, ...]
+
+
+def features_unavailable(*, launch: Launch) -> list[Unavailable]:
+    """The launch's features whose scopes the EHR did not grant."""
+    if not launch.scope:
+        return []
+    granted = scope_split(launch.scope)
+    found = []
+    for feature in FEATURES.get(launch.persona, ()):
+        missing = scopes_missing(needed=feature.needs, granted=granted)
+        if missing:
+            found.append(Unavailable(feature, tuple(missing)))
+    return found
+
+
+def scope_note(unavailable: list[Unavailable]) -> str:
+    """The one plain note for every page: what is hidden and which permissions it lacks."""
+    if not unavailable:
+        return ""
+    labels = ", ".join(item.feature.label for item in unavailable)
+    scopes = " ".join(dict.fromkeys(s for item in unavailable for s in item.missing))
+    return (
+        f"Not available here: {labels}. The EHR did not grant the app the permission for it "
+        f"({scopes}); the hospital's integration team can add it."
+    )
+
+
+class FeatureNotGranted(error_pages.LaunchError):
+    status = 403
+    title = "This part of the app is not available"
+    way_forward = ""
+
+
+def feature_check(*, launch: Launch, tab: str) -> None:
+    """Refuses a page of a feature the EHR did not grant, before any call to the EHR."""
+    for item in features_unavailable(launch=launch):
+        if item.feature.tab == tab:
+            raise FeatureNotGranted(
+                scope_note([item]),
+                staff_detail=f"missing scopes: {' '.join(item.missing)}",
+                log=f"{tab} not granted ({' '.join(item.missing)})",
+            )
