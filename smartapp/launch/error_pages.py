@@ -1,8 +1,15 @@
 """Everything that can go wrong in a launch, each with the words the user sees."""
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from smartapp.launch.models import Launch
+
 RELAUNCH = "relaunch"  # clinicians: go back to the EHR and open the app again
 SIGN_IN = "signin"  # patients: sign in again from our start page
 EITHER = "either"
+BACK_HOME = "home"  # still signed in: back to the launch's first page
+PATIENT_SIGN_IN = "patient-signin"  # a patient at the clinician's door: to the patient sign-in
 
 
 class LaunchError(Exception):
@@ -11,6 +18,7 @@ class LaunchError(Exception):
     explanation = "Something in the sign-in request was not right."
     reference = ""  # the EHR's correlation id, for the support desk
     way_forward = EITHER
+    home_url = ""  # with BACK_HOME: the launch's first page
 
     def __init__(
         self,
@@ -28,6 +36,14 @@ class LaunchError(Exception):
             self.way_forward = way_forward
         self.staff_detail = staff_detail
         self.reference = reference or self.reference
+
+    def going_back_to(self, launch: "Launch") -> "LaunchError":
+        """BACK_HOME leads to this launch's first page (the chart, or the patient's home)."""
+        from django.urls import reverse
+
+        page = "clinical:chart" if launch.is_clinician else "clinical:patient_home"
+        self.home_url = reverse(page, kwargs={"public_id": launch.public_id})
+        return self
 
     def for_persona(self, persona: str) -> "LaunchError":
         """The way forward this user has: patients sign in again, clinicians relaunch."""
@@ -137,3 +153,4 @@ class WrongKindOfUser(LaunchError):
 
     status = 403
     title = "This sign-in is for another kind of user"
+    way_forward = ""  # set per case: the patient sign-in, or nothing (clinicians use the chart)

@@ -54,14 +54,20 @@ def features_unavailable(*, launch: Launch) -> list[Unavailable]:
     return found
 
 
-def scope_note(unavailable: list[Unavailable]) -> str:
-    """The one plain note for every page: what is hidden and which permissions it lacks."""
+def _listed(labels: list[str]) -> str:
+    return labels[0] if len(labels) == 1 else f"{', '.join(labels[:-1])} and {labels[-1]}"
+
+
+def scope_note(unavailable: list[Unavailable], *, persona: str) -> str:
+    """The one plain note for every page: what is hidden (and, for clinicians, which scopes)."""
     if not unavailable:
         return ""
-    labels = ", ".join(item.feature.label for item in unavailable)
+    labels = _listed([item.feature.label for item in unavailable])
+    if persona == Persona.PATIENT:
+        return f"{labels[0].upper()}{labels[1:]} cannot be shown in this app yet. Please contact your clinic for {'it' if len(unavailable) == 1 else 'them'}."
     scopes = " ".join(dict.fromkeys(s for item in unavailable for s in item.missing))
     return (
-        f"Not available here: {labels}. The EHR did not grant the app the permission for it "
+        f"Not available here: {labels}. The EHR did not grant the app the permission "
         f"({scopes}); the hospital's integration team can add it."
     )
 
@@ -69,7 +75,7 @@ def scope_note(unavailable: list[Unavailable]) -> str:
 class FeatureNotGranted(error_pages.LaunchError):
     status = 403
     title = "This part of the app is not available"
-    way_forward = ""
+    way_forward = error_pages.BACK_HOME
 
 
 def feature_check(*, launch: Launch, tab: str) -> None:
@@ -77,7 +83,7 @@ def feature_check(*, launch: Launch, tab: str) -> None:
     for item in features_unavailable(launch=launch):
         if item.feature.tab == tab:
             raise FeatureNotGranted(
-                scope_note([item]),
+                scope_note([item], persona=launch.persona),
                 staff_detail=f"missing scopes: {' '.join(item.missing)}",
                 log=f"{tab} not granted ({' '.join(item.missing)})",
-            )
+            ).going_back_to(launch)

@@ -29,7 +29,7 @@ REFUSALS = {
     ),
     Persona.PROVIDER: (
         "You signed in as a clinician on the app's patient sign-in, so the app did not open a "
-        "patient's screens. Please open the app from the patient's chart in the EHR."
+        "patient's screens. Clinicians open the app from a patient's chart in the EHR."
     ),
 }
 
@@ -66,13 +66,15 @@ def persona_check(
     found = signed_in_persona(claims=claims, token=token, requested=requested)
     if found is None or found == persona:
         return
-    raise error_pages.WrongKindOfUser(
+    refusal = error_pages.WrongKindOfUser(
         REFUSALS[Persona(found)],
         staff_detail=(
             f"The {persona} registration received a launch whose evidence names a {found} "
             "(fhirUser or granted scopes). Give each kind of user its own registration and, "
             "where one FHIR base serves both, its own launch link."
         ),
-        way_forward=error_pages.SIGN_IN if found == Persona.PATIENT else error_pages.RELAUNCH,
         log=f"{persona} registration launched by a {found}",
     )
+    if found == Persona.PATIENT:
+        refusal.way_forward = error_pages.PATIENT_SIGN_IN
+    raise refusal

@@ -86,7 +86,8 @@ class FormCharsetMiddleware:
 
 
 class PartitionedCookiesMiddleware:
-    """With SECURE_COOKIES, the session and CSRF cookies are also `Partitioned` (CHIPS).
+    """With SECURE_COOKIES, every cookie we set for cross-site use (`Secure; SameSite=None`: the
+    session, CSRF and flash-message cookies) is also `Partitioned` (CHIPS).
 
     Inside an EHR's frame on another site, a browser blocking third-party cookies keeps only
     partitioned ones, so the launch could not finish without it. Django (5.2) and Python's
@@ -100,8 +101,7 @@ class PartitionedCookiesMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         response = self.get_response(request)
         if settings.SECURE_COOKIES:
-            for name in (settings.SESSION_COOKIE_NAME, settings.CSRF_COOKIE_NAME):
-                morsel = response.cookies.get(name)
-                if morsel is not None and morsel["secure"]:
+            for morsel in response.cookies.values():
+                if morsel["secure"] and str(morsel["samesite"]).lower() == "none":
                     morsel["samesite"] = "None; Partitioned"
         return response

@@ -9,16 +9,20 @@ EhrFailure = fhir.FhirError | TokenEndpointError | DiscoveryError
 
 
 def cannot_start_words(error: TokenEndpointError | DiscoveryError) -> str:
-    """For staff: why posting cannot start, with the server's own words, and who fixes it."""
+    """For staff: why posting cannot start and who fixes it first, the server's own words last."""
     safe = "The payment is safe and posts by itself once this is fixed."
     if isinstance(error, DiscoveryError):
-        return f"Cannot start: the EHR's SMART configuration could not be read ({error}). {safe}"
+        return f"Cannot start: the EHR's SMART configuration could not be read. {safe} ({error})"
+    said = f" The server said: {error.staff_text()}" if error.error else ""
     if error.unreachable:
-        said = f" ({error.staff_text()})" if error.error else ""
-        return f"Cannot start: the EHR's sign-in server did not answer{said}; retrying. {safe}"
+        return f"Cannot start: the EHR's sign-in server did not answer; retrying. {safe}{said}"
     return (
-        f"Cannot start: the EHR's sign-in refused the app's system client ({error.staff_text()}). "
-        f"Ask your integration team to check its registration (id, secret or signing key, scopes). {safe}"
+        "Cannot start: the EHR's sign-in refused the app's system client (invalid_client means "
+        "its id, secret or signing key). Ask your integration team to check its registration. "
+        f"{safe}{said}"
+        if error.error == "invalid_client"
+        else "Cannot start: the EHR's sign-in refused the app's system client. Ask your "
+        f"integration team to check its registration (id, key, scopes). {safe}{said}"
     )
 
 

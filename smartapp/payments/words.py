@@ -19,6 +19,12 @@ def _card(payment: Payment) -> str:
     return "your card" if payment.by_card else f"the {payment.get_method_display().lower()} payment"
 
 
+def _taken(payment: Payment, amount: str) -> str:
+    if payment.by_card:
+        return f"{amount} was charged to {_card(payment)}."
+    return f"{amount} was paid by {payment.get_method_display().lower()} at the desk."
+
+
 def payment_words(payment: Payment) -> Words:
     amount = f"${payment.amount:,.2f}"
     state = payment.state
@@ -39,10 +45,10 @@ def payment_words(payment: Payment) -> Words:
         )
     if state == State.CAPTURED and payment.checks:
         return Words(
-            "Paid. Not at the hospital yet",
-            f"{amount} was charged to {_card(payment)}. The hospital's system has not taken it "
-            "yet; we keep trying by ourselves and alert staff if it lasts. "
-            "You do not need to pay again.",
+            "Paid. Not in the hospital's billing system yet",
+            f"{_taken(payment, amount)} The hospital's billing system has not accepted it yet; "
+            "the app keeps trying by itself and alerts staff if it lasts. "
+            "Nobody needs to pay again.",
             "wait",
             False,
         )

@@ -6,6 +6,7 @@ import html
 import re
 
 import pytest
+from django.utils import timezone
 
 from smartapp.clinical.appointment_rows import CANCEL_WORDS
 from smartapp.launch.models import Launch
@@ -55,7 +56,8 @@ def test_a_room_named_only_by_display_shows_beside_the_clinician(client, live_se
 
 
 def test_a_video_visit_says_when_its_link_opens_or_offers_it(client, live_server, tenant):
-    visit = _appointment(service_code=VIDEO, status="booked")
+    # One not over yet: the link of a visit that has ended is no longer offered.
+    visit = _appointment(service_code=VIDEO, status="booked", end__gt=timezone.now())
     launch = _launch_on(client, live_server, visit.patient_fhir_id)
 
     text = _text(client.get(f"/l/{launch.public_id}/chart/appointments/"))

@@ -28,10 +28,11 @@ def test_a_patient_without_slot_scopes_has_no_booking_and_one_note_says_why(
 
     assert 'id="nav-appointments"' in home  # v2 .rs covers what .read needs
     assert 'id="nav-book"' not in home and 'id="nav-visits"' not in home
-    assert home.count('id="scope-note"') == 1
-    assert "Not available here: booking, your visits" in home
-    assert "patient/Slot.read patient/Schedule.read patient/Encounter.read" in home
+    assert home.count('id="scope-note"') == 1 and 'id="home-book"' not in home
+    assert "Booking and your visits cannot be shown in this app yet" in home
+    assert "Please contact your clinic for them" in home and "patient/Slot.read" not in home
     assert book.status_code == 403 and "This part of the app is not available" in book.text
+    assert f'href="/l/{launch}/home/"' in book.text  # the way back
     assert not any("/Slot" in url for _, url, _ in fake_ehr.session.calls[calls_before:])
 
 
@@ -58,4 +59,5 @@ def test_a_clinician_without_appointment_scopes_sees_the_chart_but_not_the_sched
 
     assert 'id="nav-visits"' in chart and 'id="nav-appointments"' not in chart
     assert 'id="nav-my-day"' not in chart and "user/Appointment.read" in chart
+    assert "Not available here: the patient&#x27;s appointments, booking and your day" in chart
     assert day.status_code == 403 and "your day" in day.text

@@ -4,6 +4,8 @@ Seen against a third-party server whose one FHIR base serves clinicians and pati
 launched from a portal got clinician screens, including "Record a payment taken in person".
 """
 
+import html
+
 import pytest
 
 from smartapp.launch.models import Launch
@@ -29,6 +31,7 @@ def test_a_patient_launched_at_the_clinician_registration_is_refused(
     text = page.content.decode()
     assert page.status_code == 403 and "This sign-in is for another kind of user" in text
     assert "You signed in as a patient" in text and "Record a payment" not in text
+    assert 'id="patient-sign-in"' in text
     assert not Launch.objects.exists()
 
 
@@ -63,7 +66,8 @@ def test_a_clinician_on_the_patient_sign_in_is_refused(client, fake_ehr, fake_te
 
     text = page.content.decode()
     assert page.status_code == 403 and "You signed in as a clinician" in text
-    assert "open the app from the patient" in text and not Launch.objects.exists()
+    assert "Clinicians open the app from a patient's chart" in html.unescape(text)
+    assert "Sign in again" not in text and "Relaunch" not in text and not Launch.objects.exists()
 
 
 def test_a_patient_on_the_patient_sign_in_gets_patient_screens(client, fake_ehr, fake_tenant):

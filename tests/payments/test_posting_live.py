@@ -338,7 +338,9 @@ def test_a_desk_payment_whose_posting_cannot_start_says_why_on_the_staff_queue(
     assert payment_process(payment_id=payment.pk) == State.CAPTURED
     payment.refresh_from_db()
 
-    assert payment.message.startswith("Cannot start: the EHR's sign-in refused")
+    assert payment.message.startswith(
+        "Cannot start: the EHR's sign-in refused the app's system client"
+    )
     assert "invalid_client" in payment.message and payment.next_check_at is not None
     lookup = payment.attempts.get()
     assert lookup.result == Attempt.Result.ERROR and lookup.http_status == 401
@@ -346,4 +348,4 @@ def test_a_desk_payment_whose_posting_cannot_start_says_why_on_the_staff_queue(
     client.force_login(django_user_model.objects.create_user("desk", is_staff=True))
     queue = client.get("/staff/payments/").content.decode()
     assert payment.posting_id in queue and "Cannot start" in queue
-    assert payment_words(payment).headline == "Paid. Not at the hospital yet"
+    assert payment_words(payment).headline == "Paid. Not in the hospital's billing system yet"

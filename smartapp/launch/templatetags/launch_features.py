@@ -19,4 +19,5 @@ class LaunchFeatures:
 @register.simple_tag
 def launch_features(launch: Launch) -> LaunchFeatures:
     unavailable = features_unavailable(launch=launch)
-    return LaunchFeatures(frozenset(u.feature.tab for u in unavailable), scope_note(unavailable))
+    hidden = frozenset(u.feature.tab for u in unavailable)
+    return LaunchFeatures(hidden, scope_note(unavailable, persona=launch.persona))
