@@ -186,6 +186,9 @@ SESSION_COOKIE_AGE = SESSION_ABSOLUTE_SECONDS
 # Origins allowed to frame the app besides 'self' and the tenant file's `ehr_origins` (CSP
 # frame-ancestors, which replaces X-Frame-Options). Usually empty.
 FRAME_ANCESTORS = env_list("FRAME_ANCESTORS", "")
+# Stripe.js (Stripe Elements) for tenants whose processor is Stripe; tests point it at the
+# stand-in that localstripe serves.
+STRIPE_JS_URL = env_url("STRIPE_JS_URL", "https://js.stripe.com/v3/", schemes=("https", "http"))
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("BEHIND_PROXY") else None
 
 # Outbound HTTP to EHRs (see smartapp/lib/http.py).

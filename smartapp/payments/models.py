@@ -81,8 +81,14 @@ class PaymentSettings(models.Model):
     max_amount = models.DecimalField(max_digits=10, decimal_places=2, default=Decimal("10000.00"))
     backoff_cap_seconds = models.PositiveIntegerField(default=900)
     escalate_after_seconds = models.PositiveIntegerField(default=3 * 24 * 3600)
+    processor_kind = models.CharField(
+        max_length=20, choices=[("sandbox", "sandbox"), ("stripe", "Stripe")], default="sandbox"
+    )
+    # sandbox: its API base; stripe: blank for api.stripe.com (set for an emulator such as localstripe)
     processor_base_url = models.URLField(max_length=500, blank=True)
-    processor_api_key = EncryptedTextField(blank=True, default="")
+    processor_api_key = EncryptedTextField(blank=True, default="")  # stripe: the secret key
+    processor_publishable_key = models.CharField(max_length=200, blank=True)
+    processor_webhook_secret = EncryptedTextField(blank=True, default="")
 
     class Meta:
         verbose_name_plural = "payment settings"

@@ -51,8 +51,18 @@ class Refund:
 
 class Processor(Protocol):
     def create_checkout(
-        self, *, amount: Decimal, reference: str, return_url: str, cancel_url: str
-    ) -> Checkout: ...
+        self,
+        *,
+        amount: Decimal,
+        reference: str,
+        return_url: str,
+        cancel_url: str,
+        card_page_url: str = "",
+        metadata: dict[str, str] | None = None,
+    ) -> Checkout:
+        """`card_page_url`: our page with the processor's card fields, for a processor that has
+        no hosted page of its own (Stripe Elements); `metadata` travels with the charge."""
+        ...
 
     def fetch_session(self, *, session_id: str) -> Checkout: ...
 
@@ -122,7 +132,14 @@ class SandboxProcessor:
         return data
 
     def create_checkout(
-        self, *, amount: Decimal, reference: str, return_url: str, cancel_url: str
+        self,
+        *,
+        amount: Decimal,
+        reference: str,
+        return_url: str,
+        cancel_url: str,
+        card_page_url: str = "",
+        metadata: dict[str, str] | None = None,
     ) -> Checkout:
         """Creates (or, for the same reference, finds again) the hosted checkout session."""
         body = {
@@ -164,7 +181,13 @@ class NotConfigured(ProcessorError):
 
 
 def processor_for(settings: PaymentSettings) -> Processor:
-    """The tenant's processor (the sandbox adapter is the only one so far)."""
+    """The tenant's processor: Stripe (`"kind": "stripe"`) or the sandbox's."""
+    if settings.processor_kind == "stripe" and settings.processor_api_key:
+        from smartapp.payments.stripe_processor import StripeProcessor
+
+        return StripeProcessor(
+            secret_key=settings.processor_api_key, api_base=settings.processor_base_url
+        )
     if not settings.processor_base_url or not settings.processor_api_key:
         raise NotConfigured("Card payments are not set up for this hospital.")
     return SandboxProcessor(

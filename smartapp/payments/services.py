@@ -27,6 +27,7 @@ from smartapp.payments.models import (
     State,
 )
 from smartapp.payments.processor import Checkout, ProcessorError, processor_for
+from smartapp.payments.stripe_processor import StripeProcessor
 from smartapp.payments.transitions import payment_move
 from smartapp.tenants.models import Tenant
 
@@ -90,13 +91,18 @@ def _record(payment: Payment, result: str, text: str, status: int | None = None)
     )
 
 
-def checkout_begin(*, payment: Payment, return_url: str, cancel_url: str) -> str:
-    """The processor's hosted-page URL (the session is created once per posting identifier)."""
+def checkout_begin(
+    *, payment: Payment, return_url: str, cancel_url: str, card_page_url: str = ""
+) -> str:
+    """The card page's URL: the processor's hosted page, or ours with its card fields (the
+    session is created once per posting identifier)."""
     checkout = processor_for(payment_settings(tenant=payment.tenant)).create_checkout(
         amount=payment.amount,
         reference=payment.posting_id,
         return_url=return_url,
         cancel_url=cancel_url,
+        card_page_url=card_page_url,
+        metadata={"tenant": payment.tenant.slug, "visit": payment.encounter_id},
     )
     Payment.objects.filter(pk=payment.pk, state=State.NEW).update(
         processor_session_id=checkout.session_id, checkout_url=checkout.checkout_url
@@ -150,6 +156,22 @@ def _capture(payment: Payment, checkout: Checkout, actor: Actor) -> None:
         if captured:
             _record(payment, Attempt.Result.OK, f"captured, charge {checkout.charge_id}", 200)
             enqueue_soon(payment)
+
+
+def stripe_for(payment: Payment) -> StripeProcessor | None:
+    """The payment's processor when it is Stripe (whose card fields live on our card page)."""
+    processor = processor_for(payment_settings(tenant=payment.tenant))
+    return processor if isinstance(processor, StripeProcessor) else None
+
+
+def card_confirm(*, payment: Payment, stripe: StripeProcessor, setup_intent_id: str) -> Payment:
+    """Pays with the card the browser set up at Stripe; Stripe's answer settles the payment."""
+    checkout = stripe.pay_with_setup(
+        session_id=payment.processor_session_id,
+        setup_intent_id=setup_intent_id,
+        reference=payment.posting_id,
+    )
+    return checkout_settle(payment=payment, checkout=checkout, actor=Actor.PROCESSOR)
 
 
 def checkout_return(*, payment: Payment, session_id: str) -> Payment:

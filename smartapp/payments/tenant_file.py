@@ -1,6 +1,7 @@
 """The tenant file's "payments" and "processor" keys → PaymentSettings (registered in apps.ready)."""
 
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 from smartapp.payments.models import PaymentSettings
@@ -55,10 +56,44 @@ def _payments_fields(section: Any) -> dict[str, Any]:
     return fields
 
 
-def _processor_fields(section: Any) -> dict[str, Any]:
-    if not isinstance(section, dict) or not section.get("base_url") or not section.get("api_key"):
-        raise TenantFileError('"processor" needs "base_url" and "api_key"')
+def _secret(section: dict[str, Any], key: str) -> str:
+    """A secret given inline (`key`) or in a file (`key_file`, e.g. a mounted secret)."""
+    if section.get(f"{key}_file"):
+        try:
+            return Path(str(section[f"{key}_file"])).read_text().strip()
+        except OSError:
+            raise TenantFileError(f'"processor.{key}_file" cannot be read') from None
+    return str(section.get(key) or "").strip()
+
+
+def _stripe_fields(section: dict[str, Any]) -> dict[str, Any]:
+    secret, hook = _secret(section, "secret_key"), _secret(section, "webhook_secret")
+    publishable = str(section.get("publishable_key") or "").strip()
+    if not secret.startswith(("sk_", "rk_")) or not publishable.startswith("pk_"):
+        raise TenantFileError(
+            '"processor" of kind "stripe" needs "secret_key" (or "secret_key_file", sk_…) and '
+            '"publishable_key" (pk_…)'
+        )
+    if not hook.startswith("whsec_"):
+        raise TenantFileError(
+            '"processor" of kind "stripe" needs "webhook_secret(_file)" (whsec_…)'
+        )
     return {
+        "processor_kind": "stripe",
+        "processor_base_url": str(section.get("api_base") or "").rstrip("/"),
+        "processor_api_key": secret,
+        "processor_publishable_key": publishable[:200],
+        "processor_webhook_secret": hook,
+    }
+
+
+def _processor_fields(section: Any) -> dict[str, Any]:
+    if isinstance(section, dict) and section.get("kind") == "stripe":
+        return _stripe_fields(section)
+    if not isinstance(section, dict) or not section.get("base_url") or not section.get("api_key"):
+        raise TenantFileError('"processor" needs "base_url" and "api_key" (or "kind": "stripe")')
+    return {
+        "processor_kind": "sandbox",
         "processor_base_url": str(section["base_url"]).rstrip("/"),
         "processor_api_key": str(section["api_key"]),
     }

@@ -8,6 +8,7 @@ urlpatterns = [
     path("l/<uuid:public_id>/payments/", views.payment_list, name="list"),
     path("l/<uuid:public_id>/payments/desk/", views.desk_payment, name="desk"),
     path("l/<uuid:public_id>/payments/<uuid:payment_id>/", views.status, name="status"),
+    path("l/<uuid:public_id>/payments/<uuid:payment_id>/card/", views.card, name="card"),
     path(
         "l/<uuid:public_id>/payments/<uuid:payment_id>/status/",
         views.status_part,

@@ -5,8 +5,9 @@ from decimal import Decimal
 from typing import Any
 from urllib.parse import urlsplit
 
+from django.conf import settings as django_settings
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -25,7 +26,7 @@ from smartapp.payments.forms import (
     quote_make,
     quote_read,
 )
-from smartapp.payments.models import AmountSource, Payment, State
+from smartapp.payments.models import AmountSource, Payment, PaymentSettings, State
 from smartapp.payments.processor import ProcessorError
 from smartapp.payments.quotes import (
     VisitNotFound,
@@ -92,6 +93,23 @@ def pay(request: HttpRequest, public_id: uuid.UUID, encounter_id: str) -> HttpRe
     return _page(request, launch, "payments/pay.html", context)
 
 
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}" if parts.scheme in ("http", "https") else ""
+
+
+def card_csp(request: HttpRequest, settings: PaymentSettings) -> None:
+    """Stripe's script, its frames and its API, and nothing else, on the card page."""
+    script = _origin(django_settings.STRIPE_JS_URL)
+    api = _origin(settings.processor_base_url) or "https://api.stripe.com"
+    frames = [script, "https://hooks.stripe.com"] if script == "https://js.stripe.com" else [script]
+    request.csp_sources = {  # type: ignore[attr-defined]
+        "script-src": [script],
+        "connect-src": [api, script],
+        "frame-src": frames,
+    }
+
+
 def _allow_form_to_processor(request: HttpRequest, base_url: str) -> None:
     """The pay form's answer redirects to the processor's page: CSP form-action must allow it."""
     parts = urlsplit(base_url)
@@ -150,8 +168,11 @@ def _to_checkout(request: HttpRequest, launch: Launch, payment: Payment) -> Http
     cancel = request.build_absolute_uri(
         reverse("payments:cancelled", args=[launch.public_id, payment.public_id])
     )
+    card_page = reverse("payments:card", args=[launch.public_id, payment.public_id])
     try:
-        url = services.checkout_begin(payment=payment, return_url=base, cancel_url=cancel)
+        url = services.checkout_begin(
+            payment=payment, return_url=base, cancel_url=cancel, card_page_url=card_page
+        )
     except ProcessorError as error:
         messages.warning(
             request, PROCESSOR_DOWN if error.status == 0 or error.status >= 500 else error.message
@@ -170,6 +191,35 @@ def checkout(request: HttpRequest, public_id: uuid.UUID, payment_id: uuid.UUID) 
     launch = page_launch(request, public_id, Persona.PATIENT)
     payment = selectors.payment_for_launch(launch=launch, public_id=payment_id)
     return _to_checkout(request, launch, payment)
+
+
+@GET_POST
+@renders_errors
+def card(request: HttpRequest, public_id: uuid.UUID, payment_id: uuid.UUID) -> HttpResponse:
+    """Stripe's card fields (Stripe Elements) on our page; POST pays with the card they set up.
+
+    The card number goes from the browser to Stripe; this page only ever sees Stripe's ids."""
+    launch = page_launch(request, public_id, Persona.PATIENT)
+    payment = selectors.payment_for_launch(launch=launch, public_id=payment_id)
+    stripe = services.stripe_for(payment)
+    if stripe is None or not payment.processor_session_id:
+        raise Http404("no card page for this payment")
+    if payment.state != State.NEW:
+        return _see_other(_status_url(launch, payment))
+    try:
+        if request.method == "POST":
+            setup = request.POST.get("setup_intent", "")[:100]
+            services.card_confirm(payment=payment, stripe=stripe, setup_intent_id=setup)
+            return _see_other(_status_url(launch, payment))
+        secret = stripe.card_setup_secret(reference=payment.posting_id)
+    except ProcessorError as error:
+        messages.warning(request, PROCESSOR_DOWN if error.unclear else error.message)
+        return _see_other(_status_url(launch, payment))
+    settings = services.payment_settings(tenant=launch.tenant)
+    card_csp(request, settings)
+    context = {"payment": payment, "setup_secret": secret, "settings": settings,
+               "stripe_js": django_settings.STRIPE_JS_URL}  # fmt: skip
+    return _page(request, launch, "payments/card.html", context)
 
 
 @require_GET

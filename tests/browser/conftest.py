@@ -41,3 +41,17 @@ def page(browser: Browser, request: pytest.FixtureRequest) -> Iterator[Page]:
     SCREENSHOTS.mkdir(exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / f"{request.node.name}.png"), full_page=True)
     context.close()
+
+
+def patient_signs_in(page: Page, live_server, tenant, patient_id: str) -> str:
+    """A patient signs in standalone at the sandbox and allows access; their launch's path."""
+    from playwright.sync_api import expect
+
+    page.goto(f"{live_server.url}/")
+    page.select_option("#id_tenant", tenant.slug)
+    page.click("#sign-in-patient")
+    page.select_option("select[name=user]", patient_id)
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("button", name="Allow").click()
+    expect(page.locator("#welcome")).to_be_visible()
+    return page.url.split("/home/")[0]

@@ -56,7 +56,7 @@ def test_a_patient_books_the_clinician_sees_it_and_the_patient_cancels(
     _shot(page, "2_confirm")
     page.click("#confirm-booking")
 
-    appointment = Appointment.objects.get(tenant_id=TENANT, slot__fhir_id=slot_id)
+    appointment = Appointment.objects.get(tenant_id=TENANT, slot__fhir_id=slot_id, status="booked")
     row = page.locator(f"#appointment-{appointment.fhir_id}")
     expect(row).to_contain_text("Booked")
     expect(page.locator(".messages")).to_contain_text("Booked.")

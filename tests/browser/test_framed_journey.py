@@ -38,6 +38,7 @@ from tests.browser.framing import (
     chromium_profile,
     https_app,
 )
+from tests.celery_broker import celery_use_broker
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -60,10 +61,8 @@ def framing(
 ) -> Iterator[Framing]:
     """Production's cookie settings; the app on its own site; the tenant lets the EHR frame it;
     a real Redis to queue the desk payment's posting on (no worker takes it here)."""
-    from smartapp.celery import app as celery_app
 
-    celery_app.conf.update(broker_url=f"{redis_server}/0")
-    celery_app.close()
+    celery_use_broker(f"{redis_server}/0")
     settings.SECURE_COOKIES = settings.SESSION_COOKIE_SECURE = settings.CSRF_COOKIE_SECURE = True
     settings.SESSION_COOKIE_SAMESITE = settings.CSRF_COOKIE_SAMESITE = "None"
     with https_app(tmp_path) as app:
@@ -167,7 +166,7 @@ def _book(app: FrameLocator) -> None:
     app.locator("#id_reason").fill("Booked from the EHR's frame")
     app.locator("#confirm-booking").click()
     expect(app.locator("#upcoming")).to_contain_text("Booked from the EHR's frame")
-    appointment = Appointment.objects.get(tenant_id=TENANT, slot__fhir_id=slot_id)
+    appointment = Appointment.objects.get(tenant_id=TENANT, slot__fhir_id=slot_id, status="booked")
     expect(app.locator(f"#appointment-{appointment.fhir_id}")).to_contain_text("Booked")
 
 

@@ -5,7 +5,8 @@ from django.db import connection
 from playwright.sync_api import Page, expect
 
 from smartapp.payments.models import Payment, State
-from tests.browser.conftest import SCREENSHOTS
+from tests.browser.conftest import SCREENSHOTS, patient_signs_in
+from tests.celery_broker import celery_use_broker
 from tests.payments.conftest import ledger, register_now, unregistered_encounter
 from tests.payments.workers import start_worker, stop, wait_ready
 
@@ -22,8 +23,7 @@ def payment_worker(redis_server, live_server, settings):
     from smartapp.celery import app
 
     broker = f"{redis_server}/0"
-    app.conf.broker_url = broker
-    app.close()
+    celery_use_broker(broker)
     import redis
 
     redis.Redis.from_url(broker).flushdb()
@@ -46,14 +46,7 @@ def test_a_patient_pays_waits_for_registration_and_sees_it_posted_live(
 ):
     settings.SANDBOX_REGISTRATION_DELAY_SECONDS = 100_000
     encounter = unregistered_encounter()
-    page.goto(f"{live_server.url}/")
-    page.select_option("#id_tenant", tenant.slug)
-    page.click("#sign-in-patient")
-    page.select_option("select[name=user]", encounter.patient.fhir_id)
-    page.get_by_role("button", name="Sign in").click()
-    page.get_by_role("button", name="Allow").click()
-    expect(page.locator("#welcome")).to_be_visible()
-    launch_path = page.url.split("/home/")[0]
+    launch_path = patient_signs_in(page, live_server, tenant, encounter.patient.fhir_id)
 
     page.goto(f"{launch_path}/visits/{encounter.fhir_id}/pay/")
     if page.locator("#id_amount").count():

@@ -13,6 +13,7 @@ from django.db import connection
 from django.utils import timezone
 
 from smartapp.payments.models import Attempt, Payment, State
+from tests.celery_broker import celery_use_broker
 from tests.payments.conftest import desk_row, ledger, registered_encounters, set_faults
 from tests.payments.workers import start_worker, stop, wait_ready
 
@@ -25,8 +26,7 @@ def drill_env(redis_server, live_server, settings):
     from smartapp.celery import app
 
     broker = f"{redis_server}/0"
-    app.conf.broker_url = broker
-    app.close()
+    celery_use_broker(broker)
     # Drain tasks an earlier test left behind.
     import redis
 

@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 
 from smartapp.payments.models import new_posting_id
 from smartapp.payments.money import BadAmount, parse_amount, to_money
+from tests.celery_broker import celery_use_broker
 from tests.examples import cerner_example
 
 LOW, HIGH = Decimal("1.00"), Decimal("10000.00")
@@ -137,8 +138,7 @@ def test_a_dead_broker_loses_nothing_the_beat_finds_the_payment_later():
     from smartapp.tenants.models import Tenant
 
     previous = app.conf.broker_url
-    app.conf.broker_url = "redis://127.0.0.1:9/0"  # nothing listens there
-    app.close()
+    celery_use_broker("redis://127.0.0.1:9/0")  # nothing listens there
     tenant = Tenant.objects.create(
         slug="t", name="T", ehr_tenant_id="x", provider_fhir_base="https://x/"
     )
@@ -158,8 +158,7 @@ def test_a_dead_broker_loses_nothing_the_beat_finds_the_payment_later():
         with transaction.atomic():
             enqueue_soon(payment)  # must not raise into the user's request
     finally:
-        app.conf.broker_url = previous
-        app.close()
+        celery_use_broker(previous)
     assert payments_due_by_visit() == [[payment.pk]]
     assert payments_due_by_visit() == []  # enqueued just now: not handed out twice within the grace
 

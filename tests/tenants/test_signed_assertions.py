@@ -283,5 +283,8 @@ def test_a_private_key_jwt_only_system_client_books_and_posts_a_payment(
     )
     payment = step_until_final(desk_row(tenant, registered_encounters(1)[0]))
 
-    assert booked.status_code == 303 and Appointment.objects.filter(slot__fhir_id=chosen).exists()
+    assert (
+        booked.status_code == 303
+        and Appointment.objects.filter(slot__fhir_id=chosen, status="booked").exists()
+    )
     assert payment.state == State.POSTED and len(ledger(live_server, payment.posting_id)) == 1

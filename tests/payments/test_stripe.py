@@ -1,0 +1,182 @@
+"""Stripe through its official SDK, against localstripe (PyPI), a third-party Stripe emulator run
+as a real process; what localstripe lacks (idempotency keys, search) against a scripted stand-in
+behind the app's HTTP session (tests/fakehttp.py), and said so there.
+
+The browser's part (Stripe.js setting the card up at Stripe) is played by `_browser_sets_up`,
+which sends what localstripe's Stripe.js stand-in sends: the card goes to Stripe, never to us.
+"""
+
+import json
+import re
+from decimal import Decimal
+
+import pytest
+import requests
+from django.core.management import call_command
+
+from smartapp.payments.models import Payment, PaymentSettings, State
+from smartapp.payments.processor import ProcessorError
+from smartapp.payments.stripe_processor import StripeProcessor
+from tests.fakehttp import install, uninstall
+from tests.payments.conftest import ledger, registered_encounters, step_until_final
+from tests.payments.test_pages import _quote, _signed_in
+
+pytestmark = pytest.mark.django_db(transaction=True)
+CARD_OK, CARD_DECLINED_AT_CHARGE = "4242424242424242", "4000000000000341"
+
+
+def _browser_sets_up(localstripe: str, setup_secret: str, number: str) -> str:
+    """What Stripe.js's confirmCardSetup sends from the patient's browser; the SetupIntent id."""
+    setup_id = setup_secret.split("_secret_")[0]
+    card = {"number": number, "exp_month": 12, "exp_year": 2039, "cvc": "123"}
+    answer = requests.post(
+        f"{localstripe}/v1/setup_intents/{setup_id}/confirm",
+        json={"key": "pk_test_smartapp", "use_stripe_sdk": True, "client_secret": setup_secret,
+              "payment_method_data": {"type": "card", "card": card}},
+        timeout=10,
+    )  # fmt: skip
+    assert answer.status_code == 200, answer.text[:300]
+    return setup_id
+
+
+@pytest.fixture
+def stripe_tenant(tenant, sandbox_tenants_file, localstripe_server, tmp_path, settings):
+    """The sandbox tenant with Stripe (localstripe) as its card processor, from its tenant file."""
+    settings.STRIPE_JS_URL = f"{localstripe_server}/js.stripe.com/v3/"
+    (tmp_path / "stripe-secret").write_text("sk_test_smartapp\n")
+    document = json.loads(sandbox_tenants_file.read_text())
+    document["tenants"][0]["processor"] = {
+        "kind": "stripe",
+        "api_base": localstripe_server,
+        "secret_key_file": str(tmp_path / "stripe-secret"),
+        "publishable_key": "pk_test_smartapp",
+        "webhook_secret": "whsec_smartapp",
+    }
+    (tmp_path / "tenants.json").write_text(json.dumps(document))
+    call_command("register_tenants", str(tmp_path / "tenants.json"))
+    tenant.refresh_from_db()
+    return tenant
+
+
+def _processor(localstripe: str) -> StripeProcessor:
+    return StripeProcessor(secret_key="sk_test_smartapp", api_base=localstripe)
+
+
+def test_a_card_set_up_in_the_browser_pays_the_intent_once_and_refunds(localstripe_server):
+    stripe = _processor(localstripe_server)
+    opened = stripe.create_checkout(
+        amount=Decimal("12.34"), reference="SMT-T1", return_url="", cancel_url="",
+        card_page_url="/card", metadata={"tenant": "t", "visit": "97939518"},
+    )  # fmt: skip
+    setup = _browser_sets_up(
+        localstripe_server, stripe.card_setup_secret(reference="SMT-T1"), CARD_OK
+    )
+
+    paid = stripe.pay_with_setup(session_id=opened.session_id, setup_intent_id=setup, reference="SMT-T1")  # fmt: skip
+    refund = stripe.refund(charge_id=paid.charge_id, idempotency_key="refund-SMT-T1")
+
+    assert (opened.status, opened.checkout_url, opened.amount) == (
+        "open",
+        "/card",
+        Decimal("12.34"),
+    )
+    assert (paid.status, paid.reference, paid.amount) == ("captured", "SMT-T1", Decimal("12.34"))
+    assert (paid.brand, paid.last4, paid.expiry) == ("visa", "4242", "2039-12")
+    assert paid.charge_id.startswith("ch_") and refund.amount == Decimal("12.34")
+
+
+def test_a_card_declined_at_the_charge_leaves_the_intent_declined_with_stripes_words(
+    localstripe_server,
+):
+    stripe = _processor(localstripe_server)
+    opened = stripe.create_checkout(amount=Decimal("5"), reference="SMT-T2", return_url="", cancel_url="")  # fmt: skip
+    setup = _browser_sets_up(
+        localstripe_server, stripe.card_setup_secret(reference="SMT-T2"), CARD_DECLINED_AT_CHARGE
+    )
+
+    declined = stripe.pay_with_setup(session_id=opened.session_id, setup_intent_id=setup, reference="SMT-T2")  # fmt: skip
+
+    assert declined.status == "declined" and "declined" in declined.failure.lower()
+
+
+def test_a_card_set_up_for_another_payment_is_refused(localstripe_server):
+    stripe = _processor(localstripe_server)
+    opened = stripe.create_checkout(amount=Decimal("5"), reference="SMT-T3", return_url="", cancel_url="")  # fmt: skip
+    elsewhere = _browser_sets_up(
+        localstripe_server, stripe.card_setup_secret(reference="SMT-OTHER"), CARD_OK
+    )
+
+    with pytest.raises(ProcessorError, match="not set up for this payment"):
+        stripe.pay_with_setup(session_id=opened.session_id, setup_intent_id=elsewhere, reference="SMT-T3")  # fmt: skip
+
+    assert stripe.fetch_session(session_id=opened.session_id).status == "open"
+
+
+def test_stripe_not_answering_is_unclear_for_a_write_and_plain_for_a_read():
+    from smartapp.demo import processes
+
+    stripe = _processor(f"http://127.0.0.1:{processes.free_port()}")  # nobody listens
+
+    with pytest.raises(ProcessorError) as write:
+        stripe.create_checkout(amount=Decimal("5"), reference="SMT-T4", return_url="", cancel_url="")  # fmt: skip
+    with pytest.raises(ProcessorError) as read:
+        stripe.fetch_session(session_id="pi_x")
+
+    assert write.value.unclear and not read.value.unclear
+
+
+def test_every_write_carries_an_idempotency_key_from_our_reference_and_search_finds_by_it():
+    """localstripe ignores idempotency keys and has no search: a scripted Stripe answers here."""
+    intent = {"id": "pi_1", "object": "payment_intent", "amount": 500, "currency": "usd",
+              "status": "requires_payment_method", "metadata": {"reference": "SMT-T5"}}  # fmt: skip
+    seen: list[tuple[str, str, dict]] = []
+
+    def scripted(method, url, kwargs):
+        seen.append((method, url, kwargs.get("headers") or {}))
+        if url.endswith("/v1/payment_intents/search"):
+            return 200, {"object": "search_result", "data": [intent], "has_more": False}
+        return 200, intent
+
+    install(scripted)
+    try:
+        stripe = _processor("https://api.stripe.test")
+        stripe.create_checkout(amount=Decimal("5"), reference="SMT-T5", return_url="", cancel_url="")  # fmt: skip
+        found = stripe.find_by_reference(reference="SMT-T5")
+    finally:
+        uninstall()
+
+    create = next(headers for method, url, headers in seen if method == "POST")
+    assert create["Idempotency-Key"] == "smartapp-payment-SMT-T5"
+    assert found is not None and found.session_id == "pi_1"
+    search = next(kw for m, url, kw in seen if url.endswith("/search"))
+    assert search is not None
+
+
+def test_a_patient_pays_on_the_card_page_and_it_posts_to_the_ehr_once(
+    client, stripe_tenant, live_server, localstripe_server
+):
+    encounter = registered_encounters(1)[0]
+    launch_id = _signed_in(client, stripe_tenant, encounter.patient)
+    page = client.get(f"/l/{launch_id}/visits/{encounter.fhir_id}/pay/")
+    sent = client.post(page.request["PATH_INFO"], {"quote": _quote(page.content.decode())})
+    payment = Payment.objects.get()
+    assert sent.status_code == 303 and sent["Location"].endswith(
+        f"/payments/{payment.public_id}/card/"
+    )
+
+    card_page = client.get(sent["Location"])
+    html = card_page.content.decode()
+    secret = re.search(r'data-setup-secret="([^"]+)"', html)
+    assert card_page.status_code == 200 and secret and 'name="number"' not in html
+    policy = card_page["Content-Security-Policy"]
+    assert f"script-src 'self' {localstripe_server}" in policy
+    assert f"{localstripe_server}/js.stripe.com/v3/" in html
+    setup = _browser_sets_up(localstripe_server, secret[1], CARD_OK)
+    paid = client.post(sent["Location"], {"setup_intent": setup})
+
+    payment.refresh_from_db()
+    assert paid.status_code == 303 and payment.state == State.CAPTURED
+    assert payment.card_last4 == "4242" and payment.charge_id.startswith("ch_")
+    assert step_until_final(payment).state == State.POSTED
+    assert len(ledger(live_server, payment.posting_id)) == 1
+    assert PaymentSettings.objects.get(tenant=stripe_tenant).processor_kind == "stripe"
