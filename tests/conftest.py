@@ -169,6 +169,25 @@ def localstripe_server():
 
 
 @pytest.fixture
+def stripe_tenant(tenant, sandbox_tenants_file, localstripe_server, tmp_path, settings):
+    """The sandbox tenant with Stripe (localstripe) as its card processor, from its tenant file."""
+    settings.STRIPE_JS_URL = f"{localstripe_server}/js.stripe.com/v3/"
+    (tmp_path / "stripe-secret").write_text("sk_test_smartapp\n")
+    document = json.loads(sandbox_tenants_file.read_text())
+    document["tenants"][0]["processor"] = {
+        "kind": "stripe",
+        "api_base": localstripe_server,
+        "secret_key_file": str(tmp_path / "stripe-secret"),
+        "publishable_key": "pk_test_smartapp",
+        "webhook_secret": "whsec_smartapp",
+    }
+    (tmp_path / "tenants.json").write_text(json.dumps(document))
+    call_command("register_tenants", str(tmp_path / "tenants.json"))
+    tenant.refresh_from_db()
+    return tenant
+
+
+@pytest.fixture
 def celery_worker_process(redis_server, live_server, settings):
     """A real Celery worker process on the real Redis, sharing the test database file."""
     import subprocess

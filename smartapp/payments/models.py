@@ -251,3 +251,19 @@ class Transition(models.Model):
 
     def __str__(self) -> str:
         return f"{self.payment_id}: {self.source} → {self.target} ({self.actor})"
+
+
+class ProcessorEvent(models.Model):
+    """A processor's webhook event, recorded before it acts: a redelivery is recognised by id."""
+
+    event_id = models.CharField(max_length=255, unique=True)
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="processor_events")
+    kind = models.CharField(max_length=100)  # e.g. payment_intent.succeeded
+    received_at = models.DateTimeField(default=timezone.now)
+    payment = models.ForeignKey(
+        Payment, null=True, blank=True, on_delete=models.SET_NULL, related_name="events"
+    )
+    outcome = models.CharField(max_length=500, blank=True)  # what it changed, for staff
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.event_id}"

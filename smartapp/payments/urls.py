@@ -29,6 +29,9 @@ urlpatterns = [
         views.processor_cancelled,
         name="cancelled",
     ),
+    path(
+        "payments/stripe/<slug:tenant_slug>/webhook/", views.stripe_webhook, name="stripe_webhook"
+    ),
     path("staff/payments/", ops_views.ops_list, name="ops"),
     path("staff/payments/<uuid:payment_id>/", ops_views.ops_detail, name="ops_detail"),
     path("staff/payments/<uuid:payment_id>/retry/", ops_views.ops_retry, name="ops_retry"),

@@ -1,5 +1,6 @@
 """Payment pages for patients (pay, status) and clinicians (desk payment): thin views."""
 
+import logging
 import uuid
 from decimal import Decimal
 from typing import Any
@@ -8,15 +9,16 @@ from urllib.parse import urlsplit
 from django.conf import settings as django_settings
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
-from django.shortcuts import render
+from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
+from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from smartapp.clinical.pages import page_launch, with_patient
 from smartapp.launch.access import system_gateway_for
 from smartapp.launch.edge import renders_errors
 from smartapp.launch.models import Launch
-from smartapp.payments import selectors, services
+from smartapp.payments import selectors, services, webhooks
 from smartapp.payments.ehr import guarantor_account
 from smartapp.payments.forms import (
     FHIR_ID,
@@ -35,9 +37,10 @@ from smartapp.payments.quotes import (
     visit_quote,
 )
 from smartapp.payments.words import payment_words
-from smartapp.tenants.models import Persona
+from smartapp.tenants.models import Persona, Tenant
 
 GET_POST = require_http_methods(["GET", "POST"])
+logger = logging.getLogger(__name__)
 PROCESSOR_DOWN = "The card processor is not answering right now. No money was taken; please try again in a minute."
 
 
@@ -358,3 +361,22 @@ def _desk_page(
     return _page(
         request, launch, "payments/desk.html", {"form": form, "settings": settings}, status
     )
+
+
+@csrf_exempt  # Stripe signs the body instead; the signature is checked before anything else
+@require_POST
+def stripe_webhook(request: HttpRequest, tenant_slug: str) -> HttpResponse:
+    """One endpoint per tenant for its Stripe account's events."""
+    tenant = get_object_or_404(Tenant, slug=tenant_slug, enabled=True)
+    settings = services.payment_settings(tenant=tenant)
+    try:
+        event = webhooks.stripe_event_verify(
+            settings=settings,
+            payload=request.body,
+            signature=request.headers.get("Stripe-Signature", ""),
+        )
+    except webhooks.BadEvent as refused:
+        logger.warning("stripe webhook for %s refused: %s", tenant.slug, refused)
+        return HttpResponse("bad signature", status=400, content_type="text/plain")
+    outcome = webhooks.stripe_event_receive(tenant=tenant, settings=settings, event=event)
+    return HttpResponse(outcome, content_type="text/plain")

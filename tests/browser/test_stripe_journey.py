@@ -8,7 +8,6 @@ from smartapp.payments.models import Payment, State
 from tests.browser.conftest import SCREENSHOTS, patient_signs_in
 from tests.browser.test_payment_journey import payment_worker  # noqa: F401
 from tests.payments.conftest import ledger, registered_encounters
-from tests.payments.test_stripe import stripe_tenant  # noqa: F401
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -26,7 +25,7 @@ def _card(page: Page, number: str) -> None:
 def test_a_patient_pays_with_stripes_card_fields_and_sees_it_posted(
     page: Page,
     live_server,
-    stripe_tenant,  # noqa: F811
+    stripe_tenant,
     payment_worker,  # noqa: F811
 ):
     encounter = registered_encounters(1)[0]

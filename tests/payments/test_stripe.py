@@ -6,13 +6,11 @@ The browser's part (Stripe.js setting the card up at Stripe) is played by `_brow
 which sends what localstripe's Stripe.js stand-in sends: the card goes to Stripe, never to us.
 """
 
-import json
 import re
 from decimal import Decimal
 
 import pytest
 import requests
-from django.core.management import call_command
 
 from smartapp.payments.models import Payment, PaymentSettings, State
 from smartapp.payments.processor import ProcessorError
@@ -37,25 +35,6 @@ def _browser_sets_up(localstripe: str, setup_secret: str, number: str) -> str:
     )  # fmt: skip
     assert answer.status_code == 200, answer.text[:300]
     return setup_id
-
-
-@pytest.fixture
-def stripe_tenant(tenant, sandbox_tenants_file, localstripe_server, tmp_path, settings):
-    """The sandbox tenant with Stripe (localstripe) as its card processor, from its tenant file."""
-    settings.STRIPE_JS_URL = f"{localstripe_server}/js.stripe.com/v3/"
-    (tmp_path / "stripe-secret").write_text("sk_test_smartapp\n")
-    document = json.loads(sandbox_tenants_file.read_text())
-    document["tenants"][0]["processor"] = {
-        "kind": "stripe",
-        "api_base": localstripe_server,
-        "secret_key_file": str(tmp_path / "stripe-secret"),
-        "publishable_key": "pk_test_smartapp",
-        "webhook_secret": "whsec_smartapp",
-    }
-    (tmp_path / "tenants.json").write_text(json.dumps(document))
-    call_command("register_tenants", str(tmp_path / "tenants.json"))
-    tenant.refresh_from_db()
-    return tenant
 
 
 def _processor(localstripe: str) -> StripeProcessor:

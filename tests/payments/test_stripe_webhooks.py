@@ -1,0 +1,132 @@
+"""Stripe's webhooks: localstripe delivers real signed events to the live server; redeliveries,
+events out of order, forged and stale signatures are sent here, signed as Stripe documents it
+(HMAC-SHA256 of `timestamp.payload` with the endpoint's secret)."""
+
+import hashlib
+import hmac
+import json
+import re
+import time
+
+import pytest
+import requests
+
+from smartapp.lib import row_leases
+from smartapp.payments.models import Payment, ProcessorEvent, State, Transition
+from tests.payments.conftest import registered_encounters
+from tests.payments.test_pages import _quote, _signed_in
+from tests.payments.test_stripe import CARD_OK, _browser_sets_up
+
+pytestmark = pytest.mark.django_db(transaction=True)
+SECRET = "whsec_smartapp"
+
+
+def _signed(body: dict, *, secret: str = SECRET, at: int | None = None) -> dict[str, str]:
+    payload = json.dumps(body)
+    stamp = int(time.time()) if at is None else at
+    mac = hmac.new(secret.encode(), f"{stamp}.{payload}".encode(), hashlib.sha256).hexdigest()
+    return {"data": payload, "Stripe-Signature": f"t={stamp},v1={mac}"}
+
+
+def _send(live_server, body: dict, **signing) -> requests.Response:
+    signed = _signed(body, **signing)
+    return requests.post(
+        f"{live_server.url}/payments/stripe/sandbox/webhook/",
+        data=signed["data"],
+        headers={
+            "Stripe-Signature": signed["Stripe-Signature"],
+            "Content-Type": "application/json",
+        },
+        timeout=10,
+    )
+
+
+def _event(event_id: str, kind: str, payment: Payment) -> dict:
+    intent = {"id": payment.processor_session_id, "object": "payment_intent",
+              "metadata": {"reference": payment.posting_id}}  # fmt: skip
+    return {"id": event_id, "object": "event", "type": kind, "created": int(time.time()),
+            "data": {"object": intent}}  # fmt: skip
+
+
+def _paid(client, tenant, localstripe: str) -> Payment:
+    encounter = registered_encounters(1)[0]
+    launch_id = _signed_in(client, tenant, encounter.patient)
+    page = client.get(f"/l/{launch_id}/visits/{encounter.fhir_id}/pay/")
+    card_url = client.post(page.request["PATH_INFO"], {"quote": _quote(page.content.decode())})[
+        "Location"
+    ]
+    secret = re.search(r'data-setup-secret="([^"]+)"', client.get(card_url).content.decode())
+    assert secret
+    client.post(card_url, {"setup_intent": _browser_sets_up(localstripe, secret[1], CARD_OK)})
+    return Payment.objects.get()
+
+
+def test_localstripe_delivers_a_signed_success_which_is_recorded_and_changes_nothing_twice(
+    client, stripe_tenant, live_server, localstripe_server
+):
+    hook = {"url": f"{live_server.url}/payments/stripe/sandbox/webhook/", "secret": SECRET,
+            "events": ["payment_intent.succeeded"]}  # fmt: skip
+    config = f"{localstripe_server}/_config/webhooks/app"
+    assert requests.post(config, json=hook, timeout=10).ok
+    try:
+        payment = _paid(client, stripe_tenant, localstripe_server)
+
+        def delivered() -> bool:
+            return ProcessorEvent.objects.filter(kind="payment_intent.succeeded").exists()
+
+        assert row_leases.wait_until(delivered, seconds=15)
+    finally:  # localstripe's webhooks outlive the test: this one now takes no events
+        requests.post(config, json=hook | {"events": []}, timeout=10)
+    event = ProcessorEvent.objects.get(kind="payment_intent.succeeded")
+    assert event.payment == payment and "payment is captured" in event.outcome
+    assert Transition.objects.filter(payment=payment, target=State.CAPTURED).count() == 1
+
+
+def test_a_redelivered_event_and_a_late_failure_change_nothing(
+    client, stripe_tenant, live_server, localstripe_server
+):
+    payment = _paid(client, stripe_tenant, localstripe_server)
+    moves = Transition.objects.filter(payment=payment).count()
+
+    first = _send(live_server, _event("evt_1", "payment_intent.succeeded", payment))
+    again = _send(live_server, _event("evt_1", "payment_intent.succeeded", payment))
+    late = _send(live_server, _event("evt_0", "payment_intent.payment_failed", payment))
+
+    assert first.status_code == again.status_code == late.status_code == 200
+    assert again.text == "already received"
+    assert "Stripe says captured" in late.text  # Stripe asked, not the event believed
+    payment.refresh_from_db()
+    assert (
+        payment.state == State.CAPTURED
+        and Transition.objects.filter(payment=payment).count() == moves
+    )
+    assert ProcessorEvent.objects.filter(event_id__in=["evt_0", "evt_1"]).count() == 2
+
+
+def test_a_forged_or_stale_signature_gets_400_and_is_not_recorded(
+    client, stripe_tenant, live_server, localstripe_server
+):
+    payment = _paid(client, stripe_tenant, localstripe_server)
+    body = _event("evt_forged", "payment_intent.succeeded", payment)
+
+    forged = _send(live_server, body, secret="whsec_someone_else")
+    stale = _send(live_server, body, at=int(time.time()) - 3600)
+    unsigned = requests.post(
+        f"{live_server.url}/payments/stripe/sandbox/webhook/", data=json.dumps(body), timeout=10
+    )
+
+    assert forged.status_code == stale.status_code == unsigned.status_code == 400
+    assert not ProcessorEvent.objects.filter(event_id="evt_forged").exists()
+
+
+def test_a_dispute_is_shown_to_staff_on_the_payment(
+    client, stripe_tenant, live_server, localstripe_server
+):
+    payment = _paid(client, stripe_tenant, localstripe_server)
+    dispute = {"id": "evt_d", "object": "event", "type": "charge.dispute.created",
+               "data": {"object": {"id": payment.charge_id, "object": "charge"}}}  # fmt: skip
+
+    assert _send(live_server, dispute).text == "The card holder disputed this charge at Stripe"
+
+    note = payment.attempts.latest("id")
+    assert "disputed this charge at Stripe" in note.outcome_text
