@@ -166,11 +166,20 @@ def stripe_for(payment: Payment) -> StripeProcessor | None:
 
 def card_confirm(*, payment: Payment, stripe: StripeProcessor, setup_intent_id: str) -> Payment:
     """Pays with the card the browser set up at Stripe; Stripe's answer settles the payment."""
-    checkout = stripe.pay_with_setup(
-        session_id=payment.processor_session_id,
-        setup_intent_id=setup_intent_id,
-        reference=payment.posting_id,
-    )
+    try:
+        checkout = stripe.pay_with_setup(
+            session_id=payment.processor_session_id,
+            setup_intent_id=setup_intent_id,
+            reference=payment.posting_id,
+        )
+    except ProcessorError as error:
+        if error.unclear:  # sent, no answer: a retry reuses the confirmation's idempotency key
+            text = (
+                "Stripe did not answer the card confirmation: the webhook or the checkout "
+                "reconciliation settles it, and a retry cannot charge twice."
+            )
+            _record(payment, Attempt.Result.UNKNOWN, text)
+        raise
     return checkout_settle(payment=payment, checkout=checkout, actor=Actor.PROCESSOR)
 
 

@@ -124,6 +124,12 @@ class StripeProcessor:
         )
         return Refund(str(refund.id), Decimal(int(refund.amount)) / CENTS)
 
+    def keys_check(self) -> None:
+        """One harmless read (a list of one PaymentIntent): raises when Stripe refuses the key."""
+        self._call(
+            "check", lambda: self._client.v1.payment_intents.list(params={"limit": 1}), write=False
+        )
+
     def card_setup_secret(self, *, reference: str) -> str:
         """A SetupIntent for the card page: Stripe.js turns the card fields into a PaymentMethod
         with it, in the browser (the card number goes to Stripe, never to us)."""

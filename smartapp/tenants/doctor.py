@@ -1,6 +1,6 @@
 """`smart_doctor`: checks a tenant's SMART set-up end to end and says in plain words what is wrong."""
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import requests
@@ -243,8 +243,15 @@ def system_findings(tenant: Tenant) -> Iterator[Finding]:
         yield _fhir_check(tenant, token.access_token)
 
 
+# Apps below tenants (payments) add their own checks here, so imports keep pointing one way.
+DOCTOR_CHECKS: list[Callable[[Tenant], Iterator[Finding]]] = []
+
+
 def diagnose(tenant: Tenant) -> list[Finding]:
     """Every finding for the tenant, in the order a person would check them."""
     findings = list(host_findings(tenant, Persona.PROVIDER))
     findings += list(host_findings(tenant, Persona.PATIENT))
-    return findings + list(system_findings(tenant))
+    findings += list(system_findings(tenant))
+    for check in DOCTOR_CHECKS:
+        findings += list(check(tenant))
+    return findings

@@ -159,3 +159,69 @@ def test_a_patient_pays_on_the_card_page_and_it_posts_to_the_ehr_once(
     assert step_until_final(payment).state == State.POSTED
     assert len(ledger(live_server, payment.posting_id)) == 1
     assert PaymentSettings.objects.get(tenant=stripe_tenant).processor_kind == "stripe"
+
+
+def _scripted_stripe(confirm_answers: list) -> tuple[list[tuple[str, str, dict]], object]:
+    """A scripted Stripe (behind the app's HTTP session) whose confirm answers in turn."""
+    intent = {"id": "pi_9", "object": "payment_intent", "amount": 500, "currency": "usd",
+              "status": "requires_confirmation", "metadata": {"reference": ""},
+              "latest_charge": "ch_9"}  # fmt: skip
+    seen: list[tuple[str, str, dict]] = []
+
+    def scripted(method, url, kwargs):
+        seen.append((method, url, kwargs.get("headers") or {}))
+        if "/setup_intents/" in url:
+            return 200, {"id": "seti_9", "object": "setup_intent", "status": "succeeded",
+                         "payment_method": "pm_9", "metadata": {"reference": intent["metadata"]["reference"]}}  # fmt: skip
+        if url.endswith("/confirm"):
+            answer = confirm_answers.pop(0)
+            if isinstance(answer, Exception):
+                return answer
+            intent["status"] = answer
+        if "/payment_methods/" in url:
+            return 200, {"id": "pm_9", "object": "payment_method",
+                         "card": {"brand": "visa", "last4": "4242", "exp_month": 1, "exp_year": 2040}}  # fmt: skip
+        return 200, intent
+
+    return seen, (intent, scripted)
+
+
+def test_a_confirmation_stripe_does_not_answer_is_recorded_and_its_retry_cannot_charge_twice(
+    stripe_tenant,
+):
+    from smartapp.payments import services
+    from tests.payments.conftest import desk_row
+
+    payment = desk_row(stripe_tenant, registered_encounters(1)[0], "5.00")
+    Payment.objects.filter(pk=payment.pk).update(processor_session_id="pi_9", state=State.NEW)
+    payment.refresh_from_db()
+    seen, (intent, scripted) = _scripted_stripe([requests.ReadTimeout(), "succeeded"])
+    intent["metadata"]["reference"] = payment.posting_id
+    install(scripted)
+    try:
+        stripe = services.stripe_for(payment)
+        assert stripe is not None
+        with pytest.raises(ProcessorError) as unclear:
+            services.card_confirm(payment=payment, stripe=stripe, setup_intent_id="seti_9")
+        settled = services.card_confirm(payment=payment, stripe=stripe, setup_intent_id="seti_9")
+    finally:
+        uninstall()
+
+    assert unclear.value.unclear and settled.state == State.CAPTURED
+    noted = payment.attempts.get(result="unknown")
+    assert "cannot charge twice" in noted.outcome_text
+    keys = [h.get("Idempotency-Key") for m, url, h in seen if url.endswith("/confirm")]
+    assert keys == ["smartapp-confirm-seti_9", "smartapp-confirm-seti_9"]
+
+
+def test_smart_doctor_checks_the_stripe_keys_with_one_harmless_call(stripe_tenant):
+    from smartapp.payments.doctor_checks import processor_findings
+
+    works = [f.text for f in processor_findings(stripe_tenant)]
+    PaymentSettings.objects.filter(tenant=stripe_tenant).update(
+        processor_base_url="http://127.0.0.1:9"
+    )
+    down = [(f.level, f.text) for f in processor_findings(stripe_tenant)]
+
+    assert works == ["Stripe: the secret key works (test mode)."]
+    assert down == [("problem", "Stripe did not answer: The card processor did not answer.")]
