@@ -143,6 +143,11 @@ def _system_tokens(tenant: Tenant) -> TokenProvider:
     return cache(lambda: system_access_token(tenant=tenant))
 
 
+def payment_gateway(payment: Payment) -> FhirGateway:
+    """The system client's gateway for work on one payment outside a step (its receipt)."""
+    return _gateway(payment, _system_tokens(payment.tenant))
+
+
 def _gateway(payment: Payment, tokens: TokenProvider) -> FhirGateway:
     """The tenant's system client (patients cannot read Accounts or post payments)."""
     tenant = payment.tenant

@@ -89,6 +89,7 @@ class PaymentSettings(models.Model):
     processor_api_key = EncryptedTextField(blank=True, default="")  # stripe: the secret key
     processor_publishable_key = models.CharField(max_length=200, blank=True)
     processor_webhook_secret = EncryptedTextField(blank=True, default="")
+    receipt_from = models.EmailField(blank=True)  # blank: no receipt emails
 
     class Meta:
         verbose_name_plural = "payment settings"
@@ -133,6 +134,7 @@ class Payment(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
     captured_at = models.DateTimeField(null=True, blank=True)
+    receipt_sent_at = models.DateTimeField(null=True, blank=True)  # emailed once
     posted_at = models.DateTimeField(null=True, blank=True)
     next_check_at = models.DateTimeField(null=True, blank=True, db_index=True)
     enqueued_at = models.DateTimeField(null=True, blank=True)

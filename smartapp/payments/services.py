@@ -38,6 +38,20 @@ def payment_settings(*, tenant: Tenant) -> PaymentSettings:
     return PaymentSettings.objects.get_or_create(tenant=tenant)[0]
 
 
+def receipt_soon(payment: Payment) -> None:
+    """After commit, a worker emails the receipt (once; the hospital and patient need email)."""
+
+    def send() -> None:
+        from smartapp.payments.tasks import receipt_send
+
+        try:
+            receipt_send.delay(payment.pk)
+        except Exception as error:  # broker down: staff can send it from the payment's page
+            logger.warning("payment %s receipt not enqueued: %s", payment.posting_id, error)
+
+    transaction.on_commit(send)
+
+
 def enqueue_soon(payment: Payment) -> None:
     """After commit, ask a worker to process it now (the beat finds it anyway if this fails)."""
 
@@ -156,6 +170,7 @@ def _capture(payment: Payment, checkout: Checkout, actor: Actor) -> None:
         if captured:
             _record(payment, Attempt.Result.OK, f"captured, charge {checkout.charge_id}", 200)
             enqueue_soon(payment)
+            receipt_soon(payment)
 
 
 def stripe_for(payment: Payment) -> StripeProcessor | None:

@@ -53,6 +53,11 @@ def _payments_fields(section: Any) -> dict[str, Any]:
             fields[key] = section[key]
     if "enabled" in section:
         fields["enabled"] = bool(section["enabled"])
+    if "receipt_from" in section:
+        sender = str(section["receipt_from"]).strip()
+        if sender and ("@" not in sender or len(sender) > 254):
+            raise TenantFileError('"payments.receipt_from" must be an email address')
+        fields["receipt_from"] = sender
     return fields
 
 

@@ -9,6 +9,7 @@ urlpatterns = [
     path("l/<uuid:public_id>/payments/desk/", views.desk_payment, name="desk"),
     path("l/<uuid:public_id>/payments/<uuid:payment_id>/", views.status, name="status"),
     path("l/<uuid:public_id>/payments/<uuid:payment_id>/card/", views.card, name="card"),
+    path("l/<uuid:public_id>/payments/<uuid:payment_id>/receipt/", views.receipt, name="receipt"),
     path(
         "l/<uuid:public_id>/payments/<uuid:payment_id>/status/",
         views.status_part,
@@ -37,4 +38,5 @@ urlpatterns = [
     path("staff/payments/<uuid:payment_id>/retry/", ops_views.ops_retry, name="ops_retry"),
     path("staff/payments/<uuid:payment_id>/resolve/", ops_views.ops_resolve, name="ops_resolve"),
     path("staff/payments/<uuid:payment_id>/refund/", ops_views.ops_refund, name="ops_refund"),
+    path("staff/payments/<uuid:payment_id>/receipt/", ops_views.ops_receipt, name="ops_receipt"),
 ]

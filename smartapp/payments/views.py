@@ -15,7 +15,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from smartapp.clinical.pages import page_launch, with_patient
-from smartapp.launch.access import system_gateway_for
+from smartapp.launch.access import gateway_for, system_gateway_for
 from smartapp.launch.edge import renders_errors
 from smartapp.launch.models import Launch
 from smartapp.payments import selectors, services, webhooks
@@ -36,6 +36,7 @@ from smartapp.payments.quotes import (
     owned_encounter_status,
     visit_quote,
 )
+from smartapp.payments.receipts import receipt_for
 from smartapp.payments.words import payment_words
 from smartapp.tenants.models import Persona, Tenant
 
@@ -279,6 +280,21 @@ def status_part(request: HttpRequest, public_id: uuid.UUID, payment_id: uuid.UUI
     payment = selectors.payment_for_launch(launch=launch, public_id=payment_id)
     context = {"launch": launch, "payment": payment, "words": payment_words(payment)}
     return render(request, "payments/_status.html", context)
+
+
+@require_GET
+@renders_errors
+def receipt(request: HttpRequest, public_id: uuid.UUID, payment_id: uuid.UUID) -> HttpResponse:
+    """The receipt of a captured payment, printable; the visit read with the viewer's access."""
+    launch = page_launch(request, public_id)
+    payment = selectors.payment_for_launch(launch=launch, public_id=payment_id)
+    if payment.captured_at is None:
+        raise Http404("nothing was paid, so there is no receipt")
+    context = {
+        "payment": payment,
+        "receipt": receipt_for(payment=payment, gateway=gateway_for(launch=launch)),
+    }
+    return _page(request, launch, "payments/receipt.html", context)
 
 
 @require_GET
