@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 import dj_database_url
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 from smartapp.lib.env import env_bool, env_float, env_int, env_list, env_str, env_url
@@ -168,6 +169,12 @@ CELERY_BEAT_SCHEDULE["payments-enqueue-due"] = {
 CELERY_BEAT_SCHEDULE["payments-reconcile-checkouts"] = {
     "task": "smartapp.payments.tasks.payments_reconcile_checkouts",
     "schedule": 60.0,
+}
+# The billing office's daily report; 10:30 UTC is early morning across the US, when every
+# tenant's yesterday is over.
+CELERY_BEAT_SCHEDULE["payments-reconcile-yesterday"] = {
+    "task": "smartapp.payments.tasks.payments_reconcile_yesterday",
+    "schedule": crontab(hour=10, minute=30),
 }
 
 SECURE_COOKIES = env_bool("SECURE_COOKIES", False)

@@ -269,3 +269,22 @@ class ProcessorEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.event_id}"
+
+
+class ReconciliationRun(models.Model):
+    """One day's reconciliation of a tenant, kept so the staff queue can show its exceptions."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="reconciliations")
+    day = models.DateField()
+    exceptions = models.PositiveIntegerField(default=0)
+    counts = models.JSONField(default=dict)
+    note = models.CharField(max_length=500, blank=True)
+    ran_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "day"], name="one_reconciliation_a_day")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.tenant_id} {self.day}: {self.exceptions} exception(s)"

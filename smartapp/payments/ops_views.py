@@ -35,6 +35,7 @@ def ops_list(request: HttpRequest) -> HttpResponse:
     older = form.cleaned_data.get("older_than", "") if form.is_valid() else ""
     rows = selectors.ops_payments(state=state, older_than=older)[:300]
     context = {
+        "reconciliations": selectors.reconciliation_exceptions(),
         "rows": rows,
         "counts": selectors.ops_counts(),
         "states": State.choices,
@@ -125,3 +126,33 @@ def ops_receipt(request: HttpRequest, payment_id: uuid.UUID) -> HttpResponse:
     )
     messages.info(request, f"Receipt: {said}.")
     return _back(payment)
+
+
+@require_GET
+@staff_member_required
+def ops_reconciliation(request: HttpRequest) -> HttpResponse:
+    """A day's reconciliation for one tenant; `?format=csv` downloads every row."""
+    from datetime import date
+
+    from django.utils import timezone
+
+    from smartapp.payments.reconciliation import reconciliation_csv, reconciliation_for
+    from smartapp.tenants.models import Tenant
+
+    tenants = Tenant.objects.filter(enabled=True).order_by("slug")
+    tenant = tenants.filter(slug=request.GET.get("tenant", "")[:50]).first() or tenants.first()
+    if tenant is None:
+        return render(request, "payments/ops_reconciliation.html", {"report": None})
+    try:
+        day = date.fromisoformat(request.GET.get("date", "")[:10])
+    except ValueError:
+        day = timezone.now().astimezone(tenant.zone).date()
+    report = reconciliation_for(tenant=tenant, day=day)
+    if request.GET.get("format") == "csv":
+        response = HttpResponse(reconciliation_csv(report), content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = (
+            f'attachment; filename="reconciliation-{tenant.slug}-{day}.csv"'
+        )
+        return response
+    context = {"report": report, "tenants": tenants, "counts": report.counts()}
+    return render(request, "payments/ops_reconciliation.html", context)

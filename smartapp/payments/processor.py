@@ -7,6 +7,7 @@ the same three calls. Every call goes through smartapp.lib.http.session() (timeo
 
 import logging
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from typing import Any, Protocol
 
@@ -49,6 +50,16 @@ class Refund:
     amount: Decimal
 
 
+@dataclass(frozen=True)
+class ProcessorCharge:
+    """One charge as the processor's own books have it (for the daily reconciliation)."""
+
+    charge_id: str
+    amount: Decimal
+    refunded: Decimal
+    session_id: str
+
+
 class Processor(Protocol):
     def create_checkout(
         self,
@@ -69,6 +80,10 @@ class Processor(Protocol):
     def find_by_reference(self, *, reference: str) -> Checkout | None: ...
 
     def refund(self, *, charge_id: str, idempotency_key: str) -> Refund: ...
+
+    def charges_between(self, *, start: datetime, end: datetime) -> list[ProcessorCharge]:
+        """Every charge the processor made in [start, end)."""
+        ...
 
 
 def _checkout(data: dict[str, Any]) -> Checkout:
@@ -174,6 +189,28 @@ class SandboxProcessor:
             return Refund(str(data["id"]), to_money(data.get("amount")))
         except (KeyError, BadAmount):
             raise ProcessorError("The card processor sent an unreadable refund.") from None
+
+    def charges_between(self, *, start: datetime, end: datetime) -> list[ProcessorCharge]:
+        window = f"created_gte={int(start.timestamp())}&created_lt={int(end.timestamp())}"
+        data = self._data(self._call("GET", f"/v1/charges?{window}"))
+        listed = data.get("data")
+        return (
+            [_sandbox_charge(item) for item in listed if isinstance(item, dict)]
+            if isinstance(listed, list)
+            else []
+        )
+
+
+def _sandbox_charge(data: dict[str, Any]) -> ProcessorCharge:
+    try:
+        return ProcessorCharge(
+            charge_id=str(data["id"]),
+            amount=to_money(data.get("amount")),
+            refunded=to_money(data.get("amount_refunded") or "0"),
+            session_id=str(data.get("session") or ""),
+        )
+    except (KeyError, BadAmount):
+        raise ProcessorError("The card processor sent an unreadable charge.") from None
 
 
 class NotConfigured(ProcessorError):

@@ -8,7 +8,7 @@ from django.http import Http404
 from django.utils import timezone
 
 from smartapp.launch.models import Launch
-from smartapp.payments.models import Payment, State
+from smartapp.payments.models import Payment, ReconciliationRun, State
 
 AGES = {"1h": timedelta(hours=1), "1d": timedelta(days=1), "7d": timedelta(days=7)}
 
@@ -46,3 +46,12 @@ def ops_payments(*, state: str = "", older_than: str = "") -> QuerySet[Payment]:
 def ops_counts() -> dict[str, int]:
     counts = dict(Payment.objects.values_list("state").annotate(n=Count("id")).order_by())
     return {value: counts.get(value, 0) for value in State.values}
+
+
+def reconciliation_exceptions() -> list[ReconciliationRun]:
+    """Each tenant's latest reconciliation, when it found exceptions (the staff queue's top)."""
+    latest = ReconciliationRun.objects.order_by("tenant_id", "-day")
+    seen: dict[int, ReconciliationRun] = {}
+    for run in latest.select_related("tenant")[:200]:
+        seen.setdefault(run.tenant_id, run)
+    return [run for run in seen.values() if run.exceptions]

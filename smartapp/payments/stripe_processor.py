@@ -8,6 +8,7 @@ goes through smartapp.lib.http.session() (timeouts, one log line per call, no qu
 """
 
 import logging
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -16,7 +17,7 @@ import stripe
 
 from smartapp.lib.http import session
 from smartapp.payments.money import BadAmount, to_money
-from smartapp.payments.processor import Checkout, ProcessorError, Refund
+from smartapp.payments.processor import Checkout, ProcessorCharge, ProcessorError, Refund
 
 logger = logging.getLogger(__name__)
 CENTS = Decimal(100)
@@ -123,6 +124,31 @@ class StripeProcessor:
             write=True,
         )
         return Refund(str(refund.id), Decimal(int(refund.amount)) / CENTS)
+
+    def charges_between(self, *, start: datetime, end: datetime) -> list[ProcessorCharge]:
+        """Every charge in [start, end), all pages (Stripe's auto-paging list). Asked as
+        `created[gt]` only and cut at `end` here: what both Stripe and localstripe answer."""
+        window = {"gt": int(start.timestamp()) - 1}
+        until = int(end.timestamp())
+        listed = self._call(
+            "charges",
+            lambda: self._client.v1.charges.list(params={"created": window, "limit": 100}),  # type: ignore[arg-type]
+            write=False,
+        )
+        found = []
+        for charge in listed.auto_paging_iter():
+            data = charge.to_dict()
+            if int(data.get("created") or 0) >= until:
+                continue
+            found.append(
+                ProcessorCharge(
+                    charge_id=str(data.get("id") or ""),
+                    amount=Decimal(int(data.get("amount") or 0)) / CENTS,
+                    refunded=Decimal(int(data.get("amount_refunded") or 0)) / CENTS,
+                    session_id=str(data.get("payment_intent") or ""),
+                )
+            )
+        return found
 
     def keys_check(self) -> None:
         """One harmless read (a list of one PaymentIntent): raises when Stripe refuses the key."""

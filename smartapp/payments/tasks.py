@@ -53,3 +53,22 @@ def receipt_send(payment_id: int) -> None:
         settings=services.payment_settings(tenant=payment.tenant),
     )
     logger.info("payment %s receipt: %s", payment.posting_id, said)
+
+
+@shared_task(ignore_result=True)
+def payments_reconcile_yesterday() -> int:
+    """Beat, nightly: yesterday's reconciliation for every tenant (kept for the staff queue)."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from smartapp.payments.reconciliation import reconciliation_for, reconciliation_record
+    from smartapp.tenants.models import Tenant
+
+    exceptions = 0
+    for tenant in Tenant.objects.filter(enabled=True):
+        day = timezone.now().astimezone(tenant.zone).date() - timedelta(days=1)
+        exceptions += reconciliation_record(
+            report=reconciliation_for(tenant=tenant, day=day)
+        ).exceptions
+    return exceptions

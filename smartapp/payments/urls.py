@@ -34,6 +34,11 @@ urlpatterns = [
         "payments/stripe/<slug:tenant_slug>/webhook/", views.stripe_webhook, name="stripe_webhook"
     ),
     path("staff/payments/", ops_views.ops_list, name="ops"),
+    path(
+        "staff/payments/reconciliation/",
+        ops_views.ops_reconciliation,
+        name="ops_reconciliation",
+    ),
     path("staff/payments/<uuid:payment_id>/", ops_views.ops_detail, name="ops_detail"),
     path("staff/payments/<uuid:payment_id>/retry/", ops_views.ops_retry, name="ops_retry"),
     path("staff/payments/<uuid:payment_id>/resolve/", ops_views.ops_resolve, name="ops_resolve"),

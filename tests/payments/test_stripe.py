@@ -225,3 +225,21 @@ def test_smart_doctor_checks_the_stripe_keys_with_one_harmless_call(stripe_tenan
 
     assert works == ["Stripe: the secret key works (test mode)."]
     assert down == [("problem", "Stripe did not answer: The card processor did not answer.")]
+
+
+def test_the_days_charges_come_from_stripes_own_list(localstripe_server):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    stripe = _processor(localstripe_server)
+    opened = stripe.create_checkout(amount=Decimal("7.00"), reference="SMT-T7", return_url="", cancel_url="")  # fmt: skip
+    setup = _browser_sets_up(localstripe_server, stripe.card_setup_secret(reference="SMT-T7"), CARD_OK)  # fmt: skip
+    paid = stripe.pay_with_setup(session_id=opened.session_id, setup_intent_id=setup, reference="SMT-T7")  # fmt: skip
+    now = timezone.now()
+
+    charges = stripe.charges_between(start=now - timedelta(hours=1), end=now + timedelta(hours=1))
+
+    listed = {c.charge_id: c for c in charges}
+    assert listed[paid.charge_id].amount == Decimal("7.00")
+    assert listed[paid.charge_id].session_id == opened.session_id

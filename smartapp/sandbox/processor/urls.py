@@ -11,6 +11,7 @@ urlpatterns = [
         views.session_detail,
         name="processor_session",
     ),
+    path("v1/charges", views.charges, name="processor_charges"),
     path("v1/charges/<str:charge_id>", views.charge_detail, name="processor_charge"),
     path("v1/charges/<str:charge_id>/refund", views.refund, name="processor_refund"),
     path("checkout/<str:session_id>", views.checkout, name="processor_checkout"),

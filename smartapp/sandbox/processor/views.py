@@ -93,6 +93,29 @@ def charge_detail(request: HttpRequest, merchant: Merchant, charge_id: str) -> J
     return _json(service.charge_json(charge))
 
 
+@require_GET
+@_merchant_api
+def charges(request: HttpRequest, merchant: Merchant) -> JsonResponse:
+    """The merchant's charges created in [created_gte, created_lt) (Unix seconds), oldest first."""
+    from datetime import UTC, datetime
+
+    try:
+        start, end = (
+            datetime.fromtimestamp(int(request.GET[key]), tz=UTC)
+            for key in ("created_gte", "created_lt")
+        )
+    except (KeyError, ValueError, OverflowError, OSError):
+        raise service.ApiError(
+            400, "invalid_request", "created_gte and created_lt are required"
+        ) from None
+    found = Charge.objects.filter(
+        session__merchant=merchant, created_at__gte=start, created_at__lt=end
+    ).select_related("session")
+    return _json(
+        {"object": "list", "data": [service.charge_json(c) for c in found.order_by("created_at")]}
+    )
+
+
 @require_POST
 @_merchant_api
 def refund(request: HttpRequest, merchant: Merchant, charge_id: str) -> JsonResponse:

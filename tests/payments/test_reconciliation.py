@@ -1,0 +1,107 @@
+"""The daily reconciliation against the sandbox processor's own list of charges and our postings:
+matched, captured but not posted (and why), amounts that differ, refunds after posting, charges
+we do not know; the command, the CSV, the staff page and the queue's banner."""
+
+import csv
+import io
+from decimal import Decimal
+from urllib.parse import urlsplit
+
+import pytest
+from django.core.management import call_command
+from django.utils import timezone
+
+from smartapp.payments.models import Payment, PaymentSettings, ReconciliationRun, State
+from smartapp.payments.processor import processor_for
+from smartapp.payments.reconciliation import (
+    AMOUNTS_DIFFER,
+    MATCHED,
+    NOT_POSTED,
+    POSTED_UNCAPTURED,
+    REFUND_NOT_REVERSED,
+    UNKNOWN_CHARGE,
+    reconciliation_for,
+)
+from tests.payments.conftest import desk_row, registered_encounters, step_until_final
+from tests.payments.test_pages import CARD_OK, _card_page, _quote, _signed_in
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def _card_payment(client, tenant, encounter) -> Payment:
+    launch_id = _signed_in(client, tenant, encounter.patient)
+    page = client.get(f"/l/{launch_id}/visits/{encounter.fhir_id}/pay/")
+    sent = client.post(page.request["PATH_INFO"], {"quote": _quote(page.content.decode())})
+    back = urlsplit(_card_page(sent["Location"], CARD_OK).headers["Location"])
+    client.get(f"{back.path}?{back.query}")
+    return Payment.objects.get(encounter_id=encounter.fhir_id, method="card")
+
+
+def _today(tenant):
+    return timezone.now().astimezone(tenant.zone).date()
+
+
+def _verdicts(tenant) -> dict[str, str]:
+    return {row.reference or row.why: row.verdict for row in reconciliation_for(tenant=tenant, day=_today(tenant)).rows}  # fmt: skip
+
+
+def test_a_clean_day_matches_every_charge_and_posting(client, tenant):
+    first, second = registered_encounters(2)
+    card = step_until_final(_card_payment(client, tenant, first))
+    cash = step_until_final(desk_row(tenant, second, "4.00"))
+    assert card.state == cash.state == State.POSTED
+
+    report = reconciliation_for(tenant=tenant, day=_today(tenant))
+
+    assert report.exceptions == [] and report.counts()[MATCHED] == 2
+    assert report.counts()[POSTED_UNCAPTURED] == 0 and report.processor_note == ""
+
+
+def test_the_exceptions_are_named_with_why(client, tenant):
+    first, second, third = registered_encounters(3)
+    waiting = _card_payment(client, tenant, first)  # captured, never stepped: not posted
+    differs = step_until_final(_card_payment(client, tenant, second))
+    Payment.objects.filter(pk=differs.pk).update(amount=differs.amount + Decimal("1.00"))
+    refunded = step_until_final(_card_payment(client, tenant, third))
+    stripe_like = processor_for(PaymentSettings.objects.get(tenant=tenant))
+    stripe_like.refund(charge_id=refunded.charge_id, idempotency_key="after-posting")
+    stranger = stripe_like.create_checkout(amount=Decimal("9.00"), reference="NOT-OURS", return_url="https://x/", cancel_url="https://x/")  # fmt: skip
+    _card_page(stranger.checkout_url, CARD_OK)
+
+    verdicts = _verdicts(tenant)
+
+    assert verdicts[waiting.posting_id] == NOT_POSTED
+    assert verdicts[differs.posting_id] == AMOUNTS_DIFFER
+    assert verdicts[refunded.posting_id] == REFUND_NOT_REVERSED
+    charge = stripe_like.fetch_session(session_id=stranger.session_id).charge_id
+    assert verdicts[charge] == UNKNOWN_CHARGE
+
+
+def test_the_command_writes_one_csv_row_a_payment_keeps_the_run_and_the_queue_says_so(
+    client, tenant, tmp_path, django_user_model
+):
+    first, second = registered_encounters(2)
+    step_until_final(_card_payment(client, tenant, first))
+    waiting = _card_payment(client, tenant, second)
+
+    with pytest.raises(SystemExit) as exit_info:
+        call_command(
+            "payments_reconcile", "--tenant", tenant.slug, "--csv", str(tmp_path / "day.csv")
+        )
+
+    rows = list(csv.DictReader(io.StringIO((tmp_path / "day.csv").read_text())))
+    assert exit_info.value.code == 1 and len(rows) == 2
+    assert {r["verdict"] for r in rows} == {MATCHED, NOT_POSTED}
+    assert ReconciliationRun.objects.get(tenant=tenant).exceptions == 1
+    client.force_login(django_user_model.objects.create_user("billing", is_staff=True))
+    queue = client.get("/staff/payments/").content.decode()
+    assert f'id="reconciliation-{tenant.slug}"' in queue and "found 1 exception." in queue
+    page = client.get("/staff/payments/reconciliation/", {"tenant": tenant.slug})
+    assert waiting.posting_id in page.content.decode()
+    download = client.get(
+        "/staff/payments/reconciliation/", {"tenant": tenant.slug, "format": "csv"}
+    )
+    assert (
+        download["Content-Type"].startswith("text/csv")
+        and waiting.posting_id in download.content.decode()
+    )
