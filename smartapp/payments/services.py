@@ -213,15 +213,19 @@ def checkout_return(*, payment: Payment, session_id: str) -> Payment:
 
 def checkouts_reconcile(*, older_than: timedelta | None = None) -> int:
     """Payments left at `new` (the patient closed the tab): captured → post; else cancel."""
-    age = older_than or timedelta(seconds=settings.PAYMENT_CHECKOUT_RECONCILE_SECONDS)
+    default = timedelta(seconds=settings.PAYMENT_CHECKOUT_RECONCILE_SECONDS)
+    age = default if older_than is None else older_than  # timedelta(0) is falsy but meant
     stale = Payment.objects.filter(
         state=State.NEW, method=Method.CARD, created_at__lt=timezone.now() - age
     ).select_related("tenant")[:200]
     done = 0
     for payment in stale:
-        try:
-            checkout = processor_for(payment_settings(tenant=payment.tenant)).find_by_reference(
-                reference=payment.posting_id
+        processor = processor_for(payment_settings(tenant=payment.tenant))
+        try:  # the session we know, else (its creation went unanswered) a search by reference
+            checkout = (
+                processor.fetch_session(session_id=payment.processor_session_id)
+                if payment.processor_session_id
+                else processor.find_by_reference(reference=payment.posting_id)
             )
         except ProcessorError as error:
             logger.warning("reconcile %s: %s", payment.posting_id, error)

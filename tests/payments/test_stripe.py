@@ -243,3 +243,32 @@ def test_the_days_charges_come_from_stripes_own_list(localstripe_server):
     listed = {c.charge_id: c for c in charges}
     assert listed[paid.charge_id].amount == Decimal("7.00")
     assert listed[paid.charge_id].session_id == opened.session_id
+
+
+def test_a_payment_whose_confirmation_answer_was_lost_is_settled_by_the_reconciliation(
+    client, stripe_tenant, live_server, localstripe_server
+):
+    """Stripe charged the card, but our process died before it heard: the checkout reconciliation
+    asks Stripe for the PaymentIntent and the payment is captured, then posted, once."""
+    from datetime import timedelta
+
+    from smartapp.payments import services
+
+    encounter = registered_encounters(1)[0]
+    launch_id = _signed_in(client, stripe_tenant, encounter.patient)
+    page = client.get(f"/l/{launch_id}/visits/{encounter.fhir_id}/pay/")
+    card_url = client.post(page.request["PATH_INFO"], {"quote": _quote(page.content.decode())})["Location"]  # fmt: skip
+    secret = re.search(r'data-setup-secret="([^"]+)"', client.get(card_url).content.decode())
+    assert secret
+    payment = Payment.objects.get()
+    setup = _browser_sets_up(localstripe_server, secret[1], CARD_OK)
+    _processor(localstripe_server).pay_with_setup(
+        session_id=payment.processor_session_id, setup_intent_id=setup, reference=payment.posting_id
+    )  # confirmed at Stripe; our side never heard
+
+    assert services.checkouts_reconcile(older_than=timedelta(0)) == 1
+
+    payment.refresh_from_db()
+    assert payment.state == State.CAPTURED and payment.card_last4 == "4242"
+    assert step_until_final(payment).state == State.POSTED
+    assert len(ledger(live_server, payment.posting_id)) == 1
