@@ -85,6 +85,10 @@ class Processor(Protocol):
         """Every charge the processor made in [start, end)."""
         ...
 
+    def abandon(self, *, session_id: str) -> None:
+        """The checkout was given up: nothing may be charged on it any more (where supported)."""
+        ...
+
 
 def _checkout(data: dict[str, Any]) -> Checkout:
     charge = data.get("charge") or {}
@@ -189,6 +193,9 @@ class SandboxProcessor:
             return Refund(str(data["id"]), to_money(data.get("amount")))
         except (KeyError, BadAmount):
             raise ProcessorError("The card processor sent an unreadable refund.") from None
+
+    def abandon(self, *, session_id: str) -> None:
+        """The sandbox's hosted sessions stay payable: money arriving late is still taken."""
 
     def charges_between(self, *, start: datetime, end: datetime) -> list[ProcessorCharge]:
         window = f"created_gte={int(start.timestamp())}&created_lt={int(end.timestamp())}"

@@ -26,7 +26,7 @@ from smartapp.payments.models import (
     PaymentSettings,
     State,
 )
-from smartapp.payments.processor import Checkout, ProcessorError, processor_for
+from smartapp.payments.processor import Checkout, Processor, ProcessorError, processor_for
 from smartapp.payments.stripe_processor import StripeProcessor
 from smartapp.payments.transitions import payment_move
 from smartapp.tenants.models import Tenant
@@ -211,6 +211,15 @@ def checkout_return(*, payment: Payment, session_id: str) -> Payment:
     return checkout_settle(payment=payment, checkout=checkout, actor=Actor.PROCESSOR)
 
 
+def _abandon(processor: Processor, payment: Payment) -> None:
+    try:
+        processor.abandon(session_id=payment.processor_session_id)
+    except ProcessorError as error:  # it stays open at the processor; a late charge is still taken
+        logger.warning(
+            "reconcile %s: not abandoned at the processor: %s", payment.posting_id, error
+        )
+
+
 def checkouts_reconcile(*, older_than: timedelta | None = None) -> int:
     """Payments left at `new` (the patient closed the tab): captured → post; else cancel."""
     default = timedelta(seconds=settings.PAYMENT_CHECKOUT_RECONCILE_SECONDS)
@@ -234,7 +243,7 @@ def checkouts_reconcile(*, older_than: timedelta | None = None) -> int:
             checkout_settle(payment=payment, checkout=checkout, actor=Actor.RECONCILIATION)
         else:
             abandoned = "Checkout abandoned: nothing was charged."
-            payment_move(
+            moved = payment_move(
                 payment=payment,
                 to=State.CANCELLED,
                 actor=Actor.EXPIRY,
@@ -242,6 +251,8 @@ def checkouts_reconcile(*, older_than: timedelta | None = None) -> int:
                 sources=(State.NEW,),
                 message=abandoned,
             )
+            if moved and payment.processor_session_id:
+                _abandon(processor, payment)
         done += 1
     return done
 

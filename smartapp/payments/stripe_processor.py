@@ -150,6 +150,10 @@ class StripeProcessor:
             )
         return found
 
+    def abandon(self, *, session_id: str) -> None:
+        """Cancels the PaymentIntent, so an abandoned checkout can never be charged."""
+        self._call("cancel", lambda: self._client.v1.payment_intents.cancel(session_id), write=True)
+
     def keys_check(self) -> None:
         """One harmless read (a list of one PaymentIntent): raises when Stripe refuses the key."""
         self._call(

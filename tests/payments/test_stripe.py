@@ -272,3 +272,45 @@ def test_a_payment_whose_confirmation_answer_was_lost_is_settled_by_the_reconcil
     assert payment.state == State.CAPTURED and payment.card_last4 == "4242"
     assert step_until_final(payment).state == State.POSTED
     assert len(ledger(live_server, payment.posting_id)) == 1
+
+
+def _card_page_of(client, tenant) -> tuple[Payment, str]:
+    encounter = registered_encounters(1)[0]
+    launch_id = _signed_in(client, tenant, encounter.patient)
+    page = client.get(f"/l/{launch_id}/visits/{encounter.fhir_id}/pay/")
+    card_url = client.post(page.request["PATH_INFO"], {"quote": _quote(page.content.decode())})["Location"]  # fmt: skip
+    return Payment.objects.get(), card_url
+
+
+def test_an_abandoned_checkout_is_cancelled_at_stripe_too(
+    client, stripe_tenant, localstripe_server
+):
+    from datetime import timedelta
+
+    from smartapp.payments import services
+
+    payment, _ = _card_page_of(client, stripe_tenant)
+
+    assert services.checkouts_reconcile(older_than=timedelta(0)) == 1
+
+    payment.refresh_from_db()
+    assert payment.state == State.CANCELLED
+    assert _processor(localstripe_server).fetch_session(session_id=payment.processor_session_id).status == "failed"  # fmt: skip
+
+
+def test_the_card_page_says_so_when_stripe_does_not_answer_and_takes_nothing(
+    client, stripe_tenant, localstripe_server
+):
+    from smartapp.demo import processes
+
+    payment, card_url = _card_page_of(client, stripe_tenant)
+    PaymentSettings.objects.filter(tenant=stripe_tenant).update(
+        processor_base_url=f"http://127.0.0.1:{processes.free_port()}"
+    )
+
+    page = client.get(card_url, follow=True)
+
+    text = page.content.decode()
+    assert page.status_code == 200 and "The card processor is not answering right now" in text
+    payment.refresh_from_db()
+    assert payment.state == State.NEW and not payment.charge_id
