@@ -66,8 +66,14 @@ def _refresh_grant(launch: Launch) -> None:
     )
 
 
-def _refresh_claimed(launch: Launch, refused: str = "") -> str:
-    launch.refresh_from_db()
+def _own_copy(launch: Launch) -> Launch:
+    """The launch read afresh. A page's parallel reads share one Launch object: a thread that
+    refreshed it in place while another writes it could save the old token back."""
+    return Launch.objects.select_related("tenant").get(pk=launch.pk)
+
+
+def _refresh_claimed(shared: Launch, refused: str = "") -> str:
+    launch = _own_copy(shared)
     renewed = launch.access_token != refused if refused else not _due(launch)
     if renewed:  # another process refreshed between our read and our claim
         row_leases.release(model=Launch, pk=launch.pk, field="refresh_claimed_until")
@@ -85,7 +91,9 @@ def _refresh_claimed(launch: Launch, refused: str = "") -> str:
     return launch.access_token
 
 
-def _wait_for_other_refresh(launch: Launch) -> str:
+def _wait_for_other_refresh(shared: Launch) -> str:
+    launch = _own_copy(shared)
+
     def renewed() -> bool:
         launch.refresh_from_db()
         return (
@@ -129,7 +137,15 @@ def launch_token_renew(*, launch: Launch, refused: str) -> str:
     if row_leases.claim(
         model=Launch, pk=launch.pk, field="refresh_claimed_until", seconds=CLAIM_SECONDS
     ):
-        return _refresh_claimed(launch, refused)
+        token = _refresh_claimed(launch, refused)
+    else:
+        token = _wait_for_renewal(launch, refused)
+    launch.access_token = token  # this request's other reads use it too
+    return token
+
+
+def _wait_for_renewal(shared: Launch, refused: str) -> str:
+    launch = _own_copy(shared)
 
     def renewed() -> bool:
         launch.refresh_from_db()
