@@ -6,7 +6,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from smartapp.sandbox.models import Appointment, Patient, Slot
-from tests.browser.conftest import SCREENSHOTS
+from tests.browser.conftest import SCREENSHOTS, patient_signs_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -29,22 +29,12 @@ def chicago(browser: Browser):
     context.close()
 
 
-def _sign_in(page: Page, live_server, tenant, patient: Patient) -> None:
-    page.goto(f"{live_server.url}/")
-    page.select_option("#id_tenant", tenant.slug)
-    page.click("#sign-in-patient")
-    page.select_option("select[name=user]", patient.fhir_id)
-    page.get_by_role("button", name="Sign in").click()
-    page.get_by_role("button", name="Allow").click()
-    expect(page.locator("#welcome")).to_be_visible()
-
-
 def test_a_patient_books_the_clinician_sees_it_and_the_patient_cancels(
     chicago: Page, live_server, tenant
 ):
     page = chicago
     patient = Patient.objects.filter(tenant_id=TENANT).order_by("fhir_id")[0]
-    _sign_in(page, live_server, tenant, patient)
+    patient_signs_in(page, live_server, tenant, patient.fhir_id)
 
     page.click("#nav-book")
     page.click("#search-slots")
@@ -95,7 +85,7 @@ def test_my_appointments_stack_into_lines_on_a_phone(browser: Browser, live_serv
     context = browser.new_context(viewport={"width": 390, "height": 844}, timezone_id=CLINIC_TZ)
     page = context.new_page()
     patient = Patient.objects.filter(tenant_id=TENANT).order_by("fhir_id")[0]
-    _sign_in(page, live_server, tenant, patient)
+    patient_signs_in(page, live_server, tenant, patient.fhir_id)
 
     page.click("#nav-appointments")
 

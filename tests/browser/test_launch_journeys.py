@@ -5,6 +5,7 @@ from playwright.sync_api import Page, expect
 
 from smartapp.audit.models import AuditEvent
 from smartapp.sandbox.models import Patient, Practitioner
+from tests.browser.conftest import patient_signs_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -35,14 +36,9 @@ def test_a_clinician_launches_from_the_ehr_and_sees_the_patient_in_the_iframe(
 
 def test_a_patient_signs_in_standalone_and_is_greeted_by_name(page: Page, live_server, tenant):
     patient = _first(Patient)
-    page.goto(f"{live_server.url}/")
-    page.select_option("#id_tenant", tenant.slug)
-    page.click("#sign-in-patient")
 
-    # The sandbox's own login and consent pages, as Millennium's would be.
-    page.select_option("select[name=user]", patient.fhir_id)
-    page.get_by_role("button", name="Sign in").click()
-    page.get_by_role("button", name="Allow").click()
+    # Through the sandbox's own login and consent pages, as Millennium's would be.
+    patient_signs_in(page, live_server, tenant, patient.fhir_id)
 
     given = patient.resource["name"][0]["given"][0]
     expect(page.locator("#welcome")).to_have_text(f"Welcome, {given}")
@@ -57,12 +53,7 @@ def test_a_patient_signs_out_and_the_back_button_shows_no_patient_data(
     from smartapp.sandbox.models import Grant
 
     patient = _first(Patient)
-    page.goto(f"{live_server.url}/")
-    page.select_option("#id_tenant", tenant.slug)
-    page.click("#sign-in-patient")
-    page.select_option("select[name=user]", patient.fhir_id)
-    page.get_by_role("button", name="Sign in").click()
-    page.get_by_role("button", name="Allow").click()
+    patient_signs_in(page, live_server, tenant, patient.fhir_id)
     expect(page.locator("#patient-name")).to_have_text(patient.display_name)
     page.click("#nav-appointments")
     expect(page.locator("#upcoming")).to_be_visible()

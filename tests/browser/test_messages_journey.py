@@ -6,7 +6,7 @@ from playwright.sync_api import Browser, Page, expect
 
 from smartapp.launch.models import Launch
 from smartapp.sandbox.models import Encounter, Patient, PortalMessage, Practitioner
-from tests.browser.conftest import SCREENSHOTS
+from tests.browser.conftest import SCREENSHOTS, patient_signs_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -21,16 +21,6 @@ def _shot(page: Page, name: str) -> None:
 
 def _first_patient() -> Patient:
     return Patient.objects.filter(tenant_id=TENANT).order_by("fhir_id")[0]
-
-
-def _sign_in(page: Page, live_server, tenant, patient: Patient) -> None:
-    page.goto(f"{live_server.url}/")
-    page.select_option("#id_tenant", tenant.slug)
-    page.click("#sign-in-patient")
-    page.select_option("select[name=user]", patient.fhir_id)
-    page.get_by_role("button", name="Sign in").click()
-    page.get_by_role("button", name="Allow").click()
-    expect(page.locator("#welcome")).to_be_visible()
 
 
 def _watch_dialogs(page: Page) -> list[str]:
@@ -60,7 +50,7 @@ def test_a_patient_reads_a_hostile_message_and_sends_one_to_their_care_team(
 ):
     patient = _first_patient()
     dialogs = _watch_dialogs(page)
-    _sign_in(page, live_server, tenant, patient)
+    patient_signs_in(page, live_server, tenant, patient.fhir_id)
     hostile = PortalMessage.objects.get(
         tenant_id=TENANT, patient_fhir_id=patient.fhir_id, content__contains="<script>"
     )
@@ -144,7 +134,7 @@ def test_the_pages_fit_an_ehr_side_panel_and_a_phone(browser: Browser, live_serv
     page = context.new_page()
     page.set_default_timeout(15_000)
     patient = _first_patient()
-    _sign_in(page, live_server, tenant, patient)
+    patient_signs_in(page, live_server, tenant, patient.fhir_id)
     launch = Launch.objects.get(persona="patient")
     message = PortalMessage.objects.filter(
         tenant_id=TENANT, patient_fhir_id=patient.fhir_id, priority="HIGH"
