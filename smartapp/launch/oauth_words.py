@@ -70,8 +70,7 @@ def token_error_page(
     status, title, explanation = (
         UNREACHABLE if error.unreachable else WORDS.get(error.error, WORDS["invalid_request"])
     )
-    said = f"{error.error} {error.description}".lower()
-    if "client_assertion" in said or "client-assertion" in (error.error_uri or "").lower():
+    if error.wants_assertion:
         explanation = WANTS_ASSERTION
     page = error_pages.LaunchError(
         explanation,

@@ -10,8 +10,8 @@ disagree the launch is refused: a patient never sees a clinician's screens.
 import logging
 from typing import Any
 
-from smartapp.fhir.references import BadReference, parse_reference
 from smartapp.launch import error_pages
+from smartapp.launch.users import claimed_user
 from smartapp.tenants.models import Persona
 from smartapp.tenants.scopes import scope_parse, scope_split
 
@@ -35,13 +35,8 @@ REFUSALS = {
 
 
 def _from_user(claims: dict[str, Any]) -> str | None:
-    value = claims.get("fhirUser") or claims.get("profile")
-    if not value:
-        return None
-    try:
-        return USER_TYPE_PERSONAS.get(parse_reference(str(value)).resource_type)
-    except BadReference:
-        return None
+    user = claimed_user(claims)
+    return USER_TYPE_PERSONAS.get(user.resource_type) if user else None
 
 
 def _from_scopes(granted: str, requested: list[str]) -> str | None:

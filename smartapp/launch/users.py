@@ -13,15 +13,25 @@ logger = logging.getLogger(__name__)
 USER_TYPES = {"Practitioner", "Patient", "RelatedPerson", "Person"}
 
 
-def _user_reference(
-    launch: Launch, claims: dict[str, Any], token: dict[str, Any]
-) -> Reference | None:
+def claimed_user(claims: dict[str, Any]) -> Reference | None:
+    """The user the id_token names (`fhirUser`, else `profile`), when it is a FHIR reference."""
     for value in (claims.get("fhirUser"), claims.get("profile")):
         if value:
             try:
                 return parse_reference(str(value))
             except BadReference:
-                logger.warning("launch %s: fhirUser is not a FHIR reference", launch.public_id)
+                continue
+    return None
+
+
+def _user_reference(
+    launch: Launch, claims: dict[str, Any], token: dict[str, Any]
+) -> Reference | None:
+    claimed = claimed_user(claims)
+    if claimed is not None:
+        return claimed
+    if claims.get("fhirUser") or claims.get("profile"):
+        logger.warning("launch %s: fhirUser is not a FHIR reference", launch.public_id)
     # Without openid, Millennium still names the practitioner in the token response's `user`.
     if launch.persona == Persona.PROVIDER and token.get("user"):
         return Reference("Practitioner", str(token["user"]))

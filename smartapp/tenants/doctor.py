@@ -165,16 +165,11 @@ def host_findings(tenant: Tenant, persona: str) -> Iterator[Finding]:
     yield from _client_findings(label, tenant, persona, config)
 
 
-def wants_assertion(error: TokenEndpointError) -> bool:
-    said = f"{error.error} {error.description} {error.error_uri}".lower()
-    return "client_assertion" in said or "client-assertion" in said
-
-
 def _token_error_text(error: TokenEndpointError, client: ClientRegistration) -> str:
     said = f" The server said: {error.staff_text()}." if error.error else ""
     if error.unreachable:
         return "the token endpoint did not answer; try again later or check the network." + said
-    if wants_assertion(error) and client.authentication != AuthMethod.KEY:
+    if error.wants_assertion and client.authentication != AuthMethod.KEY:
         return f"the server wants a signed client assertion (private_key_jwt), not a secret. {WANTS_KEY.format(jwks=jwks_url(client))}{said}"
     if error.error == "invalid_client" and client.authentication == AuthMethod.KEY:
         return f"the token endpoint said invalid_client: check the client id, and that the EHR has the app's JWKS URL ({jwks_url(client)}) and its current key (manage.py smart_keys list).{said}"

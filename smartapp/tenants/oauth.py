@@ -35,6 +35,12 @@ class TokenEndpointError(Exception):
     def unreachable(self) -> bool:
         return self.status == 0 or self.status >= 500
 
+    @property
+    def wants_assertion(self) -> bool:
+        """The server says it wants a signed client assertion (private_key_jwt)."""
+        said = f"{self.error} {self.description} {self.error_uri}".lower()
+        return "client_assertion" in said or "client-assertion" in said
+
     def staff_text(self) -> str:
         parts = [self.error, self.description, self.error_uri]
         return " ".join(part for part in parts if part)
