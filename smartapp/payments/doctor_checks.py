@@ -3,7 +3,7 @@
 from collections.abc import Iterator
 
 from smartapp.payments.models import PaymentSettings
-from smartapp.payments.processor import ProcessorError
+from smartapp.payments.processor import ProcessorError, processor_for
 from smartapp.payments.stripe_processor import StripeProcessor
 from smartapp.tenants.doctor import OK, PROBLEM, WARN, Finding
 from smartapp.tenants.models import Tenant
@@ -17,9 +17,9 @@ def processor_findings(tenant: Tenant) -> Iterator[Finding]:
     settings = PaymentSettings.objects.filter(tenant=tenant).first()
     if settings is None or settings.processor_kind != "stripe":
         return
-    stripe = StripeProcessor(
-        secret_key=settings.processor_api_key, api_base=settings.processor_base_url
-    )
+    stripe = processor_for(settings)
+    if not isinstance(stripe, StripeProcessor):
+        return
     try:
         stripe.keys_check()
     except ProcessorError as error:

@@ -110,20 +110,13 @@ def ops_refund(request: HttpRequest, payment_id: uuid.UUID) -> HttpResponse:
 @staff_member_required
 def ops_receipt(request: HttpRequest, payment_id: uuid.UUID) -> HttpResponse:
     """Staff send the receipt (again)."""
-    from smartapp.payments.claiming import payment_gateway
     from smartapp.payments.receipts import receipt_email
-    from smartapp.payments.services import payment_settings
 
     payment = get_object_or_404(Payment.objects.select_related("tenant"), public_id=payment_id)
     if payment.captured_at is None:
         messages.warning(request, "Nothing was paid yet, so there is no receipt.")
         return _back(payment)
-    said = receipt_email(
-        payment=payment,
-        gateway=payment_gateway(payment),
-        settings=payment_settings(tenant=payment.tenant),
-        again=True,
-    )
+    said = receipt_email(payment=payment, again=True)
     messages.info(request, f"Receipt: {said}.")
     return _back(payment)
 

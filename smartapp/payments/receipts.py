@@ -14,7 +14,7 @@ from django.utils import timezone
 from smartapp.clinical.visits import Visit, fill_visit_names, visit_from
 from smartapp.fhir import errors as fhir
 from smartapp.fhir.gateway import FhirGateway
-from smartapp.payments.models import Attempt, Payment, PaymentSettings
+from smartapp.payments.models import Attempt, Payment
 from smartapp.payments.words import Words, payment_words
 
 logger = logging.getLogger(__name__)
@@ -87,12 +87,16 @@ def receipt_text(receipt: Receipt) -> str:
     return "\n".join(lines) + "\n"
 
 
-def receipt_email(
-    *, payment: Payment, gateway: FhirGateway, settings: PaymentSettings, again: bool = False
-) -> str:
-    """Emails the receipt once (`again`: staff re-send); what happened, in words."""
+def receipt_email(*, payment: Payment, again: bool = False) -> str:
+    """Emails the receipt once (`again`: staff re-send), reading the record with the system
+    client; what happened, in words."""
+    from smartapp.payments.claiming import payment_gateway
+    from smartapp.payments.services import payment_settings
+
+    settings = payment_settings(tenant=payment.tenant)
     if not settings.receipt_from:
         return "this hospital sends no receipt emails"
+    gateway = payment_gateway(payment)
     address = _patient_email(gateway, payment.patient_id)
     if not address:
         return "the patient has no email address in the record"

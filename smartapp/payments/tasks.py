@@ -42,16 +42,11 @@ def payments_reconcile_checkouts() -> int:
 @shared_task(ignore_result=True)
 def receipt_send(payment_id: int) -> None:
     """Emails a captured payment's receipt, once."""
-    from smartapp.payments.claiming import payment_gateway
     from smartapp.payments.models import Payment
     from smartapp.payments.receipts import receipt_email
 
     payment = Payment.objects.select_related("tenant").get(pk=payment_id)
-    said = receipt_email(
-        payment=payment,
-        gateway=payment_gateway(payment),
-        settings=services.payment_settings(tenant=payment.tenant),
-    )
+    said = receipt_email(payment=payment)
     logger.info("payment %s receipt: %s", payment.posting_id, said)
 
 

@@ -14,9 +14,8 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from smartapp.payments.models import Actor, Attempt, Payment, PaymentSettings, ProcessorEvent
-from smartapp.payments.processor import ProcessorError
+from smartapp.payments.processor import ProcessorError, processor_for
 from smartapp.payments.services import checkout_settle
-from smartapp.payments.stripe_processor import StripeProcessor
 from smartapp.tenants.models import Tenant
 
 logger = logging.getLogger(__name__)
@@ -81,9 +80,7 @@ def _act(kind: str, payment: Payment | None, settings: PaymentSettings) -> str:
     if payment is None:
         return "no payment of ours"
     if kind.startswith("payment_intent.") and payment.processor_session_id:
-        processor = StripeProcessor(
-            secret_key=settings.processor_api_key, api_base=settings.processor_base_url
-        )
+        processor = processor_for(settings)
         try:
             checkout = processor.fetch_session(session_id=payment.processor_session_id)
         except ProcessorError as error:
