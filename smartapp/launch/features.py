@@ -6,6 +6,7 @@ A token response without `scope` granted what was asked (RFC 6749 §5.1).
 """
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 from smartapp.launch import error_pages
 from smartapp.launch.models import Launch
@@ -43,15 +44,19 @@ class Unavailable:
 
 def features_unavailable(*, launch: Launch) -> list[Unavailable]:
     """The launch's features whose scopes the EHR did not grant."""
-    if not launch.scope:
-        return []
-    granted = scope_split(launch.scope)
+    return list(_unavailable(launch.persona, launch.scope)) if launch.scope else []
+
+
+@lru_cache(maxsize=256)
+def _unavailable(persona: str, scope: str) -> tuple[Unavailable, ...]:
+    # A page asks several times (tabs, note, buttons); the answer depends on these two only.
+    granted = scope_split(scope)
     found = []
-    for feature in FEATURES.get(launch.persona, ()):
+    for feature in FEATURES.get(persona, ()):
         missing = scopes_missing(needed=feature.needs, granted=granted)
         if missing:
             found.append(Unavailable(feature, tuple(missing)))
-    return found
+    return tuple(found)
 
 
 def _listed(labels: list[str]) -> str:
