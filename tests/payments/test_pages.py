@@ -56,6 +56,16 @@ def _card_page(checkout_url: str, card: str) -> requests.Response:
     )
 
 
+def paid_by_card(client, tenant, encounter) -> Payment:
+    """The encounter's patient signs in and pays its balance at the sandbox processor."""
+    launch_id = _signed_in(client, tenant, encounter.patient)
+    page = _pay_page(client, launch_id, encounter.fhir_id)
+    sent = client.post(page.request["PATH_INFO"], {"quote": _quote(page.content.decode())})
+    back = urlsplit(_card_page(sent["Location"], CARD_OK).headers["Location"])
+    client.get(f"{back.path}?{back.query}")
+    return Payment.objects.get(encounter_id=encounter.fhir_id, method="card")
+
+
 def _start(client, tenant):
     encounter = registered_encounters(1)[0]
     launch_id = _signed_in(client, tenant, encounter.patient)

@@ -3,7 +3,6 @@ once where the hospital sends receipts and the patient has an email address; sta
 
 import html
 import json
-from urllib.parse import urlsplit
 
 import pytest
 from django.core import mail
@@ -11,17 +10,14 @@ from django.core.management import call_command
 
 from smartapp.payments.models import Payment, State
 from smartapp.payments.tasks import receipt_send
-from tests.payments.test_pages import CARD_OK, _card_page, _quote, _start
+from tests.payments.conftest import registered_encounters
+from tests.payments.test_pages import _quote, _start, paid_by_card
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def _paid(client, tenant) -> Payment:
-    encounter, launch_id, page = _start(client, tenant)
-    sent = client.post(page.request["PATH_INFO"], {"quote": _quote(page.content.decode())})
-    back = urlsplit(_card_page(sent["Location"], CARD_OK).headers["Location"])
-    client.get(f"{back.path}?{back.query}")
-    payment = Payment.objects.get()
+    payment = paid_by_card(client, tenant, registered_encounters(1)[0])
     assert payment.state in (State.CAPTURED, State.POSTED, State.AWAITING_ACCOUNT)
     return payment
 

@@ -5,7 +5,6 @@ we do not know; the command, the CSV, the staff page and the queue's banner."""
 import csv
 import io
 from decimal import Decimal
-from urllib.parse import urlsplit
 
 import pytest
 from django.core.management import call_command
@@ -23,18 +22,9 @@ from smartapp.payments.reconciliation import (
     reconciliation_for,
 )
 from tests.payments.conftest import desk_row, registered_encounters, step_until_final
-from tests.payments.test_pages import CARD_OK, _card_page, _quote, _signed_in
+from tests.payments.test_pages import CARD_OK, _card_page, paid_by_card
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def _card_payment(client, tenant, encounter) -> Payment:
-    launch_id = _signed_in(client, tenant, encounter.patient)
-    page = client.get(f"/l/{launch_id}/visits/{encounter.fhir_id}/pay/")
-    sent = client.post(page.request["PATH_INFO"], {"quote": _quote(page.content.decode())})
-    back = urlsplit(_card_page(sent["Location"], CARD_OK).headers["Location"])
-    client.get(f"{back.path}?{back.query}")
-    return Payment.objects.get(encounter_id=encounter.fhir_id, method="card")
 
 
 def _today(tenant):
@@ -47,7 +37,7 @@ def _verdicts(tenant) -> dict[str, str]:
 
 def test_a_clean_day_matches_every_charge_and_posting(client, tenant):
     first, second = registered_encounters(2)
-    card = step_until_final(_card_payment(client, tenant, first))
+    card = step_until_final(paid_by_card(client, tenant, first))
     cash = step_until_final(desk_row(tenant, second, "4.00"))
     assert card.state == cash.state == State.POSTED
 
@@ -59,10 +49,10 @@ def test_a_clean_day_matches_every_charge_and_posting(client, tenant):
 
 def test_the_exceptions_are_named_with_why(client, tenant):
     first, second, third = registered_encounters(3)
-    waiting = _card_payment(client, tenant, first)  # captured, never stepped: not posted
-    differs = step_until_final(_card_payment(client, tenant, second))
+    waiting = paid_by_card(client, tenant, first)  # captured, never stepped: not posted
+    differs = step_until_final(paid_by_card(client, tenant, second))
     Payment.objects.filter(pk=differs.pk).update(amount=differs.amount + Decimal("1.00"))
-    refunded = step_until_final(_card_payment(client, tenant, third))
+    refunded = step_until_final(paid_by_card(client, tenant, third))
     stripe_like = processor_for(PaymentSettings.objects.get(tenant=tenant))
     stripe_like.refund(charge_id=refunded.charge_id, idempotency_key="after-posting")
     stranger = stripe_like.create_checkout(amount=Decimal("9.00"), reference="NOT-OURS", return_url="https://x/", cancel_url="https://x/")  # fmt: skip
@@ -81,8 +71,8 @@ def test_the_command_writes_one_csv_row_a_payment_keeps_the_run_and_the_queue_sa
     client, tenant, tmp_path, django_user_model
 ):
     first, second = registered_encounters(2)
-    step_until_final(_card_payment(client, tenant, first))
-    waiting = _card_payment(client, tenant, second)
+    step_until_final(paid_by_card(client, tenant, first))
+    waiting = paid_by_card(client, tenant, second)
 
     with pytest.raises(SystemExit) as exit_info:
         call_command(

@@ -37,6 +37,15 @@ def _browser_sets_up(localstripe: str, setup_secret: str, number: str) -> str:
     return setup_id
 
 
+def card_page_of(client, tenant) -> tuple[Payment, str]:
+    """A patient's pay form sent: their payment and its card page (Stripe Elements)."""
+    encounter = registered_encounters(1)[0]
+    launch_id = _signed_in(client, tenant, encounter.patient)
+    page = client.get(f"/l/{launch_id}/visits/{encounter.fhir_id}/pay/")
+    card_url = client.post(page.request["PATH_INFO"], {"quote": _quote(page.content.decode())})["Location"]  # fmt: skip
+    return Payment.objects.get(), card_url
+
+
 def _processor(localstripe: str) -> StripeProcessor:
     return StripeProcessor(secret_key="sk_test_smartapp", api_base=localstripe)
 
@@ -254,13 +263,9 @@ def test_a_payment_whose_confirmation_answer_was_lost_is_settled_by_the_reconcil
 
     from smartapp.payments import services
 
-    encounter = registered_encounters(1)[0]
-    launch_id = _signed_in(client, stripe_tenant, encounter.patient)
-    page = client.get(f"/l/{launch_id}/visits/{encounter.fhir_id}/pay/")
-    card_url = client.post(page.request["PATH_INFO"], {"quote": _quote(page.content.decode())})["Location"]  # fmt: skip
+    payment, card_url = card_page_of(client, stripe_tenant)
     secret = re.search(r'data-setup-secret="([^"]+)"', client.get(card_url).content.decode())
     assert secret
-    payment = Payment.objects.get()
     setup = _browser_sets_up(localstripe_server, secret[1], CARD_OK)
     _processor(localstripe_server).pay_with_setup(
         session_id=payment.processor_session_id, setup_intent_id=setup, reference=payment.posting_id
@@ -274,14 +279,6 @@ def test_a_payment_whose_confirmation_answer_was_lost_is_settled_by_the_reconcil
     assert len(ledger(live_server, payment.posting_id)) == 1
 
 
-def _card_page_of(client, tenant) -> tuple[Payment, str]:
-    encounter = registered_encounters(1)[0]
-    launch_id = _signed_in(client, tenant, encounter.patient)
-    page = client.get(f"/l/{launch_id}/visits/{encounter.fhir_id}/pay/")
-    card_url = client.post(page.request["PATH_INFO"], {"quote": _quote(page.content.decode())})["Location"]  # fmt: skip
-    return Payment.objects.get(), card_url
-
-
 def test_an_abandoned_checkout_is_cancelled_at_stripe_too(
     client, stripe_tenant, localstripe_server
 ):
@@ -289,7 +286,7 @@ def test_an_abandoned_checkout_is_cancelled_at_stripe_too(
 
     from smartapp.payments import services
 
-    payment, _ = _card_page_of(client, stripe_tenant)
+    payment, _ = card_page_of(client, stripe_tenant)
 
     assert services.checkouts_reconcile(older_than=timedelta(0)) == 1
 
@@ -303,7 +300,7 @@ def test_the_card_page_says_so_when_stripe_does_not_answer_and_takes_nothing(
 ):
     from smartapp.demo import processes
 
-    payment, card_url = _card_page_of(client, stripe_tenant)
+    payment, card_url = card_page_of(client, stripe_tenant)
     PaymentSettings.objects.filter(tenant=stripe_tenant).update(
         processor_base_url=f"http://127.0.0.1:{processes.free_port()}"
     )

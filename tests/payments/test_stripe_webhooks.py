@@ -13,9 +13,7 @@ import requests
 
 from smartapp.lib import row_leases
 from smartapp.payments.models import Payment, ProcessorEvent, State, Transition
-from tests.payments.conftest import registered_encounters
-from tests.payments.test_pages import _quote, _signed_in
-from tests.payments.test_stripe import CARD_OK, _browser_sets_up
+from tests.payments.test_stripe import CARD_OK, _browser_sets_up, card_page_of
 
 pytestmark = pytest.mark.django_db(transaction=True)
 SECRET = "whsec_smartapp"
@@ -49,12 +47,7 @@ def _event(event_id: str, kind: str, payment: Payment) -> dict:
 
 
 def _paid(client, tenant, localstripe: str) -> Payment:
-    encounter = registered_encounters(1)[0]
-    launch_id = _signed_in(client, tenant, encounter.patient)
-    page = client.get(f"/l/{launch_id}/visits/{encounter.fhir_id}/pay/")
-    card_url = client.post(page.request["PATH_INFO"], {"quote": _quote(page.content.decode())})[
-        "Location"
-    ]
+    _, card_url = card_page_of(client, tenant)
     secret = re.search(r'data-setup-secret="([^"]+)"', client.get(card_url).content.decode())
     assert secret
     client.post(card_url, {"setup_intent": _browser_sets_up(localstripe, secret[1], CARD_OK)})
