@@ -73,6 +73,16 @@ def install(handler: Handler) -> FakeSession:
     return fake
 
 
+# The modules that call the app's outbound session; each imported `session` by name.
+SESSION_USERS = ("fhir.gateway", "fhir.messages_api", "tenants.oauth", "tenants.discovery")
+
+
+def fake_in_every_thread(monkeypatch: Any, fake: FakeSession) -> None:
+    """`install` is per thread; a page's parallel reads run in threads: give them the fake too."""
+    for module in SESSION_USERS:
+        monkeypatch.setattr(f"smartapp.{module}.session", lambda: fake)
+
+
 def uninstall() -> None:
     if hasattr(http._local, "session"):
         del http._local.session

@@ -19,7 +19,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from smartapp.launch.models import Launch
-from tests.fakehttp import AUTH, PATIENT_BASE, authorize_params, example, fake_launch, install
+from tests.fakehttp import (
+    AUTH,
+    PATIENT_BASE,
+    authorize_params,
+    example,
+    fake_in_every_thread,
+    fake_launch,
+    install,
+)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 MESSAGES = "https://api.example.org/t1"
@@ -117,8 +125,7 @@ def personas(fake_ehr, fake_tenant, monkeypatch):
 
     fake = install(answer)
     fake_ehr.session = fake
-    for module in ("fhir.gateway", "fhir.messages_api", "tenants.oauth", "tenants.discovery"):
-        monkeypatch.setattr(f"smartapp.{module}.session", lambda: fake)  # every thread
+    fake_in_every_thread(monkeypatch, fake)
     fake_tenant.messages_api_base = MESSAGES
     fake_tenant.messages_token_endpoint = f"{AUTH}/hosts/fhir/token"
     fake_tenant.save()

@@ -17,6 +17,7 @@ from tests.fakehttp import (
     BASE,
     PATIENT_BASE,
     example,
+    fake_in_every_thread,
     fake_launch,
     fake_patient_sign_in,
     install,
@@ -78,8 +79,7 @@ def failing(fake_ehr, fake_tenant, monkeypatch):
     scripted = Failing(fake_ehr)
     fake = install(scripted)
     fake_ehr.session = fake
-    for module in ("fhir.gateway", "fhir.messages_api", "tenants.oauth", "tenants.discovery"):
-        monkeypatch.setattr(f"smartapp.{module}.session", lambda: fake)
+    fake_in_every_thread(monkeypatch, fake)
     fake_tenant.messages_api_base = MESSAGES
     fake_tenant.messages_token_endpoint = f"{AUTH}/hosts/fhir/token"
     fake_tenant.save()

@@ -6,7 +6,7 @@ import threading
 import pytest
 
 from smartapp.launch.models import Launch
-from tests.fakehttp import BASE, example, fake_launch
+from tests.fakehttp import BASE, example, fake_in_every_thread, fake_launch
 
 pytestmark = pytest.mark.django_db(transaction=True)
 UNAUTHORIZED = {"resourceType": "OperationOutcome", "issue": [{"severity": "error", "code": "login"}]}  # fmt: skip
@@ -33,8 +33,7 @@ class RevokedFirstToken:
 @pytest.fixture(autouse=True)
 def _every_thread_uses_the_fake(fake_ehr, monkeypatch):
     """A page's parallel reads run in threads; the fake session is per thread."""
-    for module in ("fhir.gateway", "tenants.oauth", "tenants.discovery"):
-        monkeypatch.setattr(f"smartapp.{module}.session", lambda: fake_ehr.session)
+    fake_in_every_thread(monkeypatch, fake_ehr.session)
 
 
 def _launched(client, fake_ehr) -> str:
