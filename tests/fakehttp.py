@@ -83,6 +83,22 @@ def fake_in_every_thread(monkeypatch: Any, fake: FakeSession) -> None:
         monkeypatch.setattr(f"smartapp.{module}.session", lambda: fake)
 
 
+def answer_lost_once(method_wanted: str, path_part: str, lost: list[int]) -> Handler:
+    """Forwards every request to the real server; the first `method_wanted` to a URL holding
+    `path_part` is applied there and its answer lost (its status is appended to `lost`)."""
+    ours = ("query", "params", "timeout", "what")  # the app session's own keywords
+
+    def forward(method: str, url: str, kwargs: dict[str, Any]) -> Any:
+        sent = {k: v for k, v in kwargs.items() if k not in ours}
+        real = requests.request(method, url, params=kwargs["query"], timeout=10, **sent)
+        if method == method_wanted and path_part in url and not lost:
+            lost.append(real.status_code)
+            return requests.ReadTimeout("read timed out (answer lost after the write)")
+        return real.status_code, real.json() if real.content else None, dict(real.headers)
+
+    return forward
+
+
 def uninstall() -> None:
     if hasattr(http._local, "session"):
         del http._local.session

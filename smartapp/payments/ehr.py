@@ -79,34 +79,55 @@ def _method_extensions(payment: Payment) -> list[dict[str, Any]]:
     return found
 
 
-def financial_transaction(
-    *, payment: Payment, account_id: str, settings: PaymentSettings
-) -> dict[str, Any]:
-    """The POST /Basic body (as r4_financialtransaction_create_request_*.json)."""
-    payment_type = {
-        "coding": [
-            {"code": "payment", "system": "http://terminology.hl7.org/CodeSystem/payment-type"}
-        ]
+def _type(code: str) -> dict[str, Any]:
+    concept = {
+        "coding": [{"code": code, "system": "http://terminology.hl7.org/CodeSystem/payment-type"}]
     }
-    allocation = _ext(
+    return _ext("financial-transaction-type", valueCodeableConcept=concept)
+
+
+def _allocation(account_id: str, amount: Decimal) -> dict[str, Any]:
+    return _ext(
         "financial-transaction-allocation",
         extension=[
             {"url": "target", "valueReference": {"reference": f"Account/{account_id}"}},
-            {"url": "amount", "valueMoney": _money(payment.amount)},
+            {"url": "amount", "valueMoney": _money(amount)},
         ],
     )
+
+
+def _body(identifier: str, extensions: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "resourceType": "Basic",
+        "code": {"coding": [{"code": "FinancialTransaction"}]},
+        "identifier": [{"value": identifier, "use": "usual"}],
+        "extension": extensions,
+    }
+
+
+def financial_transaction(
+    *, payment: Payment, account_id: str, settings: PaymentSettings
+) -> dict[str, Any]:
+    """The POST /Basic body (as r4_financialtransaction_create_request_*.json): a payment, or for
+    a refund the reversing adjustment (as r4_financialtransaction_create_request_adjustment.json:
+    type, allocation, the refund alias and amount; no method)."""
+    if payment.is_reversal:
+        return _body(
+            payment.posting_id,
+            [
+                _type("adjustment"),
+                _allocation(account_id, payment.amount),
+                _ext("financial-transaction-alias", valueString=settings.refund_alias),
+                _ext("financial-transaction-amount", valueMoney=_money(payment.amount)),
+            ],
+        )
     extensions = [
-        _ext("financial-transaction-type", valueCodeableConcept=payment_type),
+        _type("payment"),
         *_method_extensions(payment),
         _ext("financial-transaction-amount", valueMoney=_money(payment.amount)),
-        allocation,
+        _allocation(account_id, payment.amount),
         _ext("financial-transaction-alias", valueString=settings.alias_for(payment.method)),
     ]
     if settings.location:
         extensions.append(_ext("financial-transaction-location", valueString=settings.location))
-    return {
-        "resourceType": "Basic",
-        "code": {"coding": [{"code": "FinancialTransaction"}]},
-        "identifier": [{"value": payment.posting_id, "use": "usual"}],
-        "extension": extensions,
-    }
+    return _body(payment.posting_id, extensions)

@@ -6,9 +6,10 @@ expect the Account to have then; only one worker posts to a visit's Account at a
 lock), so nothing of ours moves the balance between that read and the POST. (2) A clear 201 is
 proof it landed; a clear 4xx is proof it did not. (3) Any other ending (timeout, 5xx, a dropped
 connection, a killed worker) leaves the attempt unresolved, and nothing is sent for that payment
-until a fresh read of the balance decides: it dropped by exactly the amount (after taking off what
-our own later postings to the Account took) means it landed; it did not move means it did not
-land and may be posted again; anything else goes to staff. (4) While any of our writes to an
+until a fresh read of the balance decides: it moved by exactly the write's effect (a payment
+lowers the balance by its amount, a refund's reversing adjustment raises it), after taking off
+what our own later postings to the Account moved, means it landed; it did not move means it did
+not land and may be posted again; anything else goes to staff. (4) While any of our writes to an
 Account is in doubt, no other payment is posted to it, so the next verdict reads clean evidence.
 """
 
@@ -16,7 +17,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from django.db import transaction
-from django.db.models import Sum
+from django.db.models import Case, F, Sum, When
 from django.utils import timezone
 
 from smartapp.payments.claiming import Job
@@ -46,7 +47,11 @@ def others_in_doubt(job: Job, account_id: str) -> bool:
 
 
 def _ours_since(job: Job, attempt: Attempt) -> Decimal:
-    """What our other payments put on this Account after `attempt` took its balance."""
+    """How our other postings to this Account moved its balance after `attempt` took it."""
+    effect = Case(
+        When(payment__reverses__isnull=False, then=F("payment__amount")),
+        default=-F("payment__amount"),
+    )
     total = (
         Attempt.objects.filter(
             payment__tenant=job.payment.tenant,
@@ -56,25 +61,25 @@ def _ours_since(job: Job, attempt: Attempt) -> Decimal:
             id__gt=attempt.id,
         )
         .exclude(payment=job.payment)
-        .aggregate(total=Sum("payment__amount"))["total"]
+        .aggregate(total=Sum(effect))["total"]
     )
     return total or Decimal("0.00")
 
 
 def verdict_for(job: Job, attempt: Attempt, now: AccountBalance) -> Verdict:
     """Did the write in doubt land? Decided by the balance, never by hope."""
-    amount = job.payment.amount
+    effect = job.payment.balance_effect
     if attempt.balance_before is None or now.balance is None:
-        drop = None
+        moved = None
     else:
-        drop = attempt.balance_before - now.balance - _ours_since(job, attempt)
+        moved = now.balance - attempt.balance_before - _ours_since(job, attempt)
     note = (
         f"balance before {attempt.balance_before}, now {now.balance}; "
-        f"dropped by {drop} (amount {amount}, our other postings since excluded)"
+        f"moved by {moved} (this write: {effect:+}, our other postings since excluded)"
     )
-    if drop == amount:
+    if moved == effect:
         return Verdict(Attempt.Result.LANDED, note)
-    if drop == 0:
+    if moved == 0:
         return Verdict(Attempt.Result.NOT_LANDED, note)
     return Verdict(Attempt.Result.ERROR, note)
 

@@ -159,6 +159,30 @@ class DeskPaymentForm(forms.Form):
         return data
 
 
+class RefundForm(forms.Form):
+    """Staff refund (part of) a posted payment: how much, and why (both required)."""
+
+    key = forms.CharField(widget=forms.HiddenInput, max_length=64)
+    amount = forms.CharField(max_length=30, label="Amount to refund (USD)")
+    reason = forms.CharField(max_length=500, label="Reason (kept with the refund)")
+
+    def __init__(self, *args: Any, left: Decimal, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.left = left
+        self.fields["amount"].widget.attrs.update({"inputmode": "decimal", "autocomplete": "off"})
+
+    def clean_amount(self) -> Decimal:
+        try:
+            amount = parse_amount(
+                self.cleaned_data.get("amount", ""), low=Decimal("0.01"), high=Decimal("1000000")
+            )
+        except BadAmount as error:
+            raise forms.ValidationError(str(error)) from None
+        if amount > self.left:
+            raise forms.ValidationError(f"At most ${self.left:,.2f} is left to refund.")
+        return amount
+
+
 class ResolveForm(forms.Form):
     note = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), max_length=2000)
     outcome = forms.ChoiceField(

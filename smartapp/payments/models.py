@@ -64,6 +64,7 @@ class AmountSource(models.TextChoices):
     ESTIMATE = "estimate", "the visit's estimated responsibility"
     ENTERED = "entered", "entered by the patient"
     DESK = "desk", "taken at the desk"
+    REFUND = "refund", "a refund of an earlier payment"
 
 
 class PaymentSettings(models.Model):
@@ -74,6 +75,8 @@ class PaymentSettings(models.Model):
     card_alias = models.CharField(max_length=40, default="0111")
     cash_alias = models.CharField(max_length=40, default="0111")
     check_alias = models.CharField(max_length=40, default="0111")
+    # The adjustment alias that reverses a payment (Cerner's adjustment example uses 3100).
+    refund_alias = models.CharField(max_length=40, default="3100")
     location = models.CharField(
         max_length=40, blank=True, help_text="financial-transaction-location"
     )
@@ -119,6 +122,13 @@ class Payment(models.Model):
     amount_source = models.CharField(max_length=20, choices=AmountSource.choices)
     method = models.CharField(max_length=10, choices=Method.choices, default=Method.CARD)
     taken_by = models.CharField(max_length=200, blank=True)  # fhirUser of desk staff
+    # A refund of a posted payment is its own row: refunded at the processor, then posted to
+    # Millennium as a reversing adjustment through the same outbox and evidence.
+    reverses = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="reversals"
+    )
+    refund_reason = models.CharField(max_length=500, blank=True)
+    refund_id = models.CharField(max_length=100, blank=True)  # the processor's refund
     state = models.CharField(max_length=20, choices=State.choices, default=State.NEW)
     message = models.TextField(blank=True)  # the latest explanation, for staff
     # Card processor (card numbers never come here: only what the processor tells us).
@@ -159,6 +169,16 @@ class Payment(models.Model):
     @property
     def by_card(self) -> bool:
         return self.method == Method.CARD
+
+    @property
+    def is_reversal(self) -> bool:
+        return self.reverses_id is not None
+
+    @property
+    def balance_effect(self) -> Decimal:
+        """How posting it moves the Account's balance: a payment lowers it, a reversal raises it
+        (the refund alias is a debit adjustment: the money given back is owed again)."""
+        return self.amount if self.is_reversal else -self.amount
 
 
 class AttemptQuerySet(models.QuerySet["Attempt"]):

@@ -9,10 +9,10 @@ from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
-from smartapp.payments import selectors, staff
-from smartapp.payments.forms import OpsFilterForm, ResolveForm
+from smartapp.payments import refunds, selectors, staff
+from smartapp.payments.forms import DeskPaymentForm, OpsFilterForm, RefundForm, ResolveForm
 from smartapp.payments.models import Payment, State
-from smartapp.payments.transitions import next_steps
+from smartapp.payments.transitions import REFUNDABLE, next_steps
 
 
 def _back(payment: Payment) -> HttpResponseRedirect:
@@ -48,15 +48,69 @@ def ops_list(request: HttpRequest) -> HttpResponse:
 @require_GET
 @staff_member_required
 def ops_detail(request: HttpRequest, payment_id: uuid.UUID) -> HttpResponse:
-    payment = get_object_or_404(Payment.objects.select_related("tenant"), public_id=payment_id)
+    payment = get_object_or_404(
+        Payment.objects.select_related("tenant", "reverses"), public_id=payment_id
+    )
+    return _detail(request, payment, refund_form=None)
+
+
+def _detail(request: HttpRequest, payment: Payment, refund_form: RefundForm | None) -> HttpResponse:
+    left = refunds.refundable_left(payment=payment)
+    if refund_form is None:
+        refund_form = RefundForm(
+            initial={"key": DeskPaymentForm.new_key(), "amount": left}, left=left
+        )
     context = {
         "payment": payment,
         "attempts": payment.attempts.all(),
         "transitions": payment.transitions.all(),
         "next_steps": next_steps(payment.state),
         "resolve": ResolveForm(),
+        "reversals": payment.reversals.order_by("created_at"),
+        "refund_left": left,
+        "refund_form": refund_form,
+        "refund_posted": payment.state == State.POSTED and not payment.is_reversal and left > 0,
+        "refund_unposted": payment.state in REFUNDABLE and bool(payment.charge_id),
     }
-    return render(request, "payments/ops_detail.html", context)
+    status = 400 if refund_form.is_bound and refund_form.errors else 200
+    return render(request, "payments/ops_detail.html", context, status=status)
+
+
+@require_POST
+@staff_member_required
+def ops_refund_posted(request: HttpRequest, payment_id: uuid.UUID) -> HttpResponse:
+    """Staff refund (part of) a posted payment: the money back, then its reversal posted."""
+    payment = get_object_or_404(Payment.objects.select_related("tenant"), public_id=payment_id)
+    form = RefundForm(request.POST, left=refunds.refundable_left(payment=payment))
+    if not form.is_valid():
+        return _detail(request, payment, refund_form=form)
+    ask = refunds.RefundAsk(
+        payment=payment,
+        amount=form.cleaned_data["amount"],
+        reason=form.cleaned_data["reason"],
+        by=_who(request),
+        request_key=form.cleaned_data["key"],
+    )
+    try:
+        refund = refunds.posted_refund_start(ask=ask)
+    except refunds.RefundRefused as refused:
+        messages.warning(request, str(refused))
+        return _back(payment)
+    messages.info(request, refund.message)
+    return _back(refund)
+
+
+@require_POST
+@staff_member_required
+def ops_refund_again(request: HttpRequest, payment_id: uuid.UUID) -> HttpResponse:
+    """Asks the processor again for a refund it never answered (the same key: never twice)."""
+    refund = get_object_or_404(Payment, public_id=payment_id, reverses__isnull=False)
+    if refund.state != State.NEW:
+        messages.warning(request, "This refund is past the processor already.")
+        return _back(refund)
+    refund = refunds.refund_at_processor(refund=refund, by=_who(request))
+    messages.info(request, refund.message)
+    return _back(refund)
 
 
 @require_POST

@@ -114,7 +114,7 @@ def _in_turn(first: Job, rest: list[Job]) -> StepReport:
         if not problem and state != State.POSTED:
             return StepReport(results, tuple(queue))  # the rest wait for a fresh read
         if state == State.POSTED and balance is not None:
-            balance -= job.payment.amount
+            balance += job.payment.balance_effect
         if queue and time.monotonic() > deadline:
             return StepReport(results, tuple(queue), come_back=True)
     return StepReport(results)

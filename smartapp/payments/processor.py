@@ -79,7 +79,17 @@ class Processor(Protocol):
 
     def find_by_reference(self, *, reference: str) -> Checkout | None: ...
 
-    def refund(self, *, charge_id: str, idempotency_key: str) -> Refund: ...
+    def refund(
+        self,
+        *,
+        charge_id: str,
+        idempotency_key: str,
+        amount: Decimal | None = None,
+        reference: str = "",
+    ) -> Refund:
+        """Refunds `amount` of the charge (None: all that is left); the same key never refunds
+        twice, nor does the same `reference` (our refund's posting identifier)."""
+        ...
 
     def charges_between(self, *, start: datetime, end: datetime) -> list[ProcessorCharge]:
         """Every charge the processor made in [start, end)."""
@@ -180,12 +190,19 @@ class SandboxProcessor:
             return None
         return _checkout(self._data(response))
 
-    def refund(self, *, charge_id: str, idempotency_key: str) -> Refund:
-        """Refunds what is left of the charge; the same key never refunds twice."""
+    def refund(
+        self,
+        *,
+        charge_id: str,
+        idempotency_key: str,
+        amount: Decimal | None = None,
+        reference: str = "",
+    ) -> Refund:
+        """The sandbox processor keeps idempotency keys for ever: the key alone is enough."""
         response = self._call(
             "POST",
             f"/v1/charges/{charge_id}/refund",
-            body={},
+            body={} if amount is None else {"amount": f"{amount:.2f}"},
             headers={"Idempotency-Key": idempotency_key},
         )
         data = self._data(response)

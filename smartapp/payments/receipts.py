@@ -14,8 +14,8 @@ from django.utils import timezone
 from smartapp.clinical.visits import Visit, fill_visit_names, visit_from
 from smartapp.fhir import errors as fhir
 from smartapp.fhir.gateway import FhirGateway
-from smartapp.payments.models import Attempt, Payment
-from smartapp.payments.words import Words, payment_words
+from smartapp.payments.models import Attempt, Payment, State
+from smartapp.payments.words import Words, payment_words, refund_words
 
 logger = logging.getLogger(__name__)
 
@@ -31,6 +31,22 @@ class Receipt:
     paid_by: str
     reference: str
     words: Words
+    refunds: list["RefundLine"]
+
+
+@dataclass(frozen=True)
+class RefundLine:
+    amount: Decimal
+    at: datetime
+    words: Words
+
+
+def refund_lines(payment: Payment) -> list[RefundLine]:
+    """The payment's refunds that moved or are moving money (a refused one moved nothing)."""
+    return [
+        RefundLine(r.amount, r.captured_at or r.created_at, refund_words(r))
+        for r in payment.reversals.exclude(state=State.CANCELLED).order_by("created_at")
+    ]
 
 
 def _paid_by(payment: Payment) -> str:
@@ -62,6 +78,7 @@ def receipt_for(*, payment: Payment, gateway: FhirGateway) -> Receipt:
         paid_by=_paid_by(payment),
         reference=payment.posting_id,
         words=payment_words(payment),
+        refunds=refund_lines(payment),
     )
 
 
@@ -83,6 +100,10 @@ def receipt_text(receipt: Receipt) -> str:
         + (f", with {visit.attending}" if visit and visit.attending else ""),
         f"Reference: {receipt.reference}",
         f"Status: {receipt.words.headline}. {receipt.words.detail}",
+        *(
+            f"Refund {_when(line.at, receipt.zone)}: ${line.amount:,.2f}. {line.words.detail}"
+            for line in receipt.refunds
+        ),
     ]
     return "\n".join(lines) + "\n"
 

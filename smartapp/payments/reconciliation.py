@@ -78,7 +78,24 @@ def _processor_charges(
         return [], f"The card processor's list of charges could not be read: {error.message}"
 
 
+def _reversed_in_millennium(payment: Payment) -> Decimal:
+    return sum(
+        (r.amount for r in payment.reversals.all() if r.state == State.POSTED), Decimal("0.00")
+    )
+
+
+def _refund_verdict(refund: Payment) -> tuple[str, str]:
+    """A refund's own row: the money went back; its reversal is posted, or not yet."""
+    if refund.state == State.POSTED:
+        return MATCHED, ""
+    if refund.state == State.CANCELLED:
+        return MATCHED, "refund refused by the processor: nothing moved"
+    return NOT_POSTED, f"refund {refund.get_state_display()}: {refund.message}"[:300]
+
+
 def _verdict(payment: Payment, charge: ProcessorCharge | None) -> tuple[str, str]:
+    if payment.is_reversal:
+        return _refund_verdict(payment)
     posted = payment.state == State.POSTED
     if payment.by_card and charge is None and posted:
         return POSTED_UNCAPTURED, "posted, but the processor has no such charge that day"
@@ -86,8 +103,12 @@ def _verdict(payment: Payment, charge: ProcessorCharge | None) -> tuple[str, str
         return POSTED_UNCAPTURED, "posted without a recorded capture"
     if charge is not None and charge.amount != payment.amount:
         return AMOUNTS_DIFFER, f"processor {charge.amount}, ours {payment.amount}"
-    if charge is not None and charge.refunded > 0 and payment.posted_at is not None:
-        return REFUND_NOT_REVERSED, f"{charge.refunded} refunded at the processor after posting"
+    reversed_ = _reversed_in_millennium(payment) if payment.posted_at is not None else None
+    if charge is not None and reversed_ is not None and charge.refunded != reversed_:
+        return (
+            REFUND_NOT_REVERSED,
+            f"{charge.refunded} refunded at the processor, {reversed_} reversed in Millennium",
+        )
     if not posted and payment.state not in (State.REFUNDED, State.CANCELLED):
         return NOT_POSTED, f"{payment.get_state_display()}: {payment.message}"[:300]
     return MATCHED, ""
@@ -115,9 +136,11 @@ def reconciliation_for(*, tenant: Tenant, day: date) -> Reconciliation:
     that_day = Q(captured_at__gte=start, captured_at__lt=end) | Q(
         posted_at__gte=start, posted_at__lt=end
     )
-    payments = Payment.objects.filter(Q(charge_id__in=list(by_id)) | that_day, tenant=tenant)
+    payments = Payment.objects.filter(
+        Q(charge_id__in=list(by_id)) | that_day, tenant=tenant
+    ).prefetch_related("reversals")
     rows = [_row(p, by_id.get(p.charge_id)) for p in payments.order_by("captured_at", "id")]
-    known = {p.charge_id for p in payments}
+    known = {p.charge_id for p in payments if p.charge_id}
     rows += [
         ReconciliationRow(UNKNOWN_CHARGE, "", "card", None, c.amount, c.refunded, "", c.charge_id)
         for c in charges

@@ -14,7 +14,10 @@ AGES = {"1h": timedelta(hours=1), "1d": timedelta(days=1), "7d": timedelta(days=
 
 
 def payments_for_launch(*, launch: Launch) -> QuerySet[Payment]:
-    return Payment.objects.filter(tenant=launch.tenant, patient_id=launch.patient_id)
+    """The patient's payments (a refund shows on the payment it gives back, not as its own)."""
+    return Payment.objects.filter(
+        tenant=launch.tenant, patient_id=launch.patient_id, reverses__isnull=True
+    )
 
 
 def payment_for_launch(*, launch: Launch, public_id: uuid.UUID) -> Payment:

@@ -94,7 +94,9 @@ def payment_start(*, new: NewPayment) -> Payment:
         return _same_form(new.request_key, launch, new.encounter_id)
 
 
-def _record(payment: Payment, result: str, text: str, status: int | None = None) -> None:
+def processor_attempt_record(
+    payment: Payment, result: str, text: str, status: int | None = None
+) -> None:
     Attempt.objects.create(
         payment=payment,
         kind=Attempt.Kind.PROCESSOR,
@@ -134,7 +136,7 @@ def _matches(payment: Payment, checkout: Checkout) -> bool:
 def checkout_settle(*, payment: Payment, checkout: Checkout, actor: Actor) -> Payment:
     """Applies what the processor says about the session (the only source we trust)."""
     if not _matches(payment, checkout):
-        _record(
+        processor_attempt_record(
             payment, Attempt.Result.ERROR, f"session {checkout.session_id} is not this payment's"
         )
         return payment
@@ -168,7 +170,9 @@ def _capture(payment: Payment, checkout: Checkout, actor: Actor) -> None:
             message="Card payment captured.",
         )
         if captured:
-            _record(payment, Attempt.Result.OK, f"captured, charge {checkout.charge_id}", 200)
+            processor_attempt_record(
+                payment, Attempt.Result.OK, f"captured, charge {checkout.charge_id}", 200
+            )
             enqueue_soon(payment)
             receipt_soon(payment)
 
@@ -193,7 +197,7 @@ def card_confirm(*, payment: Payment, stripe: StripeProcessor, setup_intent_id: 
                 "Stripe did not answer the card confirmation: the webhook or the checkout "
                 "reconciliation settles it, and a retry cannot charge twice."
             )
-            _record(payment, Attempt.Result.UNKNOWN, text)
+            processor_attempt_record(payment, Attempt.Result.UNKNOWN, text)
         raise
     return checkout_settle(payment=payment, checkout=checkout, actor=Actor.PROCESSOR)
 
@@ -225,7 +229,10 @@ def checkouts_reconcile(*, older_than: timedelta | None = None) -> int:
     default = timedelta(seconds=settings.PAYMENT_CHECKOUT_RECONCILE_SECONDS)
     age = default if older_than is None else older_than  # timedelta(0) is falsy but meant
     stale = Payment.objects.filter(
-        state=State.NEW, method=Method.CARD, created_at__lt=timezone.now() - age
+        state=State.NEW,
+        method=Method.CARD,
+        reverses__isnull=True,  # a refund left new is asked again (refunds.refunds_reconcile)
+        created_at__lt=timezone.now() - age,
     ).select_related("tenant")[:200]
     done = 0
     for payment in stale:
@@ -273,7 +280,7 @@ class DeskPayment:
 
 def desk_payment_record(*, desk: DeskPayment) -> Payment:
     """Money taken in person is already in hand: the row starts `captured` and posts soon."""
-    launch, now = desk.launch, timezone.now()
+    launch = desk.launch
     taken = f"{Method(desk.method).label} taken at the desk."
     try:
         with transaction.atomic():
@@ -293,21 +300,27 @@ def desk_payment_record(*, desk: DeskPayment) -> Payment:
                 card_last4=desk.card_last4,
                 card_expiry=desk.card_expiry,
             )
-            payment_move(
-                payment=payment,
-                to=State.CAPTURED,
-                actor=Actor.STAFF,
-                reason=taken,
-                by=payment.taken_by,
-                sources=(State.NEW,),
-                captured_at=now,
-                next_check_at=now,
-                message=taken,
-            )
-            enqueue_soon(payment)
+            at_desk_capture(payment=payment, words=taken, by=payment.taken_by)
             return payment
     except IntegrityError:  # the same form submitted twice
         return _same_form(desk.request_key, launch, desk.encounter_id)
+
+
+def at_desk_capture(*, payment: Payment, words: str, by: str) -> None:
+    """Money taken (or handed back) at the desk is in hand: `new` → `captured`, to post now."""
+    now = timezone.now()
+    payment_move(
+        payment=payment,
+        to=State.CAPTURED,
+        actor=Actor.STAFF,
+        reason=words,
+        by=by,
+        sources=(State.NEW,),
+        captured_at=now,
+        next_check_at=now,
+        message=words,
+    )
+    enqueue_soon(payment)
 
 
 class KeyUsedElsewhere(Exception):

@@ -22,7 +22,7 @@ class ActionRefused(Exception):
     """The action does not fit the payment's state; the message says why, for staff."""
 
 
-def _note(payment: Payment, by: str, text: str, result: str = Attempt.Result.OK) -> None:
+def staff_note(payment: Payment, by: str, text: str, result: str = Attempt.Result.OK) -> None:
     Attempt.objects.create(
         payment=payment,
         kind=Attempt.Kind.STAFF,
@@ -55,7 +55,7 @@ def payment_retry(*, payment: Payment, by: str) -> None:
             raise ActionRefused(
                 "This payment cannot be retried now (it is final or being worked on)."
             )
-        _note(payment, by, f"retry now (from {was})")
+        staff_note(payment, by, f"retry now (from {was})")
         enqueue_soon(payment)
 
 
@@ -85,7 +85,7 @@ def payment_resolve(*, payment: Payment, by: str, note: str, posted: bool) -> No
                 "This payment cannot be resolved now (it is final or being worked on)."
             )
         payment.attempts.in_doubt().update(result=verdict)
-        _note(payment, by, f"marked {'posted' if posted else 'not to be posted'}: {note}")
+        staff_note(payment, by, f"marked {'posted' if posted else 'not to be posted'}: {note}")
 
 
 def payment_refund(*, payment: Payment, by: str, note: str = "") -> None:
@@ -108,7 +108,7 @@ def payment_refund(*, payment: Payment, by: str, note: str = "") -> None:
         Payment.objects.filter(pk=payment.pk, claim_token=REFUND_CLAIM).update(
             claimed_until=None, claim_token=""
         )
-        _note(payment, by, f"refund failed: {error.message}", Attempt.Result.ERROR)
+        staff_note(payment, by, f"refund failed: {error.message}", Attempt.Result.ERROR)
         raise ActionRefused(f"The processor did not refund: {error.message}") from None
     refunded = f"Refunded {refund.amount} to the card ({refund.refund_id})."
     payment_move(
@@ -126,4 +126,4 @@ def payment_refund(*, payment: Payment, by: str, note: str = "") -> None:
         resolution_note=note[:2000],
         message=refunded,
     )
-    _note(payment, by, f"refunded {refund.amount} ({refund.refund_id}) {note}".strip())
+    staff_note(payment, by, f"refunded {refund.amount} ({refund.refund_id}) {note}".strip())

@@ -115,15 +115,44 @@ class StripeProcessor:
         intents = list(found.data)
         return self._checkout(intents[0], "") if intents else None
 
-    def refund(self, *, charge_id: str, idempotency_key: str) -> Refund:
-        refund = self._call(
+    def refund(
+        self,
+        *,
+        charge_id: str,
+        idempotency_key: str,
+        amount: Decimal | None = None,
+        reference: str = "",
+    ) -> Refund:
+        """With a `reference`, the charge's refunds are searched for it first: an idempotency key
+        lasts 24 hours at Stripe (and localstripe ignores it), our reference lasts for ever."""
+        earlier = self._refund_of(charge_id, reference) if reference else None
+        if earlier is not None:
+            return earlier
+        params: dict[str, Any] = {"charge": charge_id}
+        if amount is not None:
+            params["amount"] = _cents(amount)
+        if reference:
+            params["metadata"] = {"reference": reference}
+        made = self._call(
             "refund",
             lambda: self._client.v1.refunds.create(
-                params={"charge": charge_id}, options={"idempotency_key": idempotency_key}
+                params=params,  # type: ignore[arg-type]
+                options={"idempotency_key": idempotency_key},
             ),
             write=True,
         )
-        return Refund(str(refund.id), Decimal(int(refund.amount)) / CENTS)
+        return Refund(str(made.id), Decimal(int(made.amount)) / CENTS)
+
+    def _refund_of(self, charge_id: str, reference: str) -> Refund | None:
+        listed = self._call(
+            "refunds",
+            lambda: self._client.v1.refunds.list(params={"charge": charge_id, "limit": 100}),
+            write=False,
+        )
+        for found in listed.auto_paging_iter():
+            if found.to_dict().get("metadata", {}).get("reference") == reference:
+                return Refund(str(found.id), Decimal(int(found.amount)) / CENTS)
+        return None
 
     def charges_between(self, *, start: datetime, end: datetime) -> list[ProcessorCharge]:
         """Every charge in [start, end), all pages (Stripe's auto-paging list). Asked as

@@ -35,8 +35,11 @@ def payments_enqueue_due() -> int:
 
 @shared_task(ignore_result=True)
 def payments_reconcile_checkouts() -> int:
-    """Beat: checkouts the patient never came back from are settled with the processor."""
-    return services.checkouts_reconcile()
+    """Beat: checkouts the patient never came back from, and refunds the processor never
+    answered, are settled with the processor."""
+    from smartapp.payments.refunds import refunds_reconcile
+
+    return services.checkouts_reconcile() + refunds_reconcile()
 
 
 @shared_task(ignore_result=True)

@@ -9,7 +9,8 @@ from smartapp.payments.money import BadAmount, to_money
 from smartapp.tenants.models import Tenant
 from smartapp.tenants.services import TenantFileError
 
-ALIASES = {"card": "card_alias", "cash": "cash_alias", "check": "check_alias"}
+PAYMENT_ALIASES = {"card": "card_alias", "cash": "cash_alias", "check": "check_alias"}
+ALIASES = {**PAYMENT_ALIASES, "refund": "refund_alias"}  # refund: the reversing adjustment
 SECONDS = ("backoff_cap_seconds", "escalate_after_seconds")
 
 
@@ -29,7 +30,7 @@ def _payments_fields(section: Any) -> dict[str, Any]:
     fields: dict[str, Any] = {}
     aliases = section.get("aliases") or {}
     if not isinstance(aliases, dict):
-        raise TenantFileError('"payments.aliases" must map card/cash/check to an alias')
+        raise TenantFileError('"payments.aliases" must map card/cash/check/refund to an alias')
     for method, alias in aliases.items():
         if method not in ALIASES or not str(alias).strip():
             raise TenantFileError(f"unknown payment method or empty alias {method!r}")
@@ -38,7 +39,7 @@ def _payments_fields(section: Any) -> dict[str, Any]:
     if listed is not None:
         if not isinstance(listed, list) or not listed or not str(listed[0]).strip():
             raise TenantFileError('"payments.transaction_aliases" must be a non-empty list')
-        for name in ALIASES.values():
+        for name in PAYMENT_ALIASES.values():
             fields.setdefault(name, str(listed[0]).strip()[:40])
     for key in ("location", "payment_location"):
         if key in section:

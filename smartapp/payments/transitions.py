@@ -40,10 +40,12 @@ REFUNDABLE = (S.FAILED, S.NEEDS_ATTENTION, S.AWAITING_ACCOUNT, S.CANCELLED)
 PAYING = (Actor.PROCESSOR, Actor.RECONCILIATION)
 
 TRANSITIONS: tuple[Move, ...] = (
-    # Money in: the card processor captured the charge (a desk payment starts captured).
-    *_moves([S.NEW, S.CANCELLED], S.CAPTURED, PAYING, "the card was charged"),
-    *_moves([S.NEW], S.CAPTURED, [Actor.STAFF], "money taken at the desk"),
+    # Money moved: the processor charged the card, or made a refund whose reversal is to post
+    # (a desk payment, or money handed back at the desk, starts captured).
+    *_moves([S.NEW, S.CANCELLED], S.CAPTURED, PAYING, "the processor moved the money (a charge, or a refund)"),
+    *_moves([S.NEW], S.CAPTURED, [Actor.STAFF], "money taken, or handed back, at the desk"),
     *_moves([S.NEW], S.CANCELLED, [Actor.EXPIRY], "checkout abandoned: nothing was charged"),
+    *_moves([S.NEW], S.CANCELLED, [Actor.PROCESSOR], "the processor refused the refund: no money moved"),
     # The worker's step.
     *_moves([S.CAPTURED, S.AWAITING_ACCOUNT], S.AWAITING_ACCOUNT, [W], "no guarantor-balance Account yet"),
     *_moves([S.CAPTURED, S.POSTING, S.OUTCOME_UNKNOWN], S.CAPTURED, [W], "to post at the next check"),

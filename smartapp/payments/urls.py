@@ -43,5 +43,15 @@ urlpatterns = [
     path("staff/payments/<uuid:payment_id>/retry/", ops_views.ops_retry, name="ops_retry"),
     path("staff/payments/<uuid:payment_id>/resolve/", ops_views.ops_resolve, name="ops_resolve"),
     path("staff/payments/<uuid:payment_id>/refund/", ops_views.ops_refund, name="ops_refund"),
+    path(
+        "staff/payments/<uuid:payment_id>/refund-posted/",
+        ops_views.ops_refund_posted,
+        name="ops_refund_posted",
+    ),
+    path(
+        "staff/payments/<uuid:payment_id>/refund-again/",
+        ops_views.ops_refund_again,
+        name="ops_refund_again",
+    ),
     path("staff/payments/<uuid:payment_id>/receipt/", ops_views.ops_receipt, name="ops_receipt"),
 ]

@@ -36,7 +36,7 @@ from smartapp.payments.quotes import (
     owned_encounter_status,
     visit_quote,
 )
-from smartapp.payments.receipts import receipt_for
+from smartapp.payments.receipts import receipt_for, refund_lines
 from smartapp.payments.words import payment_words
 from smartapp.tenants.models import Persona, Tenant
 
@@ -268,7 +268,11 @@ def status(request: HttpRequest, public_id: uuid.UUID, payment_id: uuid.UUID) ->
     """Where the money is, in plain words; the status part updates itself every 2 s until final."""
     launch = page_launch(request, public_id)
     payment = selectors.payment_for_launch(launch=launch, public_id=payment_id)
-    context = {"payment": payment, "words": payment_words(payment)}
+    context = {
+        "payment": payment,
+        "words": payment_words(payment),
+        "refunds": refund_lines(payment),
+    }
     return _page(request, launch, "payments/status.html", context)
 
 
@@ -278,7 +282,12 @@ def status_part(request: HttpRequest, public_id: uuid.UUID, payment_id: uuid.UUI
     """The htmx part: no EHR call, only the outbox row."""
     launch = page_launch(request, public_id)
     payment = selectors.payment_for_launch(launch=launch, public_id=payment_id)
-    context = {"launch": launch, "payment": payment, "words": payment_words(payment)}
+    context = {
+        "launch": launch,
+        "payment": payment,
+        "words": payment_words(payment),
+        "refunds": refund_lines(payment),
+    }
     return render(request, "payments/_status.html", context)
 
 
@@ -301,8 +310,15 @@ def receipt(request: HttpRequest, public_id: uuid.UUID, payment_id: uuid.UUID) -
 @renders_errors
 def payment_list(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
     launch = page_launch(request, public_id)
-    rows = [(p, payment_words(p)) for p in selectors.payments_for_launch(launch=launch)[:100]]
+    payments = selectors.payments_for_launch(launch=launch).prefetch_related("reversals")[:100]
+    rows = [(p, payment_words(p), _refunded(p)) for p in payments]
     return _page(request, launch, "payments/list.html", {"rows": rows})
+
+
+def _refunded(payment: Payment) -> Decimal:
+    return sum(
+        (r.amount for r in payment.reversals.all() if r.state != State.CANCELLED), Decimal("0")
+    )
 
 
 @GET_POST

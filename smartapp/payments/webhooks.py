@@ -13,7 +13,14 @@ import stripe
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from smartapp.payments.models import Actor, Attempt, Payment, PaymentSettings, ProcessorEvent
+from smartapp.payments.models import (
+    Actor,
+    Attempt,
+    Payment,
+    PaymentSettings,
+    ProcessorEvent,
+    State,
+)
 from smartapp.payments.processor import ProcessorError, processor_for
 from smartapp.payments.services import checkout_settle
 from smartapp.tenants.models import Tenant
@@ -76,6 +83,10 @@ def stripe_event_receive(*, tenant: Tenant, settings: PaymentSettings, event: An
     return outcome
 
 
+def _refunded_by_us(payment: Payment) -> bool:
+    return payment.state == State.REFUNDED or payment.reversals.exclude(refund_id="").exists()
+
+
 def _act(kind: str, payment: Payment | None, settings: PaymentSettings) -> str:
     if payment is None:
         return "no payment of ours"
@@ -87,6 +98,8 @@ def _act(kind: str, payment: Payment | None, settings: PaymentSettings) -> str:
             return f"Stripe not readable now ({error.message}); the reconciliation will settle it"
         settled = checkout_settle(payment=payment, checkout=checkout, actor=Actor.PROCESSOR)
         return f"payment is {settled.state} (Stripe says {checkout.status})"
+    if kind == "charge.refunded" and _refunded_by_us(payment):
+        return "our refund, confirmed by Stripe"
     if kind in STAFF_NOTES:
         Attempt.objects.create(
             payment=payment,

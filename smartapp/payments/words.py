@@ -103,3 +103,26 @@ def payment_words(payment: Payment) -> Words:
     if state == State.REFUNDED:
         return Words("Refunded", f"{amount} was refunded to {_card(payment)}.", "ok", True)
     return Words("Not paid", "This payment was cancelled. No money was taken for it.", "ok", True)
+
+
+def refund_words(refund: Payment) -> Words:
+    """A refund, as the patient reads it on the payment's receipt and status."""
+    amount = f"${refund.amount:,.2f}"
+    to = _card(refund) if refund.by_card else "you at the desk"
+    if refund.state == State.NEW:
+        return Words("Refund under way", f"{amount} is being refunded to {to}.", "wait", False)
+    if refund.state == State.CANCELLED:
+        return Words("Refund not made", "No money moved for this refund.", "problem", True)
+    if refund.state == State.POSTED:
+        return Words(
+            "Refunded",
+            f"{amount} was refunded to {to}, and your hospital account shows it.",
+            "ok",
+            True,
+        )
+    return Words(
+        "Refunded",
+        f"{amount} was refunded to {to}; the hospital's account is being updated.",
+        "ok",
+        False,
+    )

@@ -13,6 +13,10 @@ class PaymentConfig(models.Model):
 
     tenant_id = models.CharField(max_length=64, unique=True)
     transaction_aliases = models.JSONField(default=list)
+    # Adjustment aliases and their direction: "debit" raises the balance (a payment reversed,
+    # the money owed again), "credit" lowers it (a write-off). Cerner's docs leave the direction
+    # to the client's alias build; an alias not listed here is a payment alias.
+    adjustment_aliases = models.JSONField(default=dict)
     payment_location = models.CharField(max_length=40)
 
     def __str__(self) -> str:

@@ -22,6 +22,8 @@ from smartapp.sandbox.models import (
 
 TRANSACTION_ALIASES = ["0111", "3100"]  # payment, adjustment (Cerner's examples)
 PAYMENT_ALIAS = "0111"
+REFUND_ALIAS = "3100"
+ADJUSTMENT_ALIASES = {REFUND_ALIAS: "debit"}  # the refund's reversal: owed again
 PAYMENT_LOCATION = "98920358"
 MERCHANT_NAME = "Millennium Sandbox Hospital"
 
@@ -38,6 +40,7 @@ def _tenant(tenant: str, statement_base: int) -> None:
     PaymentConfig.objects.create(
         tenant_id=tenant,
         transaction_aliases=TRANSACTION_ALIASES,
+        adjustment_aliases=ADJUSTMENT_ALIASES,
         payment_location=PAYMENT_LOCATION,
     )
     Merchant.objects.create(
@@ -84,6 +87,7 @@ def tenant_keys(base_url: str) -> dict[str, Any]:
     return {
         "payments": {
             "transaction_aliases": [PAYMENT_ALIAS],
+            "aliases": {"refund": REFUND_ALIAS},
             "payment_location": PAYMENT_LOCATION,
         },
         "processor": {

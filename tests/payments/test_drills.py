@@ -130,3 +130,67 @@ def test_a_worker_killed_while_posting_loses_nothing_and_posts_nothing_twice(
     figure(f"kill drill: {len(payments)} payments, {stranded} stranded mid-POST, states {states}")
     assert states == {State.POSTED: len(payments)}, states
     assert all(counts[p.posting_id] == 1 for p in payments)
+
+
+def test_refunds_racing_postings_to_the_same_visits_post_once_and_the_balances_add_up(
+    tenant, live_server, drill_env, figure
+):
+    from decimal import Decimal
+
+    from smartapp.payments import refunds
+    from tests.payments.conftest import balance_of
+
+    app, env = drill_env
+    encounters = registered_encounters()[:4]
+    before = {e.fhir_id: balance_of(e) for e in encounters}
+    set_faults(live_server, basic_5xx=0.08, basic_timeout_after_write=0.06, basic_429=0.06)
+
+    def pay(n: int) -> Payment:
+        return desk_row(tenant, encounters[n % len(encounters)], f"{2 + n % 5}.{n % 100:02d}")
+
+    payments = [pay(n) for n in range(40)]
+    given: list[Payment] = []
+    workers = [start_worker(env=env, name="w1", beat=True), start_worker(env=env, name="w2")]
+    try:
+        wait_ready(app, ["w1", "w2"], [w[0] for w in workers], [w[1] for w in workers])
+        deadline = time.monotonic() + 90
+        while len(given) < 20 and time.monotonic() < deadline:  # refund as payments post
+            posted = Payment.objects.filter(
+                pk__in=[p.pk for p in payments], state=State.POSTED
+            ).exclude(reversals__isnull=False)
+            for paid in posted[: 20 - len(given)]:
+                ask = refunds.RefundAsk(
+                    payment=paid,
+                    amount=Decimal("1.00"),
+                    reason="drill",
+                    by="drill",
+                    request_key=f"drill-{paid.pk}",
+                )
+                given.append(refunds.posted_refund_start(ask=ask))
+                payments.append(pay(len(payments)))  # more money in, to the same visits
+            time.sleep(0.2)
+        ids = [p.pk for p in payments + given]
+        states = _wait_all_final(ids, seconds=150)
+    finally:
+        for process, _ in workers:
+            stop(process)
+    counts = _ledger_counts(live_server)
+    ours = {p.posting_id for p in payments + given}
+    kinds = collections.Counter(
+        row["kind"] for row in ledger(live_server) if row["identifier"] in ours
+    )
+    duplicates = [p.posting_id for p in payments + given if counts[p.posting_id] != 1]
+    rows = Payment.objects.filter(pk__in=ids)
+    moved = {e: Decimal("0.00") for e in before}
+    for row in rows:
+        moved[row.encounter_id] += row.balance_effect
+    after = {e.fhir_id: balance_of(e) for e in encounters}
+    unclear = Attempt.objects.filter(kind="post", result__in=["landed", "not_landed"]).count()
+    figure(
+        f"refund drill: {len(payments)} payments and {len(given)} refunds on {len(encounters)} visits, 2 workers, states {states}, unclear answers {unclear}, ledger {dict(kinds)}, duplicates {len(duplicates)}"
+    )
+    assert len(given) == 20 and duplicates == []
+    assert kinds == {"payment": len(payments), "adjustment": len(given)}
+    assert states == {State.POSTED: len(ids)}, states
+    assert after == {e: before[e] + moved[e] for e in before}
+    assert unclear > 0  # the faults really happened

@@ -73,3 +73,60 @@ def test_two_processes_racing_on_postgresql_claim_each_payment_once(postgres_url
     )
     assert sum(wins) == RACE_PAYMENTS
     assert summary == ["payments", "200", "posted", "200", "max_posts", "1", "posts", "200"]
+
+
+REFUND_SETUP = """
+import secrets
+from django.utils import timezone
+from smartapp.payments.models import Payment, State
+from smartapp.tenants.models import Tenant
+tenant = Tenant.objects.create(slug="refund-race", name="Refund race", ehr_tenant_id="r", provider_fhir_base="http://127.0.0.1:9/")
+now = timezone.now()
+Payment.objects.bulk_create([
+    Payment(request_key=secrets.token_hex(8), tenant=tenant, patient_id="1", encounter_id=str(n),
+            account_id=f"G{n}", amount="10.00", amount_source="desk", method="cash",
+            state=State.POSTED, captured_at=now, posted_at=now)
+    for n in range(100)
+])
+"""
+
+REFUND_CHECK = """
+from django.db.models import Count, Sum
+from smartapp.payments.models import Payment
+given = Payment.objects.filter(tenant__slug="refund-race", reverses__isnull=False)
+per = given.values("reverses_id").annotate(n=Count("id"), total=Sum("amount"))
+print("refunds", given.count(), "max_per_payment", max(p["n"] for p in per),
+      "max_total", max(p["total"] for p in per))
+"""
+
+
+def test_two_processes_refunding_the_same_payments_never_give_back_more_than_was_paid(
+    postgres_url, figure
+):
+    env = {**os.environ, "DATABASE_URL": postgres_url, "SANDBOX_ENABLED": "0", "DJANGO_DEBUG": "1"}
+    env["CELERY_BROKER_URL"] = "redis://127.0.0.1:9/0"  # no broker: the beat would find them
+    env.pop("DJANGO_SETTINGS_MODULE", None)
+    _manage(env, "migrate", "-v", "0")
+    _manage(env, "shell", "-c", REFUND_SETUP)
+    start_at = time.time() + 3
+    racers = [
+        subprocess.Popen(
+            [sys.executable, "-m", "tests.payments.refund_racer", name, str(start_at)],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for name in ("a", "b")
+    ]
+    outputs = [racer.communicate(timeout=120) for racer in racers]
+    for racer, (_out, err) in zip(racers, outputs, strict=True):
+        assert racer.returncode == 0, err[-3000:]
+    made = [int(out.split()[-3]) for out, _ in outputs]
+    summary = _manage(env, "shell", "-c", REFUND_CHECK).split()[-6:]
+    figure(
+        f"postgres refund race: 100 payments of $10, 2 processes refunding $6 each, made {made}, {' '.join(summary)}"
+    )
+    assert sum(made) == 100 and min(made) > 0  # both really raced
+    assert summary == ["refunds", "100", "max_per_payment", "1", "max_total", "6.00"]

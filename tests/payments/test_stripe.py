@@ -15,7 +15,7 @@ import requests
 from smartapp.payments.models import Payment, PaymentSettings, State
 from smartapp.payments.processor import ProcessorError
 from smartapp.payments.stripe_processor import StripeProcessor
-from tests.fakehttp import install, uninstall
+from tests.fakehttp import answer_lost_once, install, uninstall
 from tests.payments.conftest import ledger, registered_encounters, step_until_final
 from tests.payments.test_pages import _quote, _signed_in
 
@@ -311,3 +311,44 @@ def test_the_card_page_says_so_when_stripe_does_not_answer_and_takes_nothing(
     assert page.status_code == 200 and "The card processor is not answering right now" in text
     payment.refresh_from_db()
     assert payment.state == State.NEW and not payment.charge_id
+
+
+def test_a_posted_stripe_payment_refunded_in_part_is_reversed_in_the_ehr_once(
+    client, stripe_tenant, live_server, localstripe_server
+):
+    from smartapp.payments import refunds
+
+    payment, card_url = card_page_of(client, stripe_tenant)
+    secret = re.search(r'data-setup-secret="([^"]+)"', client.get(card_url).content.decode())
+    assert secret is not None
+    client.post(
+        card_url, {"setup_intent": _browser_sets_up(localstripe_server, secret[1], CARD_OK)}
+    )
+    payment.refresh_from_db()
+    assert step_until_final(payment).state == State.POSTED
+    ask = refunds.RefundAsk(
+        payment=payment, amount=Decimal("1.25"), reason="overcharged", by="billing",
+        request_key="stripe-refund-1",
+    )  # fmt: skip
+
+    lost: list[int] = []
+    install(answer_lost_once("POST", "/v1/refunds", lost))  # refunded, the answer lost
+    try:
+        unanswered = refunds.posted_refund_start(ask=ask)
+    finally:
+        uninstall()
+    left_at = unanswered.state
+    refund = refunds.refund_at_processor(refund=unanswered, by="billing")
+
+    charge = requests.get(
+        f"{localstripe_server}/v1/charges/{payment.charge_id}",
+        auth=("sk_test_smartapp", ""),
+        timeout=10,
+    ).json()
+    assert charge["amount_refunded"] == 125 and len(charge["refunds"]["data"]) == 1
+    # localstripe ignores Idempotency-Key: only the search by our reference kept it to one.
+    assert lost == [200] and left_at == State.NEW
+    assert refund.state == State.CAPTURED and refund.refund_id == charge["refunds"]["data"][0]["id"]
+    assert step_until_final(refund).state == State.POSTED
+    assert [row["kind"] for row in ledger(live_server, refund.posting_id)] == ["adjustment"]
+    assert refunds.refundable_left(payment=payment) == payment.amount - Decimal("1.25")

@@ -125,3 +125,25 @@ def test_a_dispute_is_shown_to_staff_on_the_payment(
 
     note = payment.attempts.latest("id")
     assert "disputed this charge at Stripe" in note.outcome_text
+
+
+def test_charge_refunded_is_our_own_refund_confirmed_or_a_refund_made_elsewhere_for_staff(
+    client, stripe_tenant, live_server, localstripe_server
+):
+    from decimal import Decimal
+
+    from smartapp.payments import refunds
+    from tests.payments.conftest import step_until_final
+
+    payment = step_until_final(_paid(client, stripe_tenant, localstripe_server))
+    refunded = {"object": {"id": payment.charge_id, "object": "charge"}}
+    elsewhere = {"id": "evt_r1", "object": "event", "type": "charge.refunded", "data": refunded}
+    assert _send(live_server, elsewhere).text == "Refunded at Stripe"
+    ask = refunds.RefundAsk(payment=payment, amount=Decimal("1.00"), reason="goodwill",
+                            by="billing", request_key="hook-refund")  # fmt: skip
+    refunds.posted_refund_start(ask=ask)
+
+    ours = {"id": "evt_r2", "object": "event", "type": "charge.refunded", "data": refunded}
+    assert _send(live_server, ours).text == "our refund, confirmed by Stripe"
+    notes = payment.attempts.filter(outcome_text__startswith="Refunded at Stripe")
+    assert notes.count() == 1  # only the refund we did not make asks staff to check

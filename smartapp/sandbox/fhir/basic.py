@@ -1,5 +1,6 @@
 """`POST /Basic` FinancialTransaction (FACTS §2.9): system persona, Basic and FinancialTransaction
-write scopes, Cerner's body rules, a ledger row per accepted posting and a lower balance.
+write scopes, Cerner's body rules, a ledger row per accepted posting and the balance it moves (a
+payment lowers it; an adjustment as its alias is built: a debit raises it, a credit lowers it).
 
 Create only: Millennium cannot read a FinancialTransaction back and does not de-duplicate.
 """
@@ -189,6 +190,9 @@ def parse(body: Any, config: PaymentConfig | None) -> Transaction:
         raise refuse("financial-transaction-alias is required")
     if config is None or alias not in config.transaction_aliases:
         raise refuse(f"financial-transaction-alias '{alias}' is not configured for this client")
+    if (kind == "adjustment") != (alias in config.adjustment_aliases):
+        wanted = "an adjustment" if kind == "adjustment" else "a payment"
+        raise refuse(f"financial-transaction-alias '{alias}' is not {wanted} alias")
     amount, currency = _money(
         found.get("financial-transaction-amount"), "financial-transaction-amount"
     )
@@ -207,6 +211,14 @@ def parse(body: Any, config: PaymentConfig | None) -> Transaction:
         raise refuse(f"financial-transaction-location '{location}' is not configured")
     _optional(found, amount, method)
     return Transaction(kind, identifier, amount, currency, alias, method, target)
+
+
+def balance_change(parsed: Transaction, config: PaymentConfig | None) -> Decimal:
+    """A payment lowers the balance; an adjustment moves it as its alias is built to."""
+    direction = (config.adjustment_aliases if config else {}).get(parsed.alias, "credit")
+    if parsed.kind == "adjustment" and direction == "debit":
+        return parsed.amount
+    return -parsed.amount
 
 
 def target_account(tenant: str, target: str) -> Account:
@@ -263,5 +275,6 @@ class BasicHandler(ResourceHandler):
                 request_id=REQUEST_ID.get(),
                 body=body,
             )
-            Account.objects.filter(pk=account.pk).update(balance=F("balance") - parsed.amount)
+            change = balance_change(parsed, config)
+            Account.objects.filter(pk=account.pk).update(balance=F("balance") + change)
         return posting.transaction_id, 0
