@@ -9,6 +9,7 @@ from django import forms
 from django.core import signing
 from django.core.validators import RegexValidator
 
+from smartapp.lib.forms import ErrorsDescribed
 from smartapp.payments.models import Method, PaymentSettings
 from smartapp.payments.money import BadAmount, as_text, parse_amount
 
@@ -159,7 +160,7 @@ class DeskPaymentForm(forms.Form):
         return data
 
 
-class RefundForm(forms.Form):
+class RefundForm(ErrorsDescribed, forms.Form):
     """Staff refund (part of) a posted payment: how much, and why (both required)."""
 
     key = forms.CharField(widget=forms.HiddenInput, max_length=64)

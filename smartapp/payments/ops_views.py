@@ -12,7 +12,7 @@ from django.views.decorators.http import require_GET, require_POST
 from smartapp.payments import refunds, selectors, staff
 from smartapp.payments.forms import DeskPaymentForm, OpsFilterForm, RefundForm, ResolveForm
 from smartapp.payments.models import Payment, State
-from smartapp.payments.transitions import REFUNDABLE, next_steps
+from smartapp.payments.transitions import REFUNDABLE, RESOLVABLE, RETRYABLE, next_steps
 
 
 def _back(payment: Payment) -> HttpResponseRedirect:
@@ -71,6 +71,8 @@ def _detail(request: HttpRequest, payment: Payment, refund_form: RefundForm | No
         "refund_form": refund_form,
         "refund_posted": payment.state == State.POSTED and not payment.is_reversal and left > 0,
         "refund_unposted": payment.state in REFUNDABLE and bool(payment.charge_id),
+        "can_retry": payment.state in RETRYABLE,
+        "can_resolve": payment.state in RESOLVABLE,
     }
     status = 400 if refund_form.is_bound and refund_form.errors else 200
     return render(request, "payments/ops_detail.html", context, status=status)

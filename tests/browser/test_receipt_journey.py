@@ -37,3 +37,53 @@ def test_the_receipt_reads_well_on_screen_and_on_paper(page: Page, live_server, 
     page.screenshot(path=str(SCREENSHOTS / "receipt_print.png"), full_page=True)
     expect(page.locator(".topbar")).to_be_hidden()
     expect(page.locator("#receipt")).to_be_visible()
+
+
+def test_staff_refund_part_of_a_posted_payment_and_the_patient_sees_it_on_the_receipt(
+    browser, live_server, tenant, django_user_model
+):
+    from smartapp.payments.models import Payment, State
+    from tests.payments.conftest import step_until_final
+
+    encounter = registered_encounters(1)[0]
+    patient = browser.new_context(viewport={"width": 800, "height": 900}).new_page()
+    launch_path = patient_signs_in(patient, live_server, tenant, encounter.patient.fhir_id)
+    _pay_at_the_sandbox_processor(patient, launch_path, encounter.fhir_id)
+    paid = step_until_final(Payment.objects.get(encounter_id=encounter.fhir_id))
+    assert paid.state == State.POSTED
+
+    django_user_model.objects.create_user("billing", password="pw-billing-1", is_staff=True)
+    staff = browser.new_context(viewport={"width": 800, "height": 900}).new_page()
+    staff.goto(f"{live_server.url}/admin/login/?next=/staff/payments/{paid.public_id}/")
+    staff.fill("#id_username", "billing")
+    staff.fill("#id_password", "pw-billing-1")
+    staff.click("input[type=submit]")
+    form = staff.locator("#ops-refund-posted")
+    expect(form).to_contain_text("refunded at the processor first")
+    staff.fill("#id_amount", "9999")
+    staff.fill("#id_reason", "Charged twice for the same visit")
+    staff.click("#ops-refund-posted-submit")
+    expect(staff.locator("#id_amount-error")).to_contain_text(f"At most ${paid.amount:,.2f}")
+    expect(staff.locator("#id_amount")).to_have_attribute("aria-describedby", "id_amount-error")
+    for width in (800, 390):
+        staff.set_viewport_size({"width": width, "height": 900})
+        staff.screenshot(path=str(SCREENSHOTS / f"refund_staff_{width}.png"), full_page=True)
+        assert Axe().run(staff).violations_count == 0
+    staff.fill("#id_amount", "5.00")
+    staff.click("#ops-refund-posted-submit")
+    expect(staff.locator("#ops-reverses")).to_contain_text("Charged twice for the same visit")
+    refund = step_until_final(Payment.objects.get(reverses=paid))
+    assert refund.state == State.POSTED
+
+    patient.goto(f"{launch_path}/payments/{paid.public_id}/receipt/")
+    expect(patient.locator("#receipt-refunds")).to_contain_text("$5.00")
+    expect(patient.locator("#receipt-refunds")).to_contain_text("your hospital account shows it")
+    for width in (800, 390):
+        patient.set_viewport_size({"width": width, "height": 900})
+        patient.screenshot(path=str(SCREENSHOTS / f"refund_receipt_{width}.png"), full_page=True)
+        assert Axe().run(patient).violations_count == 0
+    patient.emulate_media(media="print")
+    patient.screenshot(path=str(SCREENSHOTS / "refund_receipt_print.png"), full_page=True)
+    expect(patient.locator("#receipt-refunds")).to_be_visible()
+    patient.context.close()
+    staff.context.close()

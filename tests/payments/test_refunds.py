@@ -289,3 +289,39 @@ def test_the_reconciliation_matches_a_reversed_refund_and_flags_one_not_reversed
     ]
     assert [r.verdict for r in refund_rows] == ["matched"]
     assert json.dumps(report.counts())  # the staff page and the nightly run keep these
+
+
+def test_no_staff_refund_input_gets_a_5xx_or_gives_back_more_than_was_paid(
+    client, tenant, live_server, django_user_model, figure
+):
+    from collections import Counter
+
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    from tests.test_fuzz_requests import HOSTILE
+
+    paid = _posted(desk_row(tenant, registered_encounters(1)[0], "50.00"))
+    client.force_login(django_user_model.objects.create_user("fuzz", is_staff=True))
+    statuses: Counter[int] = Counter()
+    amounts = st.one_of(HOSTILE, st.decimals(-5, 80, places=2).map(str))
+
+    @settings(
+        max_examples=150, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck)
+    )
+    @given(amount=amounts, reason=HOSTILE, key=HOSTILE)
+    def one(amount: str, reason: str, key: str) -> None:
+        sent = client.post(
+            f"/staff/payments/{paid.public_id}/refund-posted/",
+            {"amount": amount, "reason": reason, "key": key},
+        )
+        statuses[sent.status_code] += 1
+        assert sent.status_code in (303, 400), (amount, reason, key, sent.status_code)
+        assert refunds.refundable_left(payment=paid) >= 0
+
+    one()
+    made = Payment.objects.filter(reverses=paid).count()
+    figure(
+        f"staff refund fuzz: {sum(statuses.values())} posts, statuses {dict(statuses)}, refunds made {made}"
+    )
+    assert statuses[303] > 0 and statuses[400] > 0  # both kinds of answer were reached
