@@ -240,3 +240,51 @@ def test_fault_rates_are_reported(sandbox):
     got = requests.get(f"{sandbox.base}/sandbox/control/faults", timeout=5).json()
     assert got == described
     assert TENANT
+
+
+def test_cerners_adjustment_raises_the_balance_by_its_debit_alias_and_a_credit_alias_lowers_it(
+    sandbox, token
+):
+    from smartapp.sandbox.models import PaymentConfig
+
+    account = past_account()
+    before = _balance(sandbox, token, account.fhir_id)
+    body = example("r4_financialtransaction_create_request_adjustment.json")
+    debit = retarget(copy.deepcopy(body), f"Account/{account.fhir_id}", 2.0, "ADJ1")
+    assert post_basic(sandbox, token, debit).status_code == 201
+    assert _balance(sandbox, token, account.fhir_id) == before + Decimal("2.00")
+
+    config = PaymentConfig.objects.filter(tenant_id=TENANT)
+    config.update(adjustment_aliases={"3100": "credit"})
+    credit = retarget(copy.deepcopy(body), f"Account/{account.fhir_id}", 2.0, "ADJ2")
+    try:
+        assert post_basic(sandbox, token, credit).status_code == 201
+    finally:
+        config.update(adjustment_aliases={"3100": "debit"})
+    assert _balance(sandbox, token, account.fhir_id) == before
+    assert [p["kind"] for p in ledger(sandbox, identifier="ADJ1")] == ["adjustment"]
+
+
+def test_a_payment_alias_on_an_adjustment_and_the_other_way_round_are_refused(sandbox, token):
+    account = past_account()
+    adjustment = retarget(
+        example("r4_financialtransaction_create_request_adjustment.json"),
+        f"Account/{account.fhir_id}",
+        1.0,
+        "ADJ3",
+    )
+    for ext in adjustment["extension"]:
+        if ext["url"].endswith("financial-transaction-alias"):
+            ext["valueString"] = "0111"
+    payment = card_body(f"Account/{account.fhir_id}", 1.0, "PAY3")
+    for ext in payment["extension"]:
+        if ext["url"].endswith("financial-transaction-alias"):
+            ext["valueString"] = "3100"
+
+    for body, words in (
+        (adjustment, "'0111' is not an adjustment alias"),
+        (payment, "'3100' is not a payment alias"),
+    ):
+        refused = post_basic(sandbox, token, body)
+        assert refused.status_code == 422 and words in refused.text
+    assert ledger(sandbox, identifier="ADJ3") == [] and ledger(sandbox, identifier="PAY3") == []
