@@ -144,8 +144,8 @@ class Naive:
         runs: dict[str, Callable[[], object]] = {
             "my day (40 appts)": self.my_day,
             "chart appointments": self.chart_appointments,
-            "patient chart": lambda: self.get(f"Patient/{self.patient}"),
-            "patient home": lambda: self.get(f"Patient/{self.patient}"),
+            "patient chart": self.first_screen,
+            "patient home": self.first_screen,
             "my appointments": self.my_appointments,
             "free slots, a week": self.free_slots,
             "visits": self.visits,
@@ -175,6 +175,13 @@ class Naive:
             },
         )
         self.each_reference(rows, ("Patient", "Location"))
+
+    def first_screen(self) -> None:
+        """The chart's or home's parts one after another: patient, appointments, visits, messages."""
+        self.get(f"Patient/{self.patient}")
+        self.my_appointments()
+        self.visits()
+        self.messages()
 
     def chart_appointments(self) -> None:
         self.get(f"Patient/{self.patient}")

@@ -58,6 +58,15 @@ def _clear_cache():
     cache.clear()
 
 
+@pytest.fixture(autouse=True)
+def _no_fake_session_left():
+    """A scripted session installed by a test never outlives it (the next test would talk to it)."""
+    from tests.fakehttp import uninstall
+
+    yield
+    uninstall()
+
+
 class SeededSandbox:
     """The sandbox seeded once a session, its database kept as a snapshot and copied back
     (SQLite's backup API, a few milliseconds) before each test that uses it."""

@@ -2,14 +2,15 @@ import uuid
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import redirect
 from django.views.decorators.http import require_GET
 
 from smartapp.clinical.appointments import patient_appointments, practitioner_day
+from smartapp.clinical.first_screens import chart_screen, home_screen
 from smartapp.clinical.forms import DayForm
 from smartapp.clinical.pages import page_launch, page_zone, render_zoned, with_patient
-from smartapp.clinical.selectors import patient_summary
 from smartapp.clinical.timezones import today_in
+from smartapp.clinical.visit_views import payments_enabled
 from smartapp.launch.edge import renders_errors
 from smartapp.launch.selectors import launch_for_session
 from smartapp.tenants.models import Persona
@@ -29,8 +30,12 @@ def chart(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
     launch = launch_for_session(
         session=request.session, public_id=public_id, persona=Persona.PROVIDER
     )
-    context = {"launch": launch, "patient": patient_summary(launch=launch), "tab": "chart"}
-    return render(request, "clinical/chart.html", context)
+    context: dict[str, Any] = {"launch": launch, "tab": "chart"}
+    if not launch.patient_id:
+        return render_zoned(request, "clinical/chart.html", context, zone=launch.tenant.zone)
+    screen = chart_screen(launch=launch)
+    context.update(screen=screen, patient=screen.patient, payments_enabled=payments_enabled())
+    return render_zoned(request, "clinical/chart.html", context, zone=launch.tenant.zone)
 
 
 @require_GET
@@ -39,10 +44,20 @@ def patient_home(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
     launch = launch_for_session(
         session=request.session, public_id=public_id, persona=Persona.PATIENT
     )
-    patient = patient_summary(launch=launch)
+    screen = home_screen(launch=launch) if launch.patient_id else None
+    patient = screen.patient if screen else None
     name = (patient.given_name or patient.name) if patient else launch.user_display
-    context = {"launch": launch, "patient": patient, "name": name, "tab": "home"}
-    return render(request, "clinical/patient_home.html", context)
+    context = {
+        "launch": launch,
+        "screen": screen,
+        "patient": patient,
+        "name": name,
+        "tab": "home",
+        "payments_enabled": payments_enabled(),
+    }
+    return render_zoned(
+        request, "clinical/patient_home.html", context, zone=page_zone(request, launch)
+    )
 
 
 @require_GET

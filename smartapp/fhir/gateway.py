@@ -413,10 +413,13 @@ def dedupe_resources(resources: Iterable[R]) -> list[R]:
 
 
 def fetch_parallel(calls: Mapping[str, Callable[[], T]], *, max_workers: int = 6) -> dict[str, T]:
-    """Runs independent gateway calls at once; re-raises the first error after all finish."""
-    from django.db import close_old_connections
+    """Runs independent gateway calls at once; re-raises the first error after all finish.
 
-    if len(calls) <= 1:  # nothing to overlap: no thread (and no extra DB connection)
+    Inside a transaction they run in turn: a thread has its own database connection, which
+    cannot see the transaction's uncommitted rows (and on SQLite would wait for its lock)."""
+    from django.db import close_old_connections, connection
+
+    if len(calls) <= 1 or connection.in_atomic_block:  # no thread, no extra DB connection
         return {name: call() for name, call in calls.items()}
 
     def run(call: Callable[[], T]) -> T:

@@ -134,12 +134,16 @@ def launch_token_renew(*, launch: Launch, refused: str) -> str:
         raise _session_ended(launch, "already ended")
     if not launch.refresh_token:
         raise _session_ended(launch, "token refused and no refresh token")
+    renewed: set[str] = launch.__dict__.setdefault("_renewed_in_request", set())
+    if refused in renewed:  # a token this request renewed was refused too: no second refresh
+        return refused  # (the read repeats once, is refused, and the page says the session ended)
     if row_leases.claim(
         model=Launch, pk=launch.pk, field="refresh_claimed_until", seconds=CLAIM_SECONDS
     ):
         token = _refresh_claimed(launch, refused)
     else:
         token = _wait_for_renewal(launch, refused)
+    renewed.add(token)
     launch.access_token = token  # this request's other reads use it too
     return token
 

@@ -42,8 +42,9 @@ def test_a_patient_signs_in_standalone_and_is_greeted_by_name(page: Page, live_s
 
     given = patient.resource["name"][0]["given"][0]
     expect(page.locator("#welcome")).to_have_text(f"Welcome, {given}")
-    expect(page.locator("#patient-name")).to_have_text(patient.display_name)
-    expect(page.locator("#patient-mrn")).to_contain_text(patient.mrn)
+    expect(page.locator("#signed-in-as")).to_have_text(f"Signed in as {patient.display_name}")
+    for part in ("#home-next", "#home-money", "#home-messages"):  # the questions they came with
+        expect(page.locator(part)).to_be_visible()
 
 
 def test_a_patient_signs_out_and_the_back_button_shows_no_patient_data(
@@ -54,7 +55,7 @@ def test_a_patient_signs_out_and_the_back_button_shows_no_patient_data(
 
     patient = _first(Patient)
     patient_signs_in(page, live_server, tenant, patient.fhir_id)
-    expect(page.locator("#patient-name")).to_have_text(patient.display_name)
+    expect(page.locator("#signed-in-as")).to_contain_text(patient.display_name)
     page.click("#nav-appointments")
     expect(page.locator("#upcoming")).to_be_visible()
 

@@ -1,0 +1,47 @@
+"""The first screens in Chromium: the clinician's chart at the EHR side panel's width and on a
+phone, the patient's home likewise; screenshots, and no axe-core violations."""
+
+import pytest
+from axe_playwright_python.sync_playwright import Axe  # type: ignore[import-untyped]
+from playwright.sync_api import Page, expect
+
+from smartapp.sandbox.models import Patient, Practitioner
+from tests.browser.conftest import SCREENSHOTS, patient_signs_in
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def _first(model):
+    return model.objects.order_by("fhir_id").first()
+
+
+def _shots(page: Page, name: str) -> None:
+    for width in (800, 390):
+        page.set_viewport_size({"width": width, "height": 900})
+        page.screenshot(path=str(SCREENSHOTS / f"{name}_{width}.png"), full_page=True)
+        result = Axe().run(page)
+        assert result.violations_count == 0, result.generate_report()
+
+
+def test_the_clinicians_chart_reads_at_a_glance_in_the_side_panel(page: Page, live_server, tenant):
+    page.goto(f"{live_server.url}/sandbox/ehr/")
+    page.select_option("#id_practitioner", _first(Practitioner).fhir_id)
+    page.select_option("#id_patient", _first(Patient).fhir_id)
+    page.get_by_role("button", name="Launch").click()
+    app = page.frame_locator("#app-frame")
+    expect(app.locator("#chart-today")).to_be_visible()
+    chart_url = next(f.url for f in page.frames if "/chart/" in f.url)
+
+    page.goto(chart_url)  # the app alone, as wide as PowerChart's side panel
+
+    for part in ("#chart-today", "#chart-next", "#chart-money", "#chart-messages"):
+        expect(page.locator(part)).to_be_visible()
+    _shots(page, "first_chart")
+
+
+def test_the_patients_home_reads_at_a_glance(page: Page, live_server, tenant):
+    patient_signs_in(page, live_server, tenant, _first(Patient).fhir_id)
+
+    for part in ("#home-next", "#home-money", "#home-messages"):
+        expect(page.locator(part)).to_be_visible()
+    _shots(page, "first_home")
