@@ -22,8 +22,14 @@ from smartapp.clinical.forms import (
     SlotChoiceForm,
     SlotSearchForm,
 )
-from smartapp.clinical.pages import page_launch, page_zone, render_zoned, with_patient
-from smartapp.clinical.slots import free_slots, slot_details
+from smartapp.clinical.pages import (
+    clinic_zone_context,
+    page_launch,
+    page_zone,
+    render_zoned,
+    with_patient,
+)
+from smartapp.clinical.slots import first_available, free_slots, slot_details
 from smartapp.clinical.timezones import day_bounds, today_in
 from smartapp.launch.access import gateway_for
 from smartapp.launch.edge import renders_errors
@@ -65,7 +71,7 @@ def _window(form: DateRangeForm, zone: Any) -> tuple[Any, Any]:
 def book(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
     """Choose a type of visit, optionally a clinician or place, and dates; see free slots by day."""
     launch = page_launch(request, public_id, feature="book")
-    zone = page_zone(request, launch)
+    zone = launch.tenant.zone  # booking is in the clinic's time (clinic_zone_context)
     today = today_in(zone)
     searching = "service_type" in request.GET
     form = SlotSearchForm(
@@ -74,7 +80,13 @@ def book(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
         today=today,
         initial=SlotSearchForm.initial_for(today=today),
     )
-    context: dict[str, Any] = {"launch": launch, "tab": "book", "form": form, "query": ""}
+    context: dict[str, Any] = {
+        "launch": launch,
+        "tab": "book",
+        "form": form,
+        "query": "",
+        **clinic_zone_context(request, launch),
+    }
     if searching and not form.is_valid():
         context.update(with_patient(launch, {}))
         return render_zoned(request, "clinical/book.html", context, zone=zone, status=400)
@@ -91,7 +103,10 @@ def book(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
             location_id=form.cleaned_data["location"],
         )
         context["query"] = _search_query(request.GET)
+        context["narrowed"] = bool(form.cleaned_data["clinician"] or form.cleaned_data["location"])
     context.update(with_patient(launch, calls))
+    if context.get("slots") and not context.get("narrowed"):
+        context["first_available"] = first_available(context["slots"])
     return render_zoned(request, "clinical/book.html", context, zone=zone)
 
 
@@ -113,7 +128,7 @@ def _confirm_page(
     status: int = 200,
 ) -> HttpResponse:
     """The chosen slot, read fresh; a new one-time key when `form` is None (first showing)."""
-    zone = page_zone(request, launch)
+    zone = launch.tenant.zone
     results = with_patient(
         launch, {"slot": lambda: slot_details(gateway=gateway_for(launch=launch), slot_id=slot_id)}
     )
@@ -125,7 +140,14 @@ def _confirm_page(
         query = query or _fallback_query(launch, zone, slot.service_code)
         pending = booking.booking_request_create(launch=launch, slot_id=slot_id, search=query)
         form = ConfirmForm(initial={"key": pending.key})
-    context = {"launch": launch, "tab": "book", "form": form, "query": query, **results}
+    context = {
+        "launch": launch,
+        "tab": "book",
+        "form": form,
+        "query": query,
+        **results,
+        **clinic_zone_context(request, launch),
+    }
     return render_zoned(request, "clinical/book_confirm.html", context, zone=zone, status=status)
 
 

@@ -10,7 +10,7 @@ from django.shortcuts import render
 from django.utils import timezone
 
 from smartapp.clinical.selectors import patient_summary
-from smartapp.clinical.timezones import browser_zone
+from smartapp.clinical.timezones import browser_zone, zone_difference
 from smartapp.fhir.gateway import fetch_parallel
 from smartapp.launch import error_pages
 from smartapp.launch.models import Launch
@@ -45,6 +45,13 @@ def page_zone(request: HttpRequest, launch: Launch) -> ZoneInfo:
     if launch.is_clinician:
         return launch.tenant.zone
     return browser_zone(request=request, tenant=launch.tenant)
+
+
+def clinic_zone_context(request: HttpRequest, launch: Launch) -> dict[str, Any]:
+    """Booking shows the clinic's time, said once; a patient elsewhere is told the difference."""
+    own = browser_zone(request=request, tenant=launch.tenant)
+    difference = "" if launch.is_clinician else zone_difference(clinic=launch.tenant.zone, own=own)
+    return {"own_zone": own if difference else None, "zone_difference": difference}
 
 
 def with_patient(launch: Launch, calls: dict[str, Callable[[], Any]]) -> dict[str, Any]:

@@ -66,6 +66,43 @@ class FreeSlots:
         return sum(len(d.slots) for d in self.days)
 
 
+FIRST_SHOWN = 3  # times a first-available row shows before "more"
+
+
+@dataclass
+class FirstAvailable:
+    """One clinician at one place: their free times, earliest first."""
+
+    clinician_id: str
+    with_whom: str
+    location_id: str
+    location: str
+    slots: list[SlotRow]
+
+    @property
+    def first(self) -> list[SlotRow]:
+        return self.slots[:FIRST_SHOWN]
+
+    @property
+    def more(self) -> int:
+        return max(len(self.slots) - FIRST_SHOWN, 0)
+
+
+def first_available(free: FreeSlots) -> list[FirstAvailable]:
+    """The free times as a row per clinician and place, the row with the earliest time first."""
+    rows: dict[tuple[str, str, str], FirstAvailable] = {}
+    for day in free.days:
+        for slot in day.slots:
+            clinician_id = slot.clinician_ids[0] if slot.clinician_ids else ""
+            key = (clinician_id, slot.with_whom, slot.location_id)
+            row = rows.setdefault(
+                key,
+                FirstAvailable(clinician_id, slot.with_whom, slot.location_id, slot.location, []),
+            )
+            row.slots.append(slot)
+    return list(rows.values())  # the days are in time order, so the rows are too
+
+
 def _ref_id(reference: str | None, resource_type: str) -> str:
     try:
         ref = parse_reference(reference or "")

@@ -30,3 +30,16 @@ def fhir_instant(value: datetime) -> str:
 
 def today_in(zone: ZoneInfo) -> date:
     return datetime.now(zone).date()
+
+
+def zone_difference(*, clinic: ZoneInfo, own: ZoneInfo) -> str:
+    """How far the user's own zone is from the clinic's now, in words ("" when the same)."""
+    now = datetime.now(UTC)
+    mine, theirs = now.astimezone(own).utcoffset(), now.astimezone(clinic).utcoffset()
+    assert mine is not None and theirs is not None  # aware datetimes always have one
+    minutes = int((mine - theirs).total_seconds() // 60)
+    if minutes == 0:
+        return ""
+    hours, rest = divmod(abs(minutes), 60)
+    amount = f"{hours} hour{'s' if hours != 1 else ''}" + (f" {rest} minutes" if rest else "")
+    return f"{amount} {'ahead of' if minutes > 0 else 'behind'} the clinic"

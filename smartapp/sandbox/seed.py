@@ -327,6 +327,11 @@ def tenants_document(*, base_url: str, clients: list[Client]) -> dict[str, Any]:
                 "service_types": service_types(links.TENANT),
                 "messages_api_base": f"{base_url}/sandbox/api/{links.TENANT}",
                 "messages_token_endpoint": links.token_url(base_url, links.TENANT, "api"),
+                "booking": {
+                    "what_to_bring": "Your insurance card, a photo ID and a list of the "
+                    "medicines you take.",
+                    "how_to_cancel": "Cancel here up to 24 hours before, or call the clinic.",
+                },
                 **tenant_keys(base_url),  # "payments", "processor"
             }
         ]

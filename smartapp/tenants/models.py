@@ -72,6 +72,9 @@ class Tenant(models.Model):
         default="",
         help_text="Origins that may frame the app, space-separated (https://portal.example.org).",
     )
+    # Shown with a booking and the appointment list (tenant file "booking"); blank: not shown.
+    what_to_bring = models.TextField(blank=True, default="")
+    how_to_cancel = models.TextField(blank=True, default="")
 
     class Meta:
         ordering = ["name"]

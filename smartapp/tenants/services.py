@@ -50,6 +50,19 @@ def _origins(value: Any) -> list[str]:
     return origins
 
 
+def _booking_words(section: Any) -> dict[str, str]:
+    """`"booking": {"what_to_bring": "…", "how_to_cancel": "…"}`: plain text for patients."""
+    if not isinstance(section, dict):
+        raise TenantFileError('"booking" must be an object')
+    words = {}
+    for key in ("what_to_bring", "how_to_cancel"):
+        value = section.get(key, "")
+        if not isinstance(value, str) or len(value) > 1000:
+            raise TenantFileError(f'"booking.{key}" must be text of at most 1000 characters')
+        words[key] = value.strip()
+    return words
+
+
 def _tenant_defaults(entry: dict[str, Any]) -> dict[str, Any]:
     defaults = {
         "name": entry["name"],
@@ -61,6 +74,7 @@ def _tenant_defaults(entry: dict[str, Any]) -> dict[str, Any]:
         "messages_token_endpoint": str(entry.get("messages_token_endpoint") or ""),
         "ehr_origins": " ".join(_origins(entry.get("ehr_origins", []))),
     }
+    defaults.update(_booking_words(entry.get("booking", {})))
     if "time_zone" in entry:
         if not is_time_zone(str(entry["time_zone"])):
             raise TenantFileError(f"unknown time zone {entry['time_zone']!r}")

@@ -38,9 +38,15 @@ def test_a_patient_books_the_clinician_sees_it_and_the_patient_cancels(
 
     page.click("#nav-book")
     page.click("#search-slots")
-    first = page.locator("#free-slots a.slot").first
+    first = page.locator("#first-available a.slot").first
     slot_id = first.get_attribute("data-slot")
     _shot(page, "1_free_slots")
+    page.locator("#first-available .more-times").first.click()  # one clinician, by day
+    expect(page.locator("#free-slots")).to_be_visible()
+    _shot(page, "1b_one_clinician_by_day")
+    page.click("#back-to-first")
+    first = page.locator("#first-available a.slot").first
+    slot_id = first.get_attribute("data-slot")
     first.click()
     page.fill("#id_reason", "Cough for two weeks")
     _shot(page, "2_confirm")
@@ -53,7 +59,7 @@ def test_a_patient_books_the_clinician_sees_it_and_the_patient_cancels(
     _shot(page, "3_my_appointments")
     page.click("#nav-book")
     page.click("#search-slots")
-    expect(page.locator("#free-slots")).to_be_visible()
+    expect(page.locator("#first-available")).to_be_visible()
     expect(page.locator(f'[data-slot="{slot_id}"]')).to_have_count(0)
 
     ehr = page.context.new_page()

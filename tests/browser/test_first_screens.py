@@ -45,3 +45,23 @@ def test_the_patients_home_reads_at_a_glance(page: Page, live_server, tenant):
     for part in ("#home-next", "#home-money", "#home-messages"):
         expect(page.locator(part)).to_be_visible()
     _shots(page, "first_home")
+
+
+def test_booking_by_first_available_reads_well_for_a_patient_elsewhere(
+    browser, live_server, tenant
+):
+    context = browser.new_context(
+        viewport={"width": 800, "height": 900}, timezone_id="Europe/London"
+    )
+    page = context.new_page()
+    patient_signs_in(page, live_server, tenant, _first(Patient).fhir_id)
+    page.click("#nav-book")
+    page.click("#search-slots")
+
+    expect(page.locator("#first-available")).to_be_visible()
+    expect(page.locator("#time-zone")).to_contain_text("You are in Europe/London")
+    _shots(page, "first_available")
+    page.locator("#first-available a.slot").first.click()
+    expect(page.locator("#what-to-bring")).to_be_visible()
+    _shots(page, "first_available_confirm")
+    context.close()

@@ -160,7 +160,7 @@ def _book(app: FrameLocator) -> None:
     app.locator("#nav-appointments").click()
     app.locator("#book-link").click()
     app.locator("#search-slots").click()
-    first = app.locator("#free-slots a.slot").first
+    first = app.locator("#first-available a.slot").first
     slot_id = first.get_attribute("data-slot")
     first.click()
     app.locator("#id_reason").fill("Booked from the EHR's frame")
