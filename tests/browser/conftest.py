@@ -55,3 +55,60 @@ def patient_signs_in(page: Page, live_server, tenant, patient_id: str) -> str:
     page.get_by_role("button", name="Allow").click()
     expect(page.locator("#welcome")).to_be_visible()
     return page.url.split("/home/")[0]
+
+
+SERIOUS = ("serious", "critical")
+
+
+class AxeEveryPage:
+    """axe-core on every app page a browser test reaches by `goto` or a click that navigates:
+    any serious or critical violation fails the test at its end, with the page and the rule."""
+
+    def __init__(self) -> None:
+        self.checked: dict[int, str] = {}  # page → the URL last checked
+        self.found: list[str] = []
+        self.pages = 0
+
+    def after(self, page: Page) -> None:
+        from urllib.parse import urlsplit
+
+        url = page.url
+        path = urlsplit(url).path
+        if self.checked.get(id(page)) == url or path.startswith("/sandbox/") or "://" not in url:
+            return
+        self.checked[id(page)] = url
+        page.wait_for_load_state()
+        from axe_playwright_python.sync_playwright import Axe  # type: ignore[import-untyped]
+
+        self.pages += 1
+        for violation in Axe().run(page).response["violations"]:
+            if violation.get("impact") in SERIOUS:
+                self.found.append(f"{path}: {violation['id']} ({violation['impact']})")
+
+
+@pytest.fixture(autouse=True)
+def axe_every_page(monkeypatch: pytest.MonkeyPatch, record_property) -> Iterator[AxeEveryPage]:
+    from playwright.sync_api import Locator
+
+    axe = AxeEveryPage()
+
+    def checked(method: str, owner: type, page_of) -> None:
+        original = getattr(owner, method)
+
+        def run(self, *args, **kwargs):
+            result = original(self, *args, **kwargs)
+            try:
+                axe.after(page_of(self))
+            except Exception as error:  # a page closed or navigating again: the next action checks
+                if "closed" not in str(error) and "navigat" not in str(error).lower():
+                    raise
+            return result
+
+        monkeypatch.setattr(owner, method, run)
+
+    checked("goto", Page, lambda page: page)
+    checked("click", Page, lambda page: page)
+    checked("click", Locator, lambda locator: locator.page)
+    yield axe
+    record_property("figure", f"axe: {axe.pages} page(s) checked")
+    assert axe.found == [], "axe-core serious/critical violations:\n" + "\n".join(axe.found)
