@@ -7,6 +7,7 @@ from django import forms
 from django.core.validators import RegexValidator
 
 from smartapp.clinical.booking import CANCEL_REASONS
+from smartapp.lib.forms import ErrorsDescribed
 from smartapp.tenants.models import ServiceType, Tenant
 
 FHIR_ID = RegexValidator(r"^[A-Za-z0-9\-.]{1,64}$", "Not a valid id.")
@@ -48,7 +49,7 @@ class DayForm(forms.Form):
         return str(next(iter(self.errors.get("date", [])), "That is not a date (use YYYY-MM-DD)."))
 
 
-class DateRangeForm(forms.Form):
+class DateRangeForm(ErrorsDescribed, forms.Form):
     start = _date_field("From")
     end = _date_field("To")
 
@@ -100,7 +101,7 @@ class SlotChoiceForm(forms.Form):
     slot = forms.CharField(validators=[FHIR_ID])
 
 
-class ConfirmForm(forms.Form):
+class ConfirmForm(ErrorsDescribed, forms.Form):
     key = forms.CharField(max_length=64, widget=forms.HiddenInput)
     reason = forms.CharField(
         max_length=REASON_MAX,
@@ -114,12 +115,12 @@ class ConfirmForm(forms.Form):
     )
 
 
-class CancelForm(forms.Form):
+class CancelForm(ErrorsDescribed, forms.Form):
     version = forms.CharField(max_length=64, widget=forms.HiddenInput)
     reason = forms.ChoiceField(choices=CANCEL_REASONS, label="Reason for cancelling")
 
 
-class RescheduleForm(forms.Form):
+class RescheduleForm(ErrorsDescribed, forms.Form):
     version = forms.CharField(max_length=64, widget=forms.HiddenInput)
     slot = forms.CharField(validators=[FHIR_ID], error_messages={"required": "Choose a new time."})
 
@@ -142,7 +143,7 @@ BODY_MAX = 5000  # characters a patient may type; the XHTML sent must also fit C
 CONTENT_MAX_BYTES = 32 * 1024  # the (sandbox-documented) Messages API content limit
 
 
-class MessageBodyForm(forms.Form):
+class MessageBodyForm(ErrorsDescribed, forms.Form):
     # Once-only: a double-clicked Send or a replayed form finds its key already used.
     key = forms.CharField(max_length=64, widget=forms.HiddenInput)
     body = forms.CharField(

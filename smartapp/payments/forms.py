@@ -60,7 +60,7 @@ def quote_read(value: str, *, launch_id: str, encounter_id: str) -> SignedQuote:
     return data
 
 
-class PayForm(forms.Form):
+class PayForm(ErrorsDescribed, forms.Form):
     quote = forms.CharField(widget=forms.HiddenInput, max_length=1000)
     amount = forms.CharField(required=False, max_length=30, label="Amount (USD)")
 
@@ -97,7 +97,7 @@ CARD_BRANDS = [
 EXPIRY = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 
 
-class DeskPaymentForm(forms.Form):
+class DeskPaymentForm(ErrorsDescribed, forms.Form):
     key = forms.CharField(widget=forms.HiddenInput, max_length=64)
     encounter = forms.CharField(max_length=64, validators=[FHIR_ID], label="Visit (encounter id)")
     method = forms.ChoiceField(choices=Method.choices, label="Paid by")

@@ -63,8 +63,8 @@ def test_staff_refund_part_of_a_posted_payment_and_the_patient_sees_it_on_the_re
     staff.fill("#id_amount", "9999")
     staff.fill("#id_reason", "Charged twice for the same visit")
     staff.click("#ops-refund-posted-submit")
-    expect(staff.locator("#id_amount-error")).to_contain_text(f"At most ${paid.amount:,.2f}")
-    expect(staff.locator("#id_amount")).to_have_attribute("aria-describedby", "id_amount-error")
+    expect(staff.locator("#error-amount")).to_contain_text(f"At most ${paid.amount:,.2f}")
+    expect(staff.locator("#id_amount")).to_have_attribute("aria-describedby", "error-amount")
     for width in (800, 390):
         staff.set_viewport_size({"width": width, "height": 900})
         staff.screenshot(path=str(SCREENSHOTS / f"refund_staff_{width}.png"), full_page=True)
