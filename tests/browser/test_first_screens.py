@@ -65,3 +65,16 @@ def test_booking_by_first_available_reads_well_for_a_patient_elsewhere(
     expect(page.locator("#what-to-bring")).to_be_visible()
     _shots(page, "first_available_confirm")
     context.close()
+
+
+def test_the_patients_home_in_spanish(browser, live_server, tenant):
+    context = browser.new_context(viewport={"width": 390, "height": 900}, locale="es-ES")
+    page = context.new_page()
+    patient_signs_in(page, live_server, tenant, _first(Patient).fhir_id)
+
+    expect(page.locator("html")).to_have_attribute("lang", "es")
+    expect(page.locator("#home-next-title")).to_have_text("Su próxima cita")
+    _shots(page, "first_home_es")
+    page.click("#language-en")  # the switch, on every patient page
+    expect(page.locator("#home-next-title")).to_have_text("Your next appointment")
+    context.close()
