@@ -16,6 +16,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from smartapp.fhir.presentation import instant_from_text
 from smartapp.fhir.references import BadReference, Reference, fhir_id, parse_reference
@@ -23,53 +24,53 @@ from smartapp.fhir.references import BadReference, Reference, fhir_id, parse_ref
 EXT = "https://fhir-ehr.cerner.com/r4/StructureDefinition/"
 NAMED_TYPES = ("Patient", "Practitioner", "Location")
 STATUS_LABELS = {
-    "proposed": "Requested",
-    "pending": "Pending",
-    "booked": "Booked",
-    "arrived": "Arrived",
-    "checked-in": "Checked in",
-    "fulfilled": "Completed",
-    "cancelled": "Cancelled",
-    "noshow": "Did not attend",
-    "entered-in-error": "Entered in error",
-    "waitlist": "Wait list",
+    "proposed": _("Requested"),
+    "pending": _("Pending"),
+    "booked": _("Booked"),
+    "arrived": _("Arrived"),
+    "checked-in": _("Checked in"),
+    "fulfilled": _("Completed"),
+    "cancelled": _("Cancelled"),
+    "noshow": _("Did not attend"),
+    "entered-in-error": _("Entered in error"),
+    "waitlist": _("Wait list"),
 }
 ACTIVE = {"proposed", "pending", "booked", "arrived", "checked-in", "waitlist"}
 CANCEL_SYSTEM = "http://terminology.hl7.org/CodeSystem/appointment-cancellation-reason"
 # HL7's appointment-cancellation-reason codes in words, for reasons sent without a display.
 CANCEL_WORDS = {
-    "pat": "Patient's request",
-    "pat-crs": "Patient cancelled through a reminder",
-    "pat-cpp": "Patient cancelled online",
-    "pat-dec": "Patient deceased",
-    "pat-fb": "Patient feeling better",
-    "pat-lt": "No transport",
-    "pat-mt": "Membership ended",
-    "pat-mv": "Patient moved",
-    "pat-preg": "Patient pregnant",
-    "pat-swl": "Rebooked from the waiting list",
-    "pat-ucp": "Patient changed clinician",
-    "prov": "Clinician unavailable",
-    "prov-pers": "Clinician unavailable (personal)",
-    "prov-dch": "Clinician left the practice",
-    "prov-edu": "Clinician at training or a meeting",
-    "prov-hosp": "Clinician in hospital",
-    "prov-labs": "Lab results out of range",
-    "prov-mri": "MRI screening said do not proceed",
-    "prov-onc": "Treatment plan changed",
-    "maint": "Equipment maintenance",
-    "meds-inc": "Preparation or medication incomplete",
-    "other": "Other reason",
-    "oth-cms": "Therapy not authorised",
-    "oth-err": "Booked by mistake",
-    "oth-fin": "Financial reasons",
-    "oth-iv": "IV access problem",
-    "oth-int": "No interpreter available",
-    "oth-mu": "Preparation or results unavailable",
-    "oth-room": "Room or equipment unavailable",
-    "oth-oerr": "Scheduling order error",
-    "oth-swie": "Walk-in entered in error",
-    "oth-weath": "Weather",
+    "pat": _("Patient's request"),
+    "pat-crs": _("Patient cancelled through a reminder"),
+    "pat-cpp": _("Patient cancelled online"),
+    "pat-dec": _("Patient deceased"),
+    "pat-fb": _("Patient feeling better"),
+    "pat-lt": _("No transport"),
+    "pat-mt": _("Membership ended"),
+    "pat-mv": _("Patient moved"),
+    "pat-preg": _("Patient pregnant"),
+    "pat-swl": _("Rebooked from the waiting list"),
+    "pat-ucp": _("Patient changed clinician"),
+    "prov": _("Clinician unavailable"),
+    "prov-pers": _("Clinician unavailable (personal)"),
+    "prov-dch": _("Clinician left the practice"),
+    "prov-edu": _("Clinician at training or a meeting"),
+    "prov-hosp": _("Clinician in hospital"),
+    "prov-labs": _("Lab results out of range"),
+    "prov-mri": _("MRI screening said do not proceed"),
+    "prov-onc": _("Treatment plan changed"),
+    "maint": _("Equipment maintenance"),
+    "meds-inc": _("Preparation or medication incomplete"),
+    "other": _("Other reason"),
+    "oth-cms": _("Therapy not authorised"),
+    "oth-err": _("Booked by mistake"),
+    "oth-fin": _("Financial reasons"),
+    "oth-iv": _("IV access problem"),
+    "oth-int": _("No interpreter available"),
+    "oth-mu": _("Preparation or results unavailable"),
+    "oth-room": _("Room or equipment unavailable"),
+    "oth-oerr": _("Scheduling order error"),
+    "oth-swie": _("Walk-in entered in error"),
+    "oth-weath": _("Weather"),
 }
 VIDEO_SCHEMES = {"https", "http"}
 
@@ -123,7 +124,7 @@ class AppointmentRow:
 
     @property
     def status_label(self) -> str:
-        return STATUS_LABELS.get(self.status, self.status.capitalize() or "Unknown")
+        return str(STATUS_LABELS.get(self.status, self.status.capitalize() or _("Unknown")))
 
     @property
     def clinician(self) -> str:
@@ -224,7 +225,9 @@ def cancel_reason(data: dict[str, Any]) -> str:
         return written
     for coding in dicts(concept.get("coding")):
         if coding.get("system") == CANCEL_SYSTEM and text(coding.get("code")) in CANCEL_WORDS:
-            return CANCEL_WORDS[coding["code"]]  # HL7's displays read like codes ("Other: Weather")
+            return str(
+                CANCEL_WORDS[coding["code"]]
+            )  # HL7's displays read like codes ("Other: Weather")
     return concept_text(concept)
 
 

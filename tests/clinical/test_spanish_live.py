@@ -12,7 +12,7 @@ from html.parser import HTMLParser
 
 import pytest
 
-from smartapp.sandbox.models import Location, Patient, PortalMessage, Practitioner
+from smartapp.sandbox.models import Appointment, Location, Patient, PortalMessage, Practitioner
 from smartapp.tenants.models import ServiceType, Tenant
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -46,14 +46,16 @@ def visible_texts(page: str) -> list[str]:
 
 
 def _ehr_data() -> str:
-    """Everything the EHR (the sandbox) says about people, places and visits, as one text."""
+    """Everything the EHR (the sandbox) says about people, places and visits, and the hospital's
+    own words from its tenant file, as one text."""
     rows = [
         *Patient.objects.values_list("resource", flat=True),
         *Practitioner.objects.values_list("resource", flat=True),
         *Location.objects.values_list("resource", flat=True),
+        *Appointment.objects.values_list("resource", flat=True),
         *PortalMessage.objects.values_list("subject", flat=True),
         *ServiceType.objects.values_list("display", flat=True),
-        *Tenant.objects.values_list("name", flat=True),
+        *Tenant.objects.values_list("name", "what_to_bring", "how_to_cancel"),  # the hospital's
     ]
     return json.dumps(rows, ensure_ascii=False)
 
@@ -72,14 +74,18 @@ def untranslated(english: str, spanish: str) -> list[str]:
     )
 
 
-def test_the_patients_home_in_spanish_has_no_english_of_ours(client, patient):
-    home = f"/l/{patient.public_id}/home/"
+TRANSLATED_PAGES = {"home/": "Su próxima cita", "appointments/": "Mis citas"}
 
-    english = client.get(home, HTTP_ACCEPT_LANGUAGE="en").content.decode()
-    spanish = client.get(home, HTTP_ACCEPT_LANGUAGE="es").content.decode()
+
+@pytest.mark.parametrize("page", TRANSLATED_PAGES)
+def test_a_patient_page_in_spanish_has_no_english_of_ours(client, patient, page):
+    url = f"/l/{patient.public_id}/{page}"
+
+    english = client.get(url, HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    spanish = client.get(url, HTTP_ACCEPT_LANGUAGE="es").content.decode()
 
     assert '<html lang="es">' in spanish and '<html lang="en">' in english
-    assert "Su próxima cita" in spanish and "Lo que debe" in spanish
+    assert TRANSLATED_PAGES[page] in spanish
     assert untranslated(english, spanish) == []
 
 
