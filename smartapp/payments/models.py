@@ -174,6 +174,12 @@ class Payment(models.Model):
     def is_reversal(self) -> bool:
         return self.reverses_id is not None
 
+    def refunds_given(self) -> Decimal:
+        """What its refunds give back: all but those the processor refused (reads `reversals`
+        prefetched by the caller, else asks the database)."""
+        given = (r.amount for r in self.reversals.all() if r.state != State.CANCELLED)
+        return sum(given, Decimal("0.00"))
+
     @property
     def balance_effect(self) -> Decimal:
         """How posting it moves the Account's balance: a payment lowers it, a reversal raises it

@@ -14,9 +14,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
 
-from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Sum
 from django.utils import timezone
 
 from smartapp.audit import services as audit
@@ -27,6 +25,7 @@ from smartapp.payments.services import (
     enqueue_soon,
     payment_settings,
     processor_attempt_record,
+    reconcile_before,
 )
 from smartapp.payments.staff import staff_note
 from smartapp.payments.transitions import payment_move
@@ -49,21 +48,14 @@ class RefundAsk:
 
 def refundable_left(*, payment: Payment) -> Decimal:
     """What may still be refunded of a payment: its amount less every refund not cancelled."""
-    given = (
-        Payment.objects.filter(reverses=payment)
-        .exclude(state=State.CANCELLED)
-        .aggregate(total=Sum("amount"))["total"]
-    )
-    return payment.amount - (given or Decimal("0.00"))
+    return payment.amount - payment.refunds_given()
 
 
 def posted_refund_start(*, ask: RefundAsk) -> Payment:
     """Records the refund, then gives the money back: at the processor (a card charge) or at the
     desk (cash, check, or a card taken on the desk's own terminal)."""
-    refund = _refund_record(ask)
-    if refund.state == State.NEW and refund.method == "card" and ask.payment.charge_id:
-        return refund_at_processor(refund=refund, by=ask.by)
-    return refund
+    # A desk refund is captured as it is recorded; one still `new` waits for the processor.
+    return refund_at_processor(refund=_refund_record(ask), by=ask.by)
 
 
 def _refund_record(ask: RefundAsk) -> Payment:
@@ -212,10 +204,8 @@ def _processor_failed(refund: Payment, by: str, error: ProcessorError) -> Paymen
 
 def refunds_reconcile(*, older_than: timedelta | None = None) -> int:
     """Card refunds the processor never answered: asked again with the same key."""
-    default = timedelta(seconds=settings.PAYMENT_CHECKOUT_RECONCILE_SECONDS)
-    age = default if older_than is None else older_than
     stale = Payment.objects.filter(
-        state=State.NEW, reverses__isnull=False, created_at__lt=timezone.now() - age
+        state=State.NEW, reverses__isnull=False, created_at__lt=reconcile_before(older_than)
     ).select_related("tenant", "reverses")[:200]
     for refund in stale:
         refund_at_processor(refund=refund, by="reconciliation")

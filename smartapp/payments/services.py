@@ -6,7 +6,7 @@ when the row is created, before the processor or the EHR hears of the payment.
 
 import logging
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.conf import settings
@@ -224,15 +224,19 @@ def _abandon(processor: Processor, payment: Payment) -> None:
         )
 
 
+def reconcile_before(older_than: timedelta | None) -> datetime:
+    """Rows older than this are reconciled (`older_than`, else the setting; 0 is meant)."""
+    default = timedelta(seconds=settings.PAYMENT_CHECKOUT_RECONCILE_SECONDS)
+    return timezone.now() - (default if older_than is None else older_than)
+
+
 def checkouts_reconcile(*, older_than: timedelta | None = None) -> int:
     """Payments left at `new` (the patient closed the tab): captured → post; else cancel."""
-    default = timedelta(seconds=settings.PAYMENT_CHECKOUT_RECONCILE_SECONDS)
-    age = default if older_than is None else older_than  # timedelta(0) is falsy but meant
     stale = Payment.objects.filter(
         state=State.NEW,
         method=Method.CARD,
         reverses__isnull=True,  # a refund left new is asked again (refunds.refunds_reconcile)
-        created_at__lt=timezone.now() - age,
+        created_at__lt=reconcile_before(older_than),
     ).select_related("tenant")[:200]
     done = 0
     for payment in stale:

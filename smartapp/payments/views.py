@@ -311,14 +311,8 @@ def receipt(request: HttpRequest, public_id: uuid.UUID, payment_id: uuid.UUID) -
 def payment_list(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
     launch = page_launch(request, public_id)
     payments = selectors.payments_for_launch(launch=launch).prefetch_related("reversals")[:100]
-    rows = [(p, payment_words(p), _refunded(p)) for p in payments]
+    rows = [(p, payment_words(p), p.refunds_given()) for p in payments]
     return _page(request, launch, "payments/list.html", {"rows": rows})
-
-
-def _refunded(payment: Payment) -> Decimal:
-    return sum(
-        (r.amount for r in payment.reversals.all() if r.state != State.CANCELLED), Decimal("0")
-    )
 
 
 @GET_POST
