@@ -262,18 +262,18 @@ def processor_cancelled(
     return _see_other(_status_url(launch, payment))
 
 
+def _status_context(payment: Payment) -> dict[str, Any]:
+    """What the status page and its self-refreshing part show: the words and the refunds."""
+    return {"payment": payment, "words": payment_words(payment), "refunds": refund_lines(payment)}
+
+
 @require_GET
 @renders_errors
 def status(request: HttpRequest, public_id: uuid.UUID, payment_id: uuid.UUID) -> HttpResponse:
     """Where the money is, in plain words; the status part updates itself every 2 s until final."""
     launch = page_launch(request, public_id)
     payment = selectors.payment_for_launch(launch=launch, public_id=payment_id)
-    context = {
-        "payment": payment,
-        "words": payment_words(payment),
-        "refunds": refund_lines(payment),
-    }
-    return _page(request, launch, "payments/status.html", context)
+    return _page(request, launch, "payments/status.html", _status_context(payment))
 
 
 @require_GET
@@ -282,12 +282,7 @@ def status_part(request: HttpRequest, public_id: uuid.UUID, payment_id: uuid.UUI
     """The htmx part: no EHR call, only the outbox row."""
     launch = page_launch(request, public_id)
     payment = selectors.payment_for_launch(launch=launch, public_id=payment_id)
-    context = {
-        "launch": launch,
-        "payment": payment,
-        "words": payment_words(payment),
-        "refunds": refund_lines(payment),
-    }
+    context = {"launch": launch, **_status_context(payment)}
     return render(request, "payments/_status.html", context)
 
 
