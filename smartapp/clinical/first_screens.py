@@ -20,6 +20,7 @@ from smartapp.clinical.appointment_rows import AppointmentRow
 from smartapp.clinical.appointments import appointment_search, fill_missing_names
 from smartapp.clinical.messages import PortalMessage
 from smartapp.clinical.selectors import PatientSummary, patient_summary
+from smartapp.clinical.timezones import day_bounds, today_in
 from smartapp.clinical.visits import Visit, patient_visits
 from smartapp.fhir import errors as fhir
 from smartapp.fhir.gateway import fetch_parallel
@@ -90,7 +91,7 @@ def _appointments_ahead(launch: Launch) -> list[AppointmentRow]:
     """The patient's appointments from the start of today, for half a year, soonest first."""
     gateway = gateway_for(launch=launch)
     zone = launch.tenant.zone
-    today = timezone.now().astimezone(zone).replace(hour=0, minute=0, second=0, microsecond=0)
+    today, _ = day_bounds(day=today_in(zone), zone=zone)
     rows = appointment_search(
         gateway=gateway, by="patient", value=launch.patient_id, start=today, end=today + AHEAD
     )
@@ -230,7 +231,7 @@ def chart_screen(*, launch: Launch) -> ChartScreen:
         wanted={"messages": bool(launch.tenant.messages_api_base)},
     )
     values, zone = parts.values, launch.tenant.zone
-    today = timezone.now().astimezone(zone).date()
+    today = today_in(zone)
     rows: list[AppointmentRow] = values["appointments"] or []
     todays = [r for r in rows if r.start and r.start.astimezone(zone).date() == today]
     unread = parts.problems["patient"]

@@ -26,7 +26,7 @@ def _card(payment: Payment) -> str:
 
 def _taken(payment: Payment, amount: str) -> str:
     if payment.by_card:
-        return _("%(amount)s was charged to %(card)s.") % {"amount": amount, "card": _card(payment)}
+        return _charged(payment, amount)
     return _("%(amount)s was paid by %(method)s at the desk.") % {
         "amount": amount,
         "method": payment.get_method_display().lower(),
