@@ -5,6 +5,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from axe_playwright_python.sync_playwright import Axe  # type: ignore[import-untyped]
 from playwright.sync_api import Browser, Page, sync_playwright
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
@@ -60,6 +61,16 @@ def patient_signs_in(page: Page, live_server, tenant, patient_id: str) -> str:
 SERIOUS = ("serious", "critical")
 
 
+def shots_without_violations(page: Page, name: str) -> None:
+    """Screenshots at the EHR side panel's width and a phone's, each with no axe-core violation
+    of any impact (stricter than the serious/critical check on every page)."""
+    for width in (800, 390):
+        page.set_viewport_size({"width": width, "height": 900})
+        page.screenshot(path=str(SCREENSHOTS / f"{name}_{width}.png"), full_page=True)
+        result = Axe().run(page)
+        assert result.violations_count == 0, result.generate_report()
+
+
 class AxeEveryPage:
     """axe-core on every app page a browser test reaches by `goto` or a click that navigates:
     any serious or critical violation fails the test at its end, with the page and the rule."""
@@ -78,8 +89,6 @@ class AxeEveryPage:
             return
         self.checked[id(page)] = url
         page.wait_for_load_state()
-        from axe_playwright_python.sync_playwright import Axe  # type: ignore[import-untyped]
-
         self.pages += 1
         for violation in Axe().run(page).response["violations"]:
             if violation.get("impact") in SERIOUS:

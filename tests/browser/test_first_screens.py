@@ -2,25 +2,16 @@
 phone, the patient's home likewise; screenshots, and no axe-core violations."""
 
 import pytest
-from axe_playwright_python.sync_playwright import Axe  # type: ignore[import-untyped]
 from playwright.sync_api import Page, expect
 
 from smartapp.sandbox.models import Patient, Practitioner
-from tests.browser.conftest import SCREENSHOTS, patient_signs_in
+from tests.browser.conftest import patient_signs_in, shots_without_violations
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 def _first(model):
     return model.objects.order_by("fhir_id").first()
-
-
-def _shots(page: Page, name: str) -> None:
-    for width in (800, 390):
-        page.set_viewport_size({"width": width, "height": 900})
-        page.screenshot(path=str(SCREENSHOTS / f"{name}_{width}.png"), full_page=True)
-        result = Axe().run(page)
-        assert result.violations_count == 0, result.generate_report()
 
 
 def test_the_clinicians_chart_reads_at_a_glance_in_the_side_panel(page: Page, live_server, tenant):
@@ -36,7 +27,7 @@ def test_the_clinicians_chart_reads_at_a_glance_in_the_side_panel(page: Page, li
 
     for part in ("#chart-today", "#chart-next", "#chart-money", "#chart-messages"):
         expect(page.locator(part)).to_be_visible()
-    _shots(page, "first_chart")
+    shots_without_violations(page, "first_chart")
 
 
 def test_the_patients_home_reads_at_a_glance(page: Page, live_server, tenant):
@@ -44,7 +35,7 @@ def test_the_patients_home_reads_at_a_glance(page: Page, live_server, tenant):
 
     for part in ("#home-next", "#home-money", "#home-messages"):
         expect(page.locator(part)).to_be_visible()
-    _shots(page, "first_home")
+    shots_without_violations(page, "first_home")
 
 
 def test_booking_by_first_available_reads_well_for_a_patient_elsewhere(
@@ -60,10 +51,10 @@ def test_booking_by_first_available_reads_well_for_a_patient_elsewhere(
 
     expect(page.locator("#first-available")).to_be_visible()
     expect(page.locator("#time-zone")).to_contain_text("You are in Europe/London")
-    _shots(page, "first_available")
+    shots_without_violations(page, "first_available")
     page.locator("#first-available a.slot").first.click()
     expect(page.locator("#what-to-bring")).to_be_visible()
-    _shots(page, "first_available_confirm")
+    shots_without_violations(page, "first_available_confirm")
     context.close()
 
 
@@ -74,7 +65,7 @@ def test_the_patients_home_in_spanish(browser, live_server, tenant):
 
     expect(page.locator("html")).to_have_attribute("lang", "es")
     expect(page.locator("#home-next-title")).to_have_text("Su próxima cita")
-    _shots(page, "first_home_es")
+    shots_without_violations(page, "first_home_es")
     page.click("#language-en")  # the switch, on every patient page
     expect(page.locator("#home-next-title")).to_have_text("Your next appointment")
     context.close()

@@ -2,10 +2,9 @@
 menus on paper, no accessibility violations (axe-core) at 800 and 390 px (Chromium)."""
 
 import pytest
-from axe_playwright_python.sync_playwright import Axe  # type: ignore[import-untyped]
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import SCREENSHOTS, patient_signs_in
+from tests.browser.conftest import SCREENSHOTS, patient_signs_in, shots_without_violations
 from tests.payments.conftest import registered_encounters
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -29,10 +28,7 @@ def test_the_receipt_reads_well_on_screen_and_on_paper(page: Page, live_server, 
 
     expect(page.locator("#receipt-visit")).to_contain_text(", with ")
     expect(page.locator("#receipt-paid-by")).to_contain_text("ending 4242")
-    for width in (800, 390):
-        page.set_viewport_size({"width": width, "height": 900})
-        page.screenshot(path=str(SCREENSHOTS / f"receipt_{width}.png"), full_page=True)
-        assert Axe().run(page).violations_count == 0
+    shots_without_violations(page, "receipt")
     page.emulate_media(media="print")
     page.screenshot(path=str(SCREENSHOTS / "receipt_print.png"), full_page=True)
     expect(page.locator(".topbar")).to_be_hidden()
@@ -65,10 +61,7 @@ def test_staff_refund_part_of_a_posted_payment_and_the_patient_sees_it_on_the_re
     staff.click("#ops-refund-posted-submit")
     expect(staff.locator("#error-amount")).to_contain_text(f"At most ${paid.amount:,.2f}")
     expect(staff.locator("#id_amount")).to_have_attribute("aria-describedby", "error-amount")
-    for width in (800, 390):
-        staff.set_viewport_size({"width": width, "height": 900})
-        staff.screenshot(path=str(SCREENSHOTS / f"refund_staff_{width}.png"), full_page=True)
-        assert Axe().run(staff).violations_count == 0
+    shots_without_violations(staff, "refund_staff")
     staff.fill("#id_amount", "5.00")
     staff.click("#ops-refund-posted-submit")
     expect(staff.locator("#ops-reverses")).to_contain_text("Charged twice for the same visit")
@@ -78,10 +71,7 @@ def test_staff_refund_part_of_a_posted_payment_and_the_patient_sees_it_on_the_re
     patient.goto(f"{launch_path}/payments/{paid.public_id}/receipt/")
     expect(patient.locator("#receipt-refunds")).to_contain_text("$5.00")
     expect(patient.locator("#receipt-refunds")).to_contain_text("your hospital account shows it")
-    for width in (800, 390):
-        patient.set_viewport_size({"width": width, "height": 900})
-        patient.screenshot(path=str(SCREENSHOTS / f"refund_receipt_{width}.png"), full_page=True)
-        assert Axe().run(patient).violations_count == 0
+    shots_without_violations(patient, "refund_receipt")
     patient.emulate_media(media="print")
     patient.screenshot(path=str(SCREENSHOTS / "refund_receipt_print.png"), full_page=True)
     expect(patient.locator("#receipt-refunds")).to_be_visible()

@@ -46,27 +46,41 @@ def _manage(env: dict[str, str], *args: str) -> str:
     return done.stdout
 
 
-def test_two_processes_racing_on_postgresql_claim_each_payment_once(postgres_url, figure):
+def _database(postgres_url: str, setup: str, **extra: str) -> dict[str, str]:
+    """The environment of processes on the test's PostgreSQL, migrated and set up."""
     env = {**os.environ, "DATABASE_URL": postgres_url, "SANDBOX_ENABLED": "0", "DJANGO_DEBUG": "1"}
+    env.update(extra)
     env.pop("DJANGO_SETTINGS_MODULE", None)
     _manage(env, "migrate", "-v", "0")
-    _manage(env, "shell", "-c", SETUP)
-    start_at = time.time() + 3
-    racers = [
+    _manage(env, "shell", "-c", setup)
+    return env
+
+
+def _race(env: dict[str, str], module: str, racers: list[list[str]]) -> list[str]:
+    """Starts `python -m module NAME START_AT …` once per racer, all released at the same
+    instant; their outputs, once each has exited cleanly."""
+    start_at = str(time.time() + 3)
+    running = [
         subprocess.Popen(
-            [sys.executable, "-m", "tests.payments.racer", name, str(start_at), order],
+            [sys.executable, "-m", module, name, start_at, *rest],
             cwd=ROOT,
             env=env,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
         )
-        for name, order in (("a", "asc"), ("b", "desc"))
+        for name, *rest in racers
     ]
-    outputs = [racer.communicate(timeout=120) for racer in racers]
-    for racer, (_out, err) in zip(racers, outputs, strict=True):
+    outputs = [racer.communicate(timeout=120) for racer in running]
+    for racer, (_out, err) in zip(running, outputs, strict=True):
         assert racer.returncode == 0, err[-3000:]
-    wins = [int(out.split()[-1]) for out, _ in outputs]
+    return [out for out, _ in outputs]
+
+
+def test_two_processes_racing_on_postgresql_claim_each_payment_once(postgres_url, figure):
+    env = _database(postgres_url, SETUP)
+    outputs = _race(env, "tests.payments.racer", [["a", "asc"], ["b", "desc"]])
+    wins = [int(out.split()[-1]) for out in outputs]
     summary = _manage(env, "shell", "-c", CHECK).split()[-8:]
     figure(
         f"postgres race: {RACE_PAYMENTS} payments, 2 processes, wins {wins}, {' '.join(summary)}"
@@ -103,27 +117,10 @@ print("refunds", given.count(), "max_per_payment", max(p["n"] for p in per),
 def test_two_processes_refunding_the_same_payments_never_give_back_more_than_was_paid(
     postgres_url, figure
 ):
-    env = {**os.environ, "DATABASE_URL": postgres_url, "SANDBOX_ENABLED": "0", "DJANGO_DEBUG": "1"}
-    env["CELERY_BROKER_URL"] = "redis://127.0.0.1:9/0"  # no broker: the beat would find them
-    env.pop("DJANGO_SETTINGS_MODULE", None)
-    _manage(env, "migrate", "-v", "0")
-    _manage(env, "shell", "-c", REFUND_SETUP)
-    start_at = time.time() + 3
-    racers = [
-        subprocess.Popen(
-            [sys.executable, "-m", "tests.payments.refund_racer", name, str(start_at)],
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for name in ("a", "b")
-    ]
-    outputs = [racer.communicate(timeout=120) for racer in racers]
-    for racer, (_out, err) in zip(racers, outputs, strict=True):
-        assert racer.returncode == 0, err[-3000:]
-    made = [int(out.split()[-3]) for out, _ in outputs]
+    # No broker: a refund handed back at the desk is not enqueued (the beat would find it).
+    env = _database(postgres_url, REFUND_SETUP, CELERY_BROKER_URL="redis://127.0.0.1:9/0")
+    outputs = _race(env, "tests.payments.refund_racer", [["a"], ["b"]])
+    made = [int(out.split()[-3]) for out in outputs]
     summary = _manage(env, "shell", "-c", REFUND_CHECK).split()[-6:]
     figure(
         f"postgres refund race: 100 payments of $10, 2 processes refunding $6 each, made {made}, {' '.join(summary)}"
