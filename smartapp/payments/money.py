@@ -3,6 +3,9 @@
 import re
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
+from babel.numbers import format_currency
+from django.utils.translation import get_language, to_locale
+
 CENT = Decimal("0.01")
 CURRENCY = "USD"
 
@@ -63,3 +66,15 @@ def check_limits(amount: Decimal, *, low: Decimal, high: Decimal) -> Decimal:
 def as_text(amount: Decimal) -> str:
     """`12.5` → `12.50` (the processor's and our pages' form)."""
     return f"{amount.quantize(CENT):f}"
+
+
+# Our patients are the hospital's, in the United States: Spanish amounts read "$1,234.50" there
+# (CLDR's es_US), not Spain's "1.234,50 US$".
+MONEY_LOCALES = {"en": "en_US", "es": "es_US"}
+
+
+def money_text(amount: Decimal) -> str:
+    """`1234.5` → "$1,234.50", written the way the active language writes dollars."""
+    language = get_language() or "en"
+    locale = MONEY_LOCALES.get(language.split("-")[0], to_locale(language))
+    return format_currency(amount, CURRENCY, locale=locale)

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from django.utils.translation import gettext as _
 
 from smartapp.payments.models import Payment, State
+from smartapp.payments.money import money_text
 
 
 @dataclass(frozen=True)
@@ -38,7 +39,7 @@ def _charged(payment: Payment, amount: str) -> str:
 
 
 def payment_words(payment: Payment) -> Words:
-    amount = f"${payment.amount:,.2f}"
+    amount = money_text(payment.amount)
     state = payment.state
     charged = _charged(payment, amount)
     if state == State.NEW:
@@ -142,7 +143,7 @@ def payment_words(payment: Payment) -> Words:
 
 def refund_words(refund: Payment) -> Words:
     """A refund, as the patient reads it on the payment's receipt and status."""
-    amount = f"${refund.amount:,.2f}"
+    amount = money_text(refund.amount)
     to = _card(refund) if refund.by_card else _("you at the desk")
     if refund.state == State.NEW:
         return Words(
