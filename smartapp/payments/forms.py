@@ -8,6 +8,8 @@ from typing import Any, TypedDict
 from django import forms
 from django.core import signing
 from django.core.validators import RegexValidator
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from smartapp.lib.forms import ErrorsDescribed
 from smartapp.payments.models import Method, PaymentSettings
@@ -53,16 +55,16 @@ def quote_read(value: str, *, launch_id: str, encounter_id: str) -> SignedQuote:
         data: SignedQuote = signing.loads(value or "", salt=QUOTE_SALT, max_age=QUOTE_MAX_AGE)
     except signing.BadSignature:
         raise BadQuote(
-            "This payment form has expired or was changed. Please start again."
+            _("This payment form has expired or was changed. Please start again.")
         ) from None
     if data.get("l") != launch_id or data.get("e") != encounter_id or "c" not in data:
-        raise BadQuote("This payment form belongs to another visit. Please start again.")
+        raise BadQuote(_("This payment form belongs to another visit. Please start again."))
     return data
 
 
 class PayForm(ErrorsDescribed, forms.Form):
     quote = forms.CharField(widget=forms.HiddenInput, max_length=1000)
-    amount = forms.CharField(required=False, max_length=30, label="Amount (USD)")
+    amount = forms.CharField(required=False, max_length=30, label=gettext_lazy("Amount (USD)"))
 
     def __init__(
         self,

@@ -6,6 +6,7 @@ from decimal import Decimal
 
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext_lazy
 
 from smartapp.launch.models import Launch
 from smartapp.lib.fields import EncryptedTextField
@@ -54,9 +55,9 @@ FINAL_STATES = (State.POSTED, State.REFUNDED, State.CANCELLED)
 
 
 class Method(models.TextChoices):
-    CARD = "card", "Card"
-    CASH = "cash", "Cash"
-    CHECK = "check", "Check"
+    CARD = "card", gettext_lazy("Card")
+    CASH = "cash", gettext_lazy("Cash")
+    CHECK = "check", gettext_lazy("Check")
 
 
 class AmountSource(models.TextChoices):
@@ -145,6 +146,8 @@ class Payment(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
     captured_at = models.DateTimeField(null=True, blank=True)
     receipt_sent_at = models.DateTimeField(null=True, blank=True)  # emailed once
+    # The patient's language when they paid ("es", "en"; blank: the default): their receipt's.
+    language = models.CharField(max_length=10, blank=True)
     posted_at = models.DateTimeField(null=True, blank=True)
     next_check_at = models.DateTimeField(null=True, blank=True, db_index=True)
     enqueued_at = models.DateTimeField(null=True, blank=True)

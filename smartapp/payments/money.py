@@ -4,7 +4,8 @@ import re
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 from babel.numbers import format_currency
-from django.utils.translation import get_language, to_locale
+from django.utils.translation import get_language, gettext_lazy, to_locale
+from django.utils.translation import gettext as _
 
 CENT = Decimal("0.01")
 CURRENCY = "USD"
@@ -34,7 +35,7 @@ def to_money(value: object) -> Decimal:
 AMOUNT = re.compile(
     r"\$?(?P<units>[1-9][0-9]{0,2}(?:,[0-9]{3})+|[0-9]+)(?:\.(?P<cents>[0-9]{1,2}))?"
 )
-AMOUNT_FORM = "Enter the amount in dollars and cents, for example 1,250.00 or 25."
+AMOUNT_FORM = gettext_lazy("Enter the amount in dollars and cents, for example 1,250.00 or 25.")
 MAX_UNIT_DIGITS = 9  # up to $999,999,999.99: far above any tenant's maximum
 
 
@@ -42,25 +43,32 @@ def parse_amount(text: str, *, low: Decimal, high: Decimal) -> Decimal:
     """A typed amount in the one accepted form, more than zero, within the tenant's limits."""
     cleaned = (text or "").strip()
     if not cleaned:
-        raise BadAmount("Enter an amount.")
+        raise BadAmount(_("Enter an amount."))
     match = AMOUNT.fullmatch(cleaned)
     if match is None:
-        raise BadAmount(AMOUNT_FORM)
+        raise BadAmount(str(AMOUNT_FORM))
     units = match["units"].replace(",", "")
     if len(units.lstrip("0")) > MAX_UNIT_DIGITS:
-        raise BadAmount(f"The largest payment we can take online is ${high:,.2f}.")
+        raise BadAmount(_largest(high))
     amount = Decimal(f"{units}.{(match['cents'] or '').ljust(2, '0')}")
     if amount <= 0:
-        raise BadAmount("The amount must be more than zero.")
+        raise BadAmount(_("The amount must be more than zero."))
     return check_limits(amount, low=low, high=high)
 
 
 def check_limits(amount: Decimal, *, low: Decimal, high: Decimal) -> Decimal:
     if amount < low:
-        raise BadAmount(f"The smallest payment we can take online is ${low:,.2f}.")
+        raise BadAmount(
+            _("The smallest payment we can take online is %(amount)s.")
+            % {"amount": money_text(low)}
+        )
     if amount > high:
-        raise BadAmount(f"The largest payment we can take online is ${high:,.2f}.")
+        raise BadAmount(_largest(high))
     return amount
+
+
+def _largest(high: Decimal) -> str:
+    return _("The largest payment we can take online is %(amount)s.") % {"amount": money_text(high)}
 
 
 def as_text(amount: Decimal) -> str:

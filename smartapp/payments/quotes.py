@@ -3,6 +3,8 @@
 from dataclasses import dataclass, replace
 from decimal import Decimal
 
+from django.utils.translation import gettext_lazy
+
 from smartapp.fhir.errors import FhirError
 from smartapp.launch import error_pages
 from smartapp.launch.access import gateway_for, system_gateway_for
@@ -13,8 +15,8 @@ from smartapp.payments.models import AmountSource, PaymentSettings
 
 class VisitNotFound(error_pages.LaunchError):
     status = 404
-    title = "Visit not found"
-    explanation = "There is no such visit in your record."
+    title = gettext_lazy("Visit not found")
+    explanation = gettext_lazy("There is no such visit in your record.")
 
 
 @dataclass(frozen=True)

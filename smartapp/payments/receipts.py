@@ -7,14 +7,17 @@ from datetime import datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
+from django.conf import settings as django_settings
 from django.core.mail import send_mail
 from django.db.models import Q
-from django.utils import timezone
+from django.utils import dateformat, timezone, translation
+from django.utils.translation import gettext as _
 
 from smartapp.clinical.visits import Visit, fill_visit_names, visit_from
 from smartapp.fhir import errors as fhir
 from smartapp.fhir.gateway import FhirGateway
 from smartapp.payments.models import Attempt, Payment, State
+from smartapp.payments.money import money_text
 from smartapp.payments.words import Words, payment_words, refund_words
 
 logger = logging.getLogger(__name__)
@@ -51,9 +54,11 @@ def refund_lines(payment: Payment) -> list[RefundLine]:
 
 def _paid_by(payment: Payment) -> str:
     if payment.by_card:
-        brand = (payment.card_brand or "card").capitalize()
-        return f"{brand} ending {payment.card_last4}" if payment.card_last4 else brand
-    return f"{payment.get_method_display()} at the desk"
+        brand = payment.card_brand.capitalize() if payment.card_brand else _("Card")
+        if payment.card_last4:
+            return _("%(brand)s ending %(last4)s") % {"brand": brand, "last4": payment.card_last4}
+        return brand
+    return _("%(method)s at the desk") % {"method": payment.get_method_display()}
 
 
 def _visit(gateway: FhirGateway, encounter_id: str) -> Visit | None:
@@ -83,25 +88,45 @@ def receipt_for(*, payment: Payment, gateway: FhirGateway) -> Receipt:
 
 
 def _when(moment: datetime | None, zone: ZoneInfo) -> str:
-    return moment.astimezone(zone).strftime("%-d %b %Y, %H:%M") if moment else "not recorded"
+    """A moment in the hospital's zone, as the active language writes it ("5 Mar 2026, 09:30")."""
+    if moment is None:
+        return _("not recorded")
+    return dateformat.format(moment.astimezone(zone), _("j M Y, H:i"))
+
+
+def _visit_words(visit: Visit | None, zone: ZoneInfo) -> str:
+    if visit is None:
+        return _("see your visits")
+    words = _when(visit.start, zone)
+    if visit.location:
+        words += f", {visit.location}"
+    if visit.attending:
+        words += ", " + _("with %(who)s") % {"who": visit.attending}
+    return words
 
 
 def receipt_text(receipt: Receipt) -> str:
-    """The receipt as plain text (the email's body)."""
-    visit = receipt.visit
+    """The receipt as plain text (the email's body), in the active language."""
+    zone = receipt.zone
     lines = [
-        f"{receipt.hospital}: receipt for your payment",
+        _("%(hospital)s: receipt for your payment") % {"hospital": receipt.hospital},
         "",
-        f"Amount: ${receipt.amount:,.2f} {receipt.currency}",
-        f"Paid: {_when(receipt.paid_at, receipt.zone)} ({receipt.zone.key})",
-        f"Paid by: {receipt.paid_by}",
-        f"Visit: {_when(visit.start, receipt.zone) if visit else 'see your visits'}"
-        + (f", {visit.location}" if visit and visit.location else "")
-        + (f", with {visit.attending}" if visit and visit.attending else ""),
-        f"Reference: {receipt.reference}",
-        f"Status: {receipt.words.headline}. {receipt.words.detail}",
+        _("Amount: %(amount)s")
+        % {"amount": _("%(amount)s USD") % {"amount": money_text(receipt.amount)}},
+        _("Paid: %(when)s (%(zone)s time)")
+        % {"when": _when(receipt.paid_at, zone), "zone": zone.key},
+        _("Paid by: %(how)s") % {"how": receipt.paid_by},
+        _("Visit: %(visit)s") % {"visit": _visit_words(receipt.visit, zone)},
+        _("Reference: %(reference)s") % {"reference": receipt.reference},
+        _("Status: %(headline)s. %(detail)s")
+        % {"headline": receipt.words.headline, "detail": receipt.words.detail},
         *(
-            f"Refund {_when(line.at, receipt.zone)}: ${line.amount:,.2f}. {line.words.detail}"
+            _("Refund %(when)s: %(amount)s. %(detail)s")
+            % {
+                "when": _when(line.at, zone),
+                "amount": money_text(line.amount),
+                "detail": line.words.detail,
+            }
             for line in receipt.refunds
         ),
     ]
@@ -124,13 +149,15 @@ def receipt_email(*, payment: Payment, again: bool = False) -> str:
     unsent = Q() if again else Q(receipt_sent_at__isnull=True)
     if not Payment.objects.filter(unsent, pk=payment.pk).update(receipt_sent_at=timezone.now()):
         return "already sent"
-    receipt = receipt_for(payment=payment, gateway=gateway)
-    send_mail(
-        f"{receipt.hospital}: receipt {receipt.reference}",
-        receipt_text(receipt),
-        settings.receipt_from,
-        [address],
-    )
+    # In the patient's language when they paid (a worker has no request, so no language of its own).
+    with translation.override(payment.language or django_settings.LANGUAGE_CODE):
+        receipt = receipt_for(payment=payment, gateway=gateway)
+        subject = _("%(hospital)s: receipt %(reference)s") % {
+            "hospital": receipt.hospital,
+            "reference": receipt.reference,
+        }
+        body = receipt_text(receipt)
+    send_mail(subject, body, settings.receipt_from, [address])
     Attempt.objects.create(
         payment=payment,
         kind=Attempt.Kind.STAFF if again else Attempt.Kind.PROCESSOR,

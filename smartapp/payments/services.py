@@ -73,6 +73,7 @@ class NewPayment:
     amount: Decimal
     amount_source: str
     request_key: str
+    language: str = ""  # the patient's page language: their receipt email's
 
 
 def payment_start(*, new: NewPayment) -> Payment:
@@ -89,6 +90,7 @@ def payment_start(*, new: NewPayment) -> Payment:
                 amount=new.amount,
                 amount_source=new.amount_source,
                 method=Method.CARD,
+                language=new.language,
             )
     except IntegrityError:  # a double-clicked Pay: the first click's payment
         return _same_form(new.request_key, launch, new.encounter_id)

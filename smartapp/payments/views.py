@@ -11,6 +11,8 @@ from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
+from django.utils.translation import get_language, gettext_lazy
+from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -42,7 +44,9 @@ from smartapp.tenants.models import Persona, Tenant
 
 GET_POST = require_http_methods(["GET", "POST"])
 logger = logging.getLogger(__name__)
-PROCESSOR_DOWN = "The card processor is not answering right now. No money was taken; please try again in a minute."
+PROCESSOR_DOWN = gettext_lazy(
+    "The card processor is not answering right now. No money was taken; please try again in a minute."
+)
 
 
 def _see_other(url: str) -> HttpResponseRedirect:
@@ -93,7 +97,8 @@ def pay(request: HttpRequest, public_id: uuid.UUID, encounter_id: str) -> HttpRe
     )
     context = {"quote": quote, "form": form, "settings": settings, "enabled": settings.enabled}
     context["encounter_id"] = encounter_id
-    context["earlier"] = selectors.payments_for_visit(launch=launch, encounter_id=encounter_id)
+    earlier = selectors.payments_for_visit(launch=launch, encounter_id=encounter_id)
+    context["earlier"] = [(p, payment_words(p)) for p in earlier]
     return _page(request, launch, "payments/pay.html", context)
 
 
@@ -136,7 +141,7 @@ def _pay_post(
     entered = quote["s"] == AmountSource.ENTERED
     form = PayForm(request.POST, settings=settings, entered=entered, cap=Decimal(quote["c"]))
     if not settings.enabled:
-        messages.warning(request, "Online payments are turned off at this hospital.")
+        messages.warning(request, _("Online payments are turned off at this hospital."))
         return _see_other(reverse("payments:pay", args=[launch.public_id, encounter_id]))
     if not form.is_valid():
         context = {
@@ -154,11 +159,12 @@ def _pay_post(
         amount=amount,
         amount_source=quote["s"],
         request_key=quote["k"],
+        language=get_language() or "",
     )
     try:
         payment = services.payment_start(new=new)
     except services.KeyUsedElsewhere:
-        messages.warning(request, "This payment form was already used. Please start again.")
+        messages.warning(request, _("This payment form was already used. Please start again."))
         return _see_other(reverse("payments:pay", args=[launch.public_id, encounter_id]))
     return _to_checkout(request, launch, payment)
 
@@ -179,7 +185,8 @@ def _to_checkout(request: HttpRequest, launch: Launch, payment: Payment) -> Http
         )
     except ProcessorError as error:
         messages.warning(
-            request, PROCESSOR_DOWN if error.status == 0 or error.status >= 500 else error.message
+            request,
+            str(PROCESSOR_DOWN) if error.status == 0 or error.status >= 500 else error.message,
         )
         return _see_other(_status_url(launch, payment))
     payment.refresh_from_db()
@@ -217,7 +224,7 @@ def card(request: HttpRequest, public_id: uuid.UUID, payment_id: uuid.UUID) -> H
             return _see_other(_status_url(launch, payment))
         secret = stripe.card_setup_secret(reference=payment.posting_id)
     except ProcessorError as error:
-        messages.warning(request, PROCESSOR_DOWN if error.unclear else error.message)
+        messages.warning(request, str(PROCESSOR_DOWN) if error.unclear else error.message)
         return _see_other(_status_url(launch, payment))
     settings = services.payment_settings(tenant=launch.tenant)
     card_csp(request, settings)
@@ -237,7 +244,7 @@ def processor_return(
     session_id = request.GET.get("session", "")[:100]
     if session_id != payment.processor_session_id:
         messages.warning(
-            request, "That link did not come from this payment's card page; nothing was changed."
+            request, _("That link did not come from this payment's card page; nothing was changed.")
         )
         return _see_other(_status_url(launch, payment))
     try:
@@ -245,7 +252,9 @@ def processor_return(
     except ProcessorError:
         messages.warning(
             request,
-            "We could not confirm the payment with the card processor yet; this page will update.",
+            _(
+                "We could not confirm the payment with the card processor yet; this page will update."
+            ),
         )
     return _see_other(_status_url(launch, payment))
 
@@ -258,7 +267,7 @@ def processor_cancelled(
     launch = page_launch(request, public_id, Persona.PATIENT)
     payment = selectors.payment_for_launch(launch=launch, public_id=payment_id)
     if payment.state == State.NEW:
-        messages.info(request, "You left the card page. No money was taken.")
+        messages.info(request, _("You left the card page. No money was taken."))
     return _see_other(_status_url(launch, payment))
 
 

@@ -5,7 +5,7 @@
   function start() {
     var form = document.getElementById("card-form");
     if (!form || typeof Stripe === "undefined") { return; }
-    var stripe = Stripe(form.dataset.publishableKey);
+    var stripe = Stripe(form.dataset.publishableKey, { locale: form.dataset.locale || "auto" });
     var card = stripe.elements().create("card");
     var error = document.getElementById("card-error");
     var button = document.getElementById("card-submit");
@@ -18,7 +18,7 @@
       stripe.confirmCardSetup(form.dataset.setupSecret, { payment_method: { card: card } })
         .then(function (result) {
           if (result.error) {
-            error.textContent = result.error.message || "The card was not accepted.";
+            error.textContent = result.error.message || form.dataset.refused;
             button.disabled = false;
             return;
           }
