@@ -11,6 +11,8 @@ from datetime import timedelta
 from typing import Any
 
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, gettext_noop
 
 from smartapp.clinical.appointment_rows import CANCEL_SYSTEM, AppointmentRow, appointment_row
 from smartapp.clinical.models import BookingRequest
@@ -25,19 +27,23 @@ State = BookingRequest.State
 REQUEST_LIFETIME = timedelta(hours=1)
 SETTLE_SECONDS = 15  # how long a double submit waits for the first one's answer
 CANCEL_REASONS = [
-    ("pat", "I cannot come / patient request"),
-    ("pat-fb", "Feeling better"),
-    ("pat-lt", "No transport"),
-    ("prov", "Clinician unavailable"),
-    ("oth-err", "Booked by mistake"),
-    ("other", "Other"),
+    ("pat", gettext_lazy("I cannot come / patient request")),
+    ("pat-fb", gettext_lazy("Feeling better")),
+    ("pat-lt", gettext_lazy("No transport")),
+    ("prov", gettext_lazy("Clinician unavailable")),
+    ("oth-err", gettext_lazy("Booked by mistake")),
+    ("other", gettext_lazy("Other")),
 ]
-SLOT_TAKEN = "That time was taken a moment ago, so it was not booked. Here are the free times now."
-MOVE_REFUSED = (
+# Kept in English on the booking request (a replay may come in another language): shown with _().
+SLOT_TAKEN = gettext_noop(
+    "That time was taken a moment ago, so it was not booked. Here are the free times now."
+)
+NOT_ACCEPTED = gettext_noop("The EHR did not accept the booking.")
+MOVE_REFUSED = gettext_lazy(
     "The new time was taken a moment ago or the appointment changed meanwhile, "
     "so nothing was changed. Here are the free times now."
 )
-STALE = (
+STALE = gettext_lazy(
     "This appointment changed since you opened the page (someone else updated it), "
     "so nothing was changed. Here is the current list."
 )
@@ -61,15 +67,18 @@ class StaleAppointment(WriteRefused):
 
 class AppointmentNotFound(error_pages.LaunchError):
     status = 404
-    title = "Appointment not found"
-    explanation = "There is no such appointment for this patient."
+    title = gettext_lazy("Appointment not found")
+    explanation = gettext_lazy("There is no such appointment for this patient.")
     way_forward = ""
 
 
 class BookingExpired(error_pages.LaunchError):
     status = 400
-    title = "This confirmation has expired"
-    explanation = "The booking page was open too long or does not belong to this session. Please choose a time again."
+    title = gettext_lazy("This confirmation has expired")
+    explanation = gettext_lazy(
+        "The booking page was open too long or does not belong to this session. "
+        "Please choose a time again."
+    )
     way_forward = ""
 
 
@@ -143,7 +152,7 @@ def appointment_book(*, launch: Launch, key: str, reason: str) -> BookingRequest
         _finish(request, State.UNKNOWN, message=str(error))
     except fhir.FhirError as error:
         state = State.UNKNOWN if error.status >= 500 else State.REFUSED
-        _finish(request, state, message="The EHR did not accept the booking.")
+        _finish(request, state, message=NOT_ACCEPTED)
         raise
     else:
         _finish(request, State.BOOKED, appointment_id=written.resource_id)
@@ -164,7 +173,7 @@ def owned_appointment(*, launch: Launch, appointment_id: str) -> AppointmentRow:
 
 def _check_version(row: AppointmentRow, version: str) -> None:
     if row.version != version:
-        raise StaleAppointment(STALE)
+        raise StaleAppointment(str(STALE))
 
 
 def _patch(
@@ -175,7 +184,7 @@ def _patch(
             "Appointment", row.id, operations, version=version, patient_id=launch.patient_id
         )
     except (fhir.Conflict, fhir.PreconditionFailed, fhir.Locked):
-        raise StaleAppointment(STALE) from None
+        raise StaleAppointment(str(STALE)) from None
 
 
 def appointment_cancel(
@@ -186,7 +195,7 @@ def appointment_cancel(
     _check_version(row, version)
     if not row.can_cancel:
         raise WriteRefused(
-            "This appointment can no longer be cancelled here. Please call the clinic."
+            _("This appointment can no longer be cancelled here. Please call the clinic.")
         )
     operations: list[dict[str, Any]] = [
         {"op": "replace", "path": "/status", "value": "cancelled"},
@@ -200,7 +209,7 @@ def appointment_cancel(
         _patch(launch, row, operations, "cancelled", version)
     except fhir.Unprocessable:
         raise WriteRefused(
-            "The EHR would not cancel this appointment. Please call the clinic."
+            _("The EHR would not cancel this appointment. Please call the clinic.")
         ) from None
     return row
 
@@ -212,11 +221,11 @@ def appointment_reschedule(
     row = owned_appointment(launch=launch, appointment_id=appointment_id)
     _check_version(row, version)
     if not row.can_reschedule:
-        raise WriteRefused("This appointment cannot be rescheduled.")
+        raise WriteRefused(_("This appointment cannot be rescheduled."))
     operations = [{"op": "replace", "path": "/slot", "value": [{"reference": f"Slot/{slot_id}"}]}]
     try:
         _patch(launch, row, operations, "rescheduled", version)
     except (fhir.Unprocessable, StaleAppointment):
         # Millennium answers 409 for a changed version; a taken slot may come as 409 or 422.
-        raise SlotTaken(MOVE_REFUSED) from None
+        raise SlotTaken(str(MOVE_REFUSED)) from None
     return row

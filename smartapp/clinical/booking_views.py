@@ -9,6 +9,7 @@ from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 
 from smartapp.clinical import booking
@@ -134,7 +135,7 @@ def _confirm_page(
     )
     slot = results["slot"]
     if slot is None:
-        messages.warning(request, "That time is no longer free. Here are the free times now.")
+        messages.warning(request, _("That time is no longer free. Here are the free times now."))
         return _redirect(_book_url(launch, query))
     if form is None:
         query = query or _fallback_query(launch, zone, slot.service_code)
@@ -159,7 +160,7 @@ def book_confirm(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
     if request.method == "GET":
         choice = SlotChoiceForm(request.GET)
         if not choice.is_valid():
-            messages.warning(request, "Choose a time from the list.")
+            messages.warning(request, _("Choose a time from the list."))
             return _redirect(_book_url(launch, _search_query(request.GET)))
         query = _search_query(request.GET)
         return _confirm_page(request, launch, choice.cleaned_data["slot"], None, query)
@@ -177,15 +178,17 @@ def _after_booking(
     request: HttpRequest, launch: Launch, result: booking.BookingRequest, query: str
 ) -> HttpResponse:
     if result.state == State.BOOKED:
-        messages.success(request, "Booked. The appointment is in the list below.")
+        messages.success(request, _("Booked. The appointment is in the list below."))
         return _redirect(f"{_list_url(launch)}?booked={result.appointment_id}")
     if result.state == State.REFUSED:
-        messages.warning(request, result.message or booking.SLOT_TAKEN)
+        messages.warning(request, _(result.message or booking.SLOT_TAKEN))  # stored in English
         return _redirect(_book_url(launch, query))
     messages.warning(
         request,
-        "The hospital's system did not confirm the booking in time. Check the list below "
-        "before trying again, so you do not book twice.",
+        _(
+            "The hospital's system did not confirm the booking in time. Check the list below "
+            "before trying again, so you do not book twice."
+        ),
     )
     return _redirect(_list_url(launch))
 
@@ -230,7 +233,7 @@ def _cancel(
     except booking.WriteRefused as refused:
         messages.warning(request, refused.message)
     else:
-        messages.success(request, "Cancelled. The time is free for someone else now.")
+        messages.success(request, _("Cancelled. The time is free for someone else now."))
     return _redirect(_list_url(launch))
 
 
@@ -252,7 +255,7 @@ def reschedule(request: HttpRequest, public_id: uuid.UUID, appointment_id: str) 
         form = RescheduleForm(request.POST)
         if form.is_valid():
             return _reschedule(request, launch, appointment_id, form)
-        messages.warning(request, "Choose a new time.")
+        messages.warning(request, _("Choose a new time."))
         return _redirect(request.path)
     zone = page_zone(request, launch)
     today = today_in(zone)
@@ -300,5 +303,5 @@ def _reschedule(
     except booking.WriteRefused as refused:
         messages.warning(request, refused.message)
         return _redirect(_list_url(launch))
-    messages.success(request, "Rescheduled. The new time is in the list below.")
+    messages.success(request, _("Rescheduled. The new time is in the list below."))
     return _redirect(_list_url(launch))

@@ -4,6 +4,8 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from django.http import HttpRequest
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from smartapp.tenants.models import Tenant, is_time_zone
 
@@ -41,5 +43,10 @@ def zone_difference(*, clinic: ZoneInfo, own: ZoneInfo) -> str:
     if minutes == 0:
         return ""
     hours, rest = divmod(abs(minutes), 60)
-    amount = f"{hours} hour{'s' if hours != 1 else ''}" + (f" {rest} minutes" if rest else "")
-    return f"{amount} {'ahead of' if minutes > 0 else 'behind'} the clinic"
+    amount = ngettext("%(n)s hour", "%(n)s hours", hours) % {"n": hours}
+    if rest:
+        # Translators: "5 hours" and the minutes on top, e.g. "5 hours 30 minutes".
+        amount = _("%(hours)s %(minutes)s minutes") % {"hours": amount, "minutes": rest}
+    if minutes > 0:
+        return _("%(amount)s ahead of the clinic") % {"amount": amount}
+    return _("%(amount)s behind the clinic") % {"amount": amount}
