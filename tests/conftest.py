@@ -59,6 +59,16 @@ def _clear_cache():
 
 
 @pytest.fixture(autouse=True)
+def _english_after_each_test():
+    """A Spanish request leaves Spanish active in the test's thread (LocaleMiddleware does not
+    reset it): the next test starts in the default language again."""
+    from django.utils import translation
+
+    yield
+    translation.deactivate()
+
+
+@pytest.fixture(autouse=True)
 def _no_fake_session_left():
     """A scripted session installed by a test never outlives it (the next test would talk to it)."""
     from tests.fakehttp import uninstall

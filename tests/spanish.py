@@ -2,15 +2,24 @@
 
 "Ours" is every visible text the page shows that is not the EHR's own data: a text node that
 reads the same in the English and the Spanish page, has letters, and is not found in the
-sandbox's records (names, places, visit types, message subjects) or the hospital's own words is
-an untranslated string.
+sandbox's records (names, places, appointments, visits, message subjects and bodies) or the
+hospital's own words is an untranslated string.
 """
 
 import json
 import re
 from html.parser import HTMLParser
 
-from smartapp.sandbox.models import Appointment, Location, Patient, PortalMessage, Practitioner
+from smartapp.lib.html_text import plain_text
+from smartapp.payments.models import Payment
+from smartapp.sandbox.models import (
+    Appointment,
+    Encounter,
+    Location,
+    Patient,
+    PortalMessage,
+    Practitioner,
+)
 from smartapp.tenants.models import ServiceType, Tenant
 
 # data-label is shown as the column name on a phone (CSS attr()); the others are read aloud.
@@ -28,7 +37,8 @@ class _Visible(HTMLParser):
         if tag in ("script", "style", "title", "head"):
             self._hidden += 1
         if not self._hidden:  # what people see or hear that is not a text node
-            button = tag == "button" or dict(attrs).get("type") in ("submit", "button", "reset")
+            # an <input type=submit>'s value is its label; a <button>'s value is never shown
+            button = tag == "input" and dict(attrs).get("type") in ("submit", "button", "reset")
             for name, value in attrs:
                 if name in SHOWN_ATTRIBUTES or (name == "value" and button):
                     self.handle_data(value or "")
@@ -57,9 +67,12 @@ def _ehr_data() -> str:
         *Practitioner.objects.values_list("resource", flat=True),
         *Location.objects.values_list("resource", flat=True),
         *Appointment.objects.values_list("resource", flat=True),
+        *Encounter.objects.values_list("resource", flat=True),
         *PortalMessage.objects.values_list("subject", flat=True),
+        *map(plain_text, PortalMessage.objects.values_list("content", flat=True)),  # bodies
         *ServiceType.objects.values_list("display", flat=True),
         *Tenant.objects.values_list("name", "what_to_bring", "how_to_cancel"),  # the hospital's
+        *Payment.objects.values_list("posting_id", flat=True),  # payment references: ids, not words
     ]
     return json.dumps(rows, ensure_ascii=False)
 
@@ -76,8 +89,6 @@ def untranslated(english: str, spanish: str) -> list[str]:
             part.strip(" ,·()") in data for part in re.split(r"[·,()]", text) if part.strip(" ,·()")
         )
     )
-
-
 
 
 def assert_all_spanish(client, url: str, spanish_phrase: str, **extra) -> str:

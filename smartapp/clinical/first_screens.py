@@ -79,7 +79,7 @@ def parts_parallel(calls: dict[str, Callable[[], Any]]) -> Parts:
     for name, value in results.items():
         if isinstance(value, _Failed):
             page = as_launch_error(value.error)
-            parts.problems[name] = PartProblem(page.explanation, page.reference, value.error)
+            parts.problems[name] = PartProblem(str(page.explanation), page.reference, value.error)
             parts.values[name] = None
         else:
             parts.values[name] = value

@@ -8,6 +8,7 @@ from typing import Any
 from django.contrib import messages as flash
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from smartapp.clinical import communications, once
@@ -37,8 +38,12 @@ def _render(
 
 
 def _refused(error: fhir.FhirError) -> str:
-    detail = f" ({error.message})" if error.message and error.status == 400 else ""
-    return f"The hospital's messaging system did not accept the message{detail}. Nothing was sent."
+    if error.message and error.status == 400:
+        return _(
+            "The hospital's messaging system did not accept the message (%(detail)s). "
+            "Nothing was sent."
+        ) % {"detail": error.message}
+    return _("The hospital's messaging system did not accept the message. Nothing was sent.")
 
 
 # Patient ----------------------------------------------------------------------------------------
@@ -84,7 +89,7 @@ def _send_once(
     key = form.cleaned_data["key"]
     sent_url = reverse("clinical:messages_sent", args=[launch.public_id])
     if not once.message_key_claim(launch=launch, key=key):
-        flash.info(request, "That message was already sent; it was not sent twice.")
+        flash.info(request, _("That message was already sent; it was not sent twice."))
         return _redirect(sent_url)
     try:
         send()
@@ -128,10 +133,10 @@ def compose(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
                     text=data["body"],
                     team=team,
                 ),
-                "Sent. Your care team will answer here.",
+                _("Sent. Your care team will answer here."),
             )
         except portal.RecipientNotAllowed:
-            form.add_error("recipient", "Choose someone from your care team.")
+            form.add_error("recipient", _("Choose someone from your care team."))
             done = None
         if done:
             return done
@@ -153,10 +158,10 @@ def reply(request: HttpRequest, public_id: uuid.UUID, message_id: str) -> HttpRe
                 launch,
                 form,
                 lambda: portal.message_reply(launch=launch, message_id=message_id, text=body),
-                "Reply sent.",
+                _("Reply sent."),
             )
         except portal.RecipientNotAllowed:
-            form.add_error(None, "This message cannot be answered. Write a new message instead.")
+            form.add_error(None, _("This message cannot be answered. Write a new message instead."))
             done = None
         if done:
             return done
@@ -173,7 +178,7 @@ def delete(request: HttpRequest, public_id: uuid.UUID, message_id: str) -> HttpR
     """Moves one of the patient's messages to the trash."""
     launch = page_launch(request, public_id, Persona.PATIENT)
     portal.message_delete(launch=launch, message_id=message_id)
-    flash.success(request, "Message deleted.")
+    flash.success(request, _("Message deleted."))
     return _redirect(reverse("clinical:messages", args=[launch.public_id]))
 
 

@@ -14,6 +14,8 @@ from typing import Any
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.safestring import SafeString
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from smartapp.clinical.appointments import patient_appointments
 from smartapp.clinical.sanitize import plain_text, safe_html, text_to_xhtml
@@ -30,15 +32,17 @@ UNREAD, OPENED, DELETED = "UNREAD", "OPENED", "DELETED"
 
 class MessageNotFound(error_pages.LaunchError):
     status = 404
-    title = "Message not found"
-    explanation = "There is no such message for this patient."
+    title = gettext_lazy("Message not found")
+    explanation = gettext_lazy("There is no such message for this patient.")
     way_forward = ""
 
 
 class MessagesUnavailable(error_pages.LaunchError):
     status = 503
-    title = "Messages are not available"
-    explanation = "Messaging is not set up for this organisation yet. Please call the clinic."
+    title = gettext_lazy("Messages are not available")
+    explanation = gettext_lazy(
+        "Messaging is not set up for this organisation yet. Please call the clinic."
+    )
     way_forward = ""
 
 
@@ -245,7 +249,9 @@ def care_team(*, launch: Launch) -> list[Participant]:
         for practitioner_id, name in row.practitioners.items():
             if name or practitioner_id not in team:
                 team[practitioner_id] = name
-    people = [Participant(pid, "PERSONNEL", name or "Your clinician") for pid, name in team.items()]
+    people = [
+        Participant(pid, "PERSONNEL", name or _("Your clinician")) for pid, name in team.items()
+    ]
     return sorted(people, key=lambda p: p.name.lower())
 
 

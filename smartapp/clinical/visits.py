@@ -13,6 +13,7 @@ from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 from fhirclient.models.resource import Resource
 
 from smartapp.clinical.appointment_rows import EXT
@@ -29,15 +30,15 @@ PAGE_SIZE = 20
 RESPONSIBILITY = EXT + "estimated-financial-responsibility-amount"
 ATTENDING_CODES = {"ATND", "1119"}  # v3 ParticipationType, Millennium code set 333
 STATUS_LABELS = {
-    "planned": "Planned",
-    "arrived": "Arrived",
-    "triaged": "Triaged",
-    "in-progress": "In progress",
-    "onleave": "On leave",
-    "finished": "Finished",
-    "cancelled": "Cancelled",
-    "entered-in-error": "Entered in error",
-    "unknown": "Unknown",
+    "planned": _("Planned"),
+    "arrived": _("Arrived"),
+    "triaged": _("Triaged"),
+    "in-progress": _("In progress"),
+    "onleave": _("On leave"),
+    "finished": _("Finished"),
+    "cancelled": _("Cancelled"),
+    "entered-in-error": _("Entered in error"),
+    "unknown": _("Unknown"),
 }
 
 
@@ -75,7 +76,7 @@ class Visit:
 
     @property
     def status_label(self) -> str:
-        return STATUS_LABELS.get(self.status, self.status.capitalize() or "Unknown")
+        return str(STATUS_LABELS.get(self.status, self.status.capitalize() or _("Unknown")))
 
     @property
     def is_upcoming(self) -> bool:

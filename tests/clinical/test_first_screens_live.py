@@ -118,7 +118,7 @@ def test_the_clinicians_chart_shows_today_next_money_and_the_patients_messages(
     encounter = Encounter.objects.get(
         fhir_id=clinician.encounter_id, tenant_id=clinician.tenant.ehr_tenant_id
     )
-    assert STATUS_LABELS[encounter.status] in today
+    assert str(STATUS_LABELS[encounter.status]) in today
     upcoming = _upcoming(clinician.patient_id)
     nexts = _section(text, "chart-next")
     for appointment in upcoming[:3]:
