@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from smartapp.clinical.selectors import patient_summary
 from smartapp.clinical.timezones import browser_zone, zone_difference
@@ -19,8 +20,10 @@ from smartapp.launch.selectors import launch_for_session
 
 class NoPatient(error_pages.LaunchError):
     status = 400
-    title = "No patient selected"
-    explanation = "The EHR did not say which patient this is. Open the app from a patient's chart."
+    title = _("No patient selected")
+    explanation = _(
+        "The EHR did not say which patient this is. Open the app from a patient's chart."
+    )
     way_forward = error_pages.RELAUNCH
 
 

@@ -3,16 +3,21 @@
 import functools
 import logging
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.utils.translation import gettext_lazy as _
 
 from smartapp.fhir import errors as fhir
 from smartapp.launch import error_pages
 from smartapp.launch.oauth_words import token_error_page
+from smartapp.lib.words import filled
 from smartapp.tenants.discovery import DiscoveryError
 from smartapp.tenants.oauth import TokenEndpointError
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
 
 logger = logging.getLogger("smartapp.launch.edge")
 
@@ -29,33 +34,37 @@ def _fhir_page(error: fhir.FhirError) -> error_pages.LaunchError:
     )
     if isinstance(error, fhir.Unauthorized):
         text = (
-            "The EHR no longer accepts the app's access."
+            _("The EHR no longer accepts the app's access.")
             if not error.wrong_environment
-            else "The EHR did not recognise the app's access (it was issued by another environment)."
+            else _(
+                "The EHR did not recognise the app's access (it was issued by another environment)."
+            )
         )
         return error_pages.SessionEnded(text, staff_detail=detail)
     if isinstance(error, fhir.Forbidden):
         return _simple(
             403,
-            "Not allowed",
-            "The EHR did not allow the app to see this record "
-            "(the app lacks a permission). Ask your integration team to check its scopes.",
+            _("Not allowed"),
+            _(
+                "The EHR did not allow the app to see this record "
+                "(the app lacks a permission). Ask your integration team to check its scopes."
+            ),
             detail,
         )
     if isinstance(error, fhir.NotFound):
-        return _simple(404, "Record not found", "The EHR has no such record.", detail)
+        return _simple(404, _("Record not found"), _("The EHR has no such record."), detail)
     if isinstance(error, fhir.RateLimited):
         return _simple(
             503,
-            "The EHR is busy",
-            "The EHR asked the app to slow down. Please try again shortly.",
+            _("The EHR is busy"),
+            _("The EHR asked the app to slow down. Please try again shortly."),
             detail,
         )
     if isinstance(error, fhir.Timeout):
         return _simple(
             504,
-            "The EHR did not answer in time",
-            "The EHR took too long to answer. Please try again in a minute.",
+            _("The EHR did not answer in time"),
+            _("The EHR took too long to answer. Please try again in a minute."),
             detail,
         )
     if isinstance(error, fhir.Unreachable):
@@ -63,27 +72,39 @@ def _fhir_page(error: fhir.FhirError) -> error_pages.LaunchError:
     if 400 <= error.status < 500:
         return _simple(
             502,
-            "The EHR refused the app's request",
-            f"The EHR answered the app's request with an error (HTTP {error.status}). "
-            "Please try again; if it keeps happening, tell the hospital's integration team.",
+            _("The EHR refused the app's request"),
+            filled(
+                _(
+                    "The EHR answered the app's request with an error (HTTP %(status)s). "
+                    "Please try again; if it keeps happening, tell the hospital's integration team."
+                ),
+                status=error.status,
+            ),
             detail,
         )
     if not error.status or error.status == 200:
         return _simple(
             502,
-            "The EHR sent an answer the app could not read",
-            "The EHR answered, but not in a form the app understands. Please try again later.",
+            _("The EHR sent an answer the app could not read"),
+            _("The EHR answered, but not in a form the app understands. Please try again later."),
             detail,
         )
     return _simple(
         502,
-        "The EHR had a problem",
-        f"The EHR could not complete the request (HTTP {error.status}). Please try again shortly.",
+        _("The EHR had a problem"),
+        filled(
+            _(
+                "The EHR could not complete the request (HTTP %(status)s). Please try again shortly."
+            ),
+            status=error.status,
+        ),
         detail,
     )
 
 
-def _simple(status: int, title: str, explanation: str, detail: str) -> error_pages.LaunchError:
+def _simple(
+    status: int, title: "StrOrPromise", explanation: "StrOrPromise", detail: str
+) -> error_pages.LaunchError:
     error = error_pages.LaunchError(explanation, staff_detail=detail)
     error.status, error.title = status, title
     return error
@@ -97,7 +118,8 @@ def as_launch_error(error: Exception) -> error_pages.LaunchError:
     if isinstance(error, TokenEndpointError):
         return token_error_page(error)
     if isinstance(error, DiscoveryError):
-        return error_pages.UpstreamUnavailable(str(error), log="discovery failed")
+        shown = error.args[0] if error.args else ""  # str(error) is the log's English
+        return error_pages.UpstreamUnavailable(shown, log="discovery failed")
     raise error
 
 

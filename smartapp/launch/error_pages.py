@@ -1,8 +1,18 @@
-"""Everything that can go wrong in a launch, each with the words the user sees."""
+"""Everything that can go wrong in a launch, each with the words the user sees.
+
+The words are translated when the page shows them (in the page's language); the exception's own
+text, which goes to the log, is always English.
+"""
 
 from typing import TYPE_CHECKING
 
+from django.utils.translation import gettext_lazy as _
+
+from smartapp.lib.words import EnglishStr
+
 if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
+
     from smartapp.launch.models import Launch
 
 RELAUNCH = "relaunch"  # clinicians: go back to the EHR and open the app again
@@ -12,17 +22,17 @@ BACK_HOME = "home"  # still signed in: back to the launch's first page
 PATIENT_SIGN_IN = "patient-signin"  # a patient at the clinician's door: to the patient sign-in
 
 
-class LaunchError(Exception):
+class LaunchError(EnglishStr, Exception):
     status = 400
-    title = "The app could not start"
-    explanation = "Something in the sign-in request was not right."
+    title: "StrOrPromise" = _("The app could not start")
+    explanation: "StrOrPromise" = _("Something in the sign-in request was not right.")
     reference = ""  # the EHR's correlation id, for the support desk
     way_forward = EITHER
     home_url = ""  # with BACK_HOME: the launch's first page
 
     def __init__(
         self,
-        explanation: str = "",
+        explanation: "StrOrPromise" = "",
         *,
         staff_detail: str = "",
         way_forward: str = "",
@@ -53,16 +63,16 @@ class LaunchError(Exception):
 
 
 class BadLaunchRequest(LaunchError):
-    title = "This launch link is incomplete"
-    explanation = (
+    title = _("This launch link is incomplete")
+    explanation = _(
         "The EHR opened the app without the information it needs (the iss and launch values)."
     )
     way_forward = RELAUNCH
 
 
 class UnknownIssuer(LaunchError):
-    title = "This EHR is not registered"
-    explanation = (
+    title = _("This EHR is not registered")
+    explanation = _(
         "The app was opened by an EHR address it does not know, so it did not contact it. "
         "Ask your integration team to register this organisation."
     )
@@ -70,81 +80,85 @@ class UnknownIssuer(LaunchError):
 
 
 class NotConfigured(LaunchError):
-    title = "This organisation is not set up for this app"
-    explanation = "The app has no sign-in registration for this kind of user at this organisation."
+    title = _("This organisation is not set up for this app")
+    explanation = _(
+        "The app has no sign-in registration for this kind of user at this organisation."
+    )
 
 
 class AuthorizationDenied(LaunchError):
     status = 403
-    title = "Access was not granted"
-    explanation = "You chose not to let the app see your record, so it cannot continue."
+    title = _("Access was not granted")
+    explanation = _("You chose not to let the app see your record, so it cannot continue.")
 
 
 class AuthorizationFailed(LaunchError):
-    title = "The EHR refused the sign-in"
-    explanation = "The EHR's sign-in service refused the app's request."
+    title = _("The EHR refused the sign-in")
+    explanation = _("The EHR's sign-in service refused the app's request.")
 
 
 class StateInvalid(LaunchError):
-    title = "This sign-in link is no longer valid"
-    explanation = "The sign-in response does not match a sign-in started in this browser."
+    title = _("This sign-in link is no longer valid")
+    explanation = _("The sign-in response does not match a sign-in started in this browser.")
 
 
 class StateExpired(StateInvalid):
-    explanation = "The sign-in took longer than 10 minutes, so it was cancelled for your safety."
+    explanation = _("The sign-in took longer than 10 minutes, so it was cancelled for your safety.")
 
 
 class StateReused(StateInvalid):
-    explanation = "This sign-in response was already used. Each one works only once."
+    explanation = _("This sign-in response was already used. Each one works only once.")
 
 
 class TokenExchangeFailed(LaunchError):
-    title = "The sign-in could not be completed"
-    explanation = (
+    title = _("The sign-in could not be completed")
+    explanation = _(
         "The EHR did not accept the sign-in code (it may have expired). Please start again."
     )
 
 
 class IdTokenInvalid(LaunchError):
-    title = "The sign-in could not be verified"
-    explanation = (
+    title = _("The sign-in could not be verified")
+    explanation = _(
         "The EHR's proof of who you are did not check out, so the app did not sign you in."
     )
 
 
 class SessionEnded(LaunchError):
     status = 401
-    explanation = "The app's access to your record has ended."
+    explanation = _("The app's access to your record has ended.")
 
     @property
-    def title(self) -> str:  # type: ignore[override]  # a patient has no "EHR session"
-        return "Your session has ended" if self.way_forward == SIGN_IN else "Your EHR session ended"
+    def title(self) -> "StrOrPromise":  # type: ignore[override]  # a patient has no "EHR session"
+        if self.way_forward == SIGN_IN:
+            return _("Your session has ended")
+        return _("Your EHR session ended")
 
 
 class SessionTimedOut(LaunchError):
     status = 401
-    title = "You were signed out for your safety"
-    explanation = "You were signed out after a while without activity."
+    title = _("You were signed out for your safety")
+    explanation = _("You were signed out after a while without activity.")
 
 
 class NotSignedIn(LaunchError):
     status = 401
-    title = "You are not signed in"
-    explanation = (
+    title = _("You are not signed in")
+    explanation = _(
         "This page belongs to an app session this browser does not have (or it has ended)."
     )
 
 
 class LaunchNotFound(LaunchError):
     status = 404
-    title = "Page not found"
-    explanation = "There is no such app session in this browser."
+    title = _("Page not found")
+    explanation = _("There is no such app session in this browser.")
 
 
 class UpstreamUnavailable(LaunchError):
     status = 502
-    title = "The EHR is not answering"
-    explanation = "The app could not reach the EHR's services. Please try again in a minute."
+    title = _("The EHR is not answering")
+    explanation = _("The app could not reach the EHR's services. Please try again in a minute.")
 
 
 class WrongKindOfUser(LaunchError):
@@ -152,5 +166,5 @@ class WrongKindOfUser(LaunchError):
     registration it arrived at: never shown the other kind's screens."""
 
     status = 403
-    title = "This sign-in is for another kind of user"
+    title = _("This sign-in is for another kind of user")
     way_forward = ""  # set per case: the patient sign-in, or nothing (clinicians use the chart)

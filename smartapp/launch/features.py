@@ -7,25 +7,32 @@ A token response without `scope` granted what was asked (RFC 6749 §5.1).
 
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import TYPE_CHECKING
+
+from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext_lazy as _
 
 from smartapp.launch import error_pages
 from smartapp.launch.models import Launch
 from smartapp.tenants.models import Persona
 from smartapp.tenants.scopes import scope_split, scopes_missing
 
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
+
 
 @dataclass(frozen=True)
 class Feature:
     tab: str  # the pages' tab, which names the feature
-    label: str  # in the note: "Not available here: …"
+    label: "StrOrPromise"  # in the note: "Not available here: …" (patients': translated)
     needs: tuple[str, ...]  # scopes on the user's own token
 
 
 FEATURES: dict[str, tuple[Feature, ...]] = {
     Persona.PATIENT: (
-        Feature("appointments", "your appointments", ("patient/Appointment.read",)),
-        Feature("book", "booking", ("patient/Slot.read", "patient/Schedule.read")),
-        Feature("visits", "your visits", ("patient/Encounter.read",)),
+        Feature("appointments", _("your appointments"), ("patient/Appointment.read",)),
+        Feature("book", _("booking"), ("patient/Slot.read", "patient/Schedule.read")),
+        Feature("visits", _("your visits"), ("patient/Encounter.read",)),
     ),
     Persona.PROVIDER: (
         Feature("appointments", "the patient's appointments", ("user/Appointment.read",)),
@@ -63,13 +70,25 @@ def _listed(labels: list[str]) -> str:
     return labels[0] if len(labels) == 1 else f"{', '.join(labels[:-1])} and {labels[-1]}"
 
 
+def _listed_for_patients(labels: list[str]) -> str:
+    if len(labels) == 1:
+        return labels[0]
+    return gettext("%(first)s and %(last)s") % {"first": ", ".join(labels[:-1]), "last": labels[-1]}
+
+
 def scope_note(unavailable: list[Unavailable], *, persona: str) -> str:
     """The one plain note for every page: what is hidden (and, for clinicians, which scopes)."""
     if not unavailable:
         return ""
-    labels = _listed([item.feature.label for item in unavailable])
     if persona == Persona.PATIENT:
-        return f"{labels[0].upper()}{labels[1:]} cannot be shown in this app yet. Please contact your clinic for {'it' if len(unavailable) == 1 else 'them'}."
+        what = _listed_for_patients([str(item.feature.label) for item in unavailable])
+        note = ngettext(
+            "%(what)s cannot be shown in this app yet. Please contact your clinic for it.",
+            "%(what)s cannot be shown in this app yet. Please contact your clinic for them.",
+            len(unavailable),
+        ) % {"what": what}
+        return note[:1].upper() + note[1:]
+    labels = _listed([str(item.feature.label) for item in unavailable])  # staff: English
     scopes = " ".join(dict.fromkeys(s for item in unavailable for s in item.missing))
     return (
         f"Not available here: {labels}. The EHR did not grant the app the permission "
@@ -79,7 +98,7 @@ def scope_note(unavailable: list[Unavailable], *, persona: str) -> str:
 
 class FeatureNotGranted(error_pages.LaunchError):
     status = 403
-    title = "This part of the app is not available"
+    title = _("This part of the app is not available")
     way_forward = error_pages.BACK_HOME
 
 

@@ -1,6 +1,7 @@
 from urllib.parse import urlsplit
 
 from django import forms
+from django.utils.translation import gettext_lazy as _
 
 from smartapp.tenants.models import Persona, Tenant
 
@@ -9,11 +10,11 @@ class SignInForm(forms.Form):
     tenant = forms.ModelChoiceField(
         queryset=Tenant.objects.filter(enabled=True),
         to_field_name="slug",
-        label="Your organisation",
+        label=_("Your organisation"),
         empty_label=None,
     )
     persona = forms.ChoiceField(
-        choices=[(Persona.PATIENT, "patient"), (Persona.PROVIDER, "clinician")]
+        choices=[(Persona.PATIENT, _("patient")), (Persona.PROVIDER, _("clinician"))]
     )
 
 

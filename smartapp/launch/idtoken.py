@@ -12,12 +12,14 @@ from urllib.parse import urlsplit
 import requests
 from django.conf import settings
 from django.core.cache import cache
+from django.utils.translation import gettext_lazy as _
 from joserfc import jws, jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
 from smartapp.launch.error_pages import IdTokenInvalid
 from smartapp.lib.http import session
+from smartapp.lib.words import filled
 from smartapp.tenants.discovery import DiscoveryError, SmartConfiguration
 
 logger = logging.getLogger(__name__)
@@ -38,7 +40,9 @@ def _fetch_json(url: str) -> dict[str, Any]:
     except (requests.RequestException, ValueError):
         data = None
     if not isinstance(data, dict):
-        raise DiscoveryError(f"The sign-in server's keys could not be read from {url}.")
+        raise DiscoveryError(
+            filled(_("The sign-in server's keys could not be read from %(url)s."), url=url)
+        )
     return data
 
 
@@ -52,7 +56,7 @@ def _key_set(jwks_uri: str, *, refresh: bool = False) -> KeySet:
         return KeySet.import_key_set(data)  # type: ignore[arg-type]
     except (JoseError, ValueError, KeyError, TypeError):
         raise DiscoveryError(
-            f"The sign-in server's keys at {jwks_uri} are not a valid JWKS."
+            filled(_("The sign-in server's keys at %(url)s are not a valid JWKS."), url=jwks_uri)
         ) from None
 
 
@@ -73,7 +77,7 @@ def _jwks_uri(config: SmartConfiguration, iss: str) -> tuple[str, str]:
         raise IdTokenInvalid(log="id_token iss is not on the authorization server's origin")
     oidc = _fetch_json(iss.rstrip("/") + "/.well-known/openid-configuration")
     if not oidc.get("jwks_uri"):
-        raise DiscoveryError("The sign-in server's OpenID configuration names no jwks_uri.")
+        raise DiscoveryError(_("The sign-in server's OpenID configuration names no jwks_uri."))
     return str(oidc["jwks_uri"]), str(oidc.get("issuer") or "")
 
 

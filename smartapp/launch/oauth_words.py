@@ -4,62 +4,85 @@ Each OAuth error (RFC 6749 §5.2, RFC 7523) has its own cause: `invalid_client` 
 registration (its id, secret or key), never "the sign-in code may have expired".
 """
 
+from typing import TYPE_CHECKING
+
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy as _
+
 from smartapp.launch import error_pages
 from smartapp.tenants.oauth import TokenEndpointError
 
-TEAM = "This is for the hospital's integration team to fix: please tell them."
-WORDS: dict[str, tuple[int, str, str]] = {
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
+
+TEAM = _("This is for the hospital's integration team to fix: please tell them.")
+
+
+def _for_team(text: "StrOrPromise") -> "StrOrPromise":
+    """The explanation, then who fixes it (both translated when shown)."""
+    return format_lazy("{} {}", text, TEAM)
+
+
+WORDS: dict[str, tuple[int, "StrOrPromise", "StrOrPromise"]] = {
     "invalid_client": (
         502,
-        "The EHR refused this app's registration",
-        "The EHR did not accept the app's own credentials (its client id, secret or signing key). "
-        + TEAM,
+        _("The EHR refused this app's registration"),
+        _for_team(
+            _(
+                "The EHR did not accept the app's own credentials "
+                "(its client id, secret or signing key)."
+            )
+        ),
     ),
     "unauthorized_client": (
         502,
-        "The EHR does not allow this app this kind of sign-in",
-        "The app is registered at the EHR, but not for this kind of access. " + TEAM,
+        _("The EHR does not allow this app this kind of sign-in"),
+        _for_team(_("The app is registered at the EHR, but not for this kind of access.")),
     ),
     "invalid_scope": (
         502,
-        "The EHR would not grant the app's access",
-        "The EHR refused the permissions (scopes) the app is registered for. " + TEAM,
+        _("The EHR would not grant the app's access"),
+        _for_team(_("The EHR refused the permissions (scopes) the app is registered for.")),
     ),
     "invalid_grant": (
         400,
-        "The sign-in could not be completed",
-        "The EHR did not accept the sign-in code (it expired or was already used). "
-        "Please start again.",
+        _("The sign-in could not be completed"),
+        _(
+            "The EHR did not accept the sign-in code (it expired or was already used). "
+            "Please start again."
+        ),
     ),
     "access_denied": (
         403,
-        "Access was not granted",
-        "The EHR did not allow this access.",
+        _("Access was not granted"),
+        _("The EHR did not allow this access."),
     ),
     "invalid_request": (
         502,
-        "The EHR refused the app's sign-in request",
-        "The EHR said the app's request was incomplete or malformed. " + TEAM,
+        _("The EHR refused the app's sign-in request"),
+        _for_team(_("The EHR said the app's request was incomplete or malformed.")),
     ),
     "temporarily_unavailable": (
         503,
-        "The EHR's sign-in service is busy",
-        "The EHR's sign-in service cannot answer right now. Please try again in a minute.",
+        _("The EHR's sign-in service is busy"),
+        _("The EHR's sign-in service cannot answer right now. Please try again in a minute."),
     ),
     "messages_api_not_configured": (
         503,
-        "Messages are not available",
-        "Messaging is not set up for this organisation yet. Please call the clinic.",
+        _("Messages are not available"),
+        _("Messaging is not set up for this organisation yet. Please call the clinic."),
     ),
 }
-UNREACHABLE = (
+UNREACHABLE: tuple[int, "StrOrPromise", "StrOrPromise"] = (
     502,
-    "The EHR's sign-in service is not answering",
-    "The app could not reach the EHR's sign-in service. Please try again in a minute.",
+    _("The EHR's sign-in service is not answering"),
+    _("The app could not reach the EHR's sign-in service. Please try again in a minute."),
 )
-WANTS_ASSERTION = (
-    "The EHR wants this app to authenticate with a signed assertion (private_key_jwt), "
-    "not a secret. " + TEAM
+WANTS_ASSERTION = _for_team(
+    _(
+        "The EHR wants this app to authenticate with a signed assertion (private_key_jwt), "
+        "not a secret."
+    )
 )
 
 

@@ -10,6 +10,8 @@ disagree the launch is refused: a patient never sees a clinician's screens.
 import logging
 from typing import Any
 
+from django.utils.translation import gettext_lazy as _
+
 from smartapp.launch import error_pages
 from smartapp.launch.users import claimed_user
 from smartapp.tenants.models import Persona
@@ -23,11 +25,11 @@ USER_TYPE_PERSONAS = {
     "PractitionerRole": Persona.PROVIDER,
 }  # Cerner's "Person" may be either: no evidence
 REFUSALS = {
-    Persona.PATIENT: (
+    Persona.PATIENT: _(
         "You signed in as a patient, but this link opens the app's clinician screens, so the app "
         "did not open them. Please use your hospital's patient portal or the app's patient sign-in."
     ),
-    Persona.PROVIDER: (
+    Persona.PROVIDER: _(
         "You signed in as a clinician on the app's patient sign-in, so the app did not open a "
         "patient's screens. Clinicians open the app from a patient's chart in the EHR."
     ),

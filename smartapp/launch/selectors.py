@@ -3,16 +3,23 @@
 import logging
 import uuid
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.contrib.sessions.backends.base import SessionBase
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext_lazy
 
 from smartapp.launch import error_pages
 from smartapp.launch.browser import launch_ids
 from smartapp.launch.features import feature_check
 from smartapp.launch.models import Launch
+from smartapp.lib.words import filled
 from smartapp.tenants.models import Persona
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
 
 logger = logging.getLogger(__name__)
 SEEN_EVERY = timedelta(seconds=30)  # activity is written at most this often (one UPDATE)
@@ -48,9 +55,12 @@ def _way_back(launch: Launch) -> str:
     return error_pages.SIGN_IN if launch.persona == Persona.PATIENT else error_pages.RELAUNCH
 
 
-def _minutes(seconds: int) -> str:
+def _minutes(seconds: int) -> "StrOrPromise":
     minutes = seconds // 60
-    return f"{minutes // 60} hours" if minutes >= 120 else f"{minutes} minutes"
+    if minutes >= 120:
+        hours = minutes // 60
+        return filled(ngettext_lazy("%(count)d hour", "%(count)d hours", hours), count=hours)
+    return filled(ngettext_lazy("%(count)d minute", "%(count)d minutes", minutes), count=minutes)
 
 
 def launch_check_lifetime(*, launch: Launch, active: bool) -> None:
@@ -63,9 +73,12 @@ def launch_check_lifetime(*, launch: Launch, active: bool) -> None:
     idle = settings.SESSION_IDLE_SECONDS.get(launch.persona, settings.SESSION_ABSOLUTE_SECONDS)
     last = launch.last_seen_at or launch.created
     if now - launch.created > timedelta(seconds=settings.SESSION_ABSOLUTE_SECONDS):
-        why = f"You were signed out {_minutes(settings.SESSION_ABSOLUTE_SECONDS)} after signing in."
+        why = filled(
+            _("You were signed out %(time)s after signing in."),
+            time=_minutes(settings.SESSION_ABSOLUTE_SECONDS),
+        )
     elif now - last > timedelta(seconds=idle):
-        why = f"You were signed out after {_minutes(idle)} without activity."
+        why = filled(_("You were signed out after %(time)s without activity."), time=_minutes(idle))
     else:
         if active and now - last > SEEN_EVERY:
             Launch.objects.filter(pk=launch.pk).update(last_seen_at=now)

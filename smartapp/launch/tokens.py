@@ -5,6 +5,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from smartapp.launch import error_pages
 from smartapp.launch.models import Launch
@@ -27,10 +28,10 @@ def _session_ended(launch: Launch, why: str) -> error_pages.SessionEnded:
     logger.info("launch %s ended: %s", launch.public_id, why)
     if launch.persona == Persona.PATIENT:
         return error_pages.SessionEnded(
-            "Your sign-in has ended. Please sign in again.", way_forward=error_pages.SIGN_IN
+            _("Your sign-in has ended. Please sign in again."), way_forward=error_pages.SIGN_IN
         )
     return error_pages.SessionEnded(
-        "Your EHR session ended. Relaunch the app from the EHR to carry on.",
+        _("Your EHR session ended. Relaunch the app from the EHR to carry on."),
         way_forward=error_pages.RELAUNCH,
     )
 

@@ -6,6 +6,8 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
+from django.utils import translation
+from django.utils.translation import gettext as _
 
 from smartapp.tenants.selectors import frame_ancestors
 
@@ -87,10 +89,13 @@ class FormCharsetMiddleware:
         params = request.content_params or {}
         charset = params.get("charset", "") if request.method in BODY_METHODS else ""
         if charset and charset.strip().strip('"').lower() != "utf-8":
-            return HttpResponseBadRequest(
-                "This request was sent in a text encoding the app does not read. Send it as UTF-8.",
-                content_type="text/plain; charset=utf-8",
-            )
+            # Before LocaleMiddleware: the browser's language is looked up here.
+            with translation.override(translation.get_language_from_request(request)):
+                text = _(
+                    "This request was sent in a text encoding the app does not read. "
+                    "Send it as UTF-8."
+                )
+            return HttpResponseBadRequest(text, content_type="text/plain; charset=utf-8")
         return self.get_response(request)
 
 

@@ -7,14 +7,17 @@ from typing import Any
 import requests
 from django.conf import settings
 from django.core.cache import cache
+from django.utils.translation import gettext_lazy as _
 
 from smartapp.lib.http import session
+from smartapp.lib.words import EnglishStr, filled
 
 OAUTH_URIS = "http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris"
 
 
-class DiscoveryError(Exception):
-    """The FHIR server's SMART configuration could not be found or read."""
+class DiscoveryError(EnglishStr, Exception):
+    """The FHIR server's SMART configuration could not be found or read. Its text is shown on the
+    error page (translated there); str() is English, for logs and records."""
 
 
 @dataclass(frozen=True)
@@ -36,9 +39,13 @@ def _get_json(url: str, accept: str) -> dict[str, Any] | None:
     try:
         response = session().get(url, headers={"Accept": accept}, what="discovery")
     except requests.Timeout:
-        raise DiscoveryError(f"The EHR did not answer in time at {url}.") from None
+        raise DiscoveryError(
+            filled(_("The EHR did not answer in time at %(url)s."), url=url)
+        ) from None
     except requests.RequestException:
-        raise DiscoveryError(f"The EHR could not be reached at {url}.") from None
+        raise DiscoveryError(
+            filled(_("The EHR could not be reached at %(url)s."), url=url)
+        ) from None
     if response.status_code != 200:
         return None
     try:
@@ -103,8 +110,13 @@ def _discover(base: str) -> SmartConfiguration:
     if config:
         return config
     raise DiscoveryError(
-        f"The FHIR server at {base} does not publish its SMART sign-in addresses "
-        "(neither .well-known/smart-configuration nor the CapabilityStatement's oauth-uris)."
+        filled(
+            _(
+                "The FHIR server at %(base)s does not publish its SMART sign-in addresses "
+                "(neither .well-known/smart-configuration nor the CapabilityStatement's oauth-uris)."
+            ),
+            base=base,
+        )
     )
 
 
