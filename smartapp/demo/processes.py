@@ -135,13 +135,36 @@ class ProcessGroup:
                     return name
             time.sleep(0.5)
 
-    def stop(self) -> None:
-        for child in self.children.values():
-            if child.poll() is None:
-                os.killpg(child.pid, signal.SIGTERM)
-        deadline = time.monotonic() + 10
+    def stop(self, *, within: float = 9.0) -> None:
+        """SIGTERM to every child's whole process group (gunicorn's and Celery's own children
+        too), newest first so Redis outlives the worker that acknowledges into it; SIGKILL to
+        what is still there after `within` seconds in all."""
+        deadline = time.monotonic() + within
+        for child in reversed(list(self.children.values())):
+            self._terminate(child)
+            try:
+                child.wait(timeout=max(0.1, (deadline - time.monotonic()) / 2))
+            except subprocess.TimeoutExpired:
+                pass
         for child in self.children.values():
             try:
                 child.wait(timeout=max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
-                os.killpg(child.pid, signal.SIGKILL)
+                pass
+            _kill_group(child.pid)
+
+    @staticmethod
+    def _terminate(child: subprocess.Popen) -> None:
+        if child.poll() is None:
+            try:
+                os.killpg(child.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+
+
+def _kill_group(pgid: int) -> None:
+    """SIGKILL to a child's process group: it also reaps a pool process its parent left behind."""
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass

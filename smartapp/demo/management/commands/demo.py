@@ -5,6 +5,7 @@ a Celery worker, Celery beat and gunicorn until interrupted.
 """
 
 import secrets
+import signal
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,14 @@ from django.core.management.base import BaseCommand, CommandError
 from redis import Redis
 
 from smartapp.demo import processes
+
+
+class DemoStopped(Exception):
+    """SIGTERM (a service manager, `kill`, a test) stops the demo the way Ctrl-C does."""
+
+
+def _stop_on_sigterm(signum: int, frame: Any) -> None:
+    raise DemoStopped
 
 
 class Command(BaseCommand):
@@ -40,6 +49,7 @@ class Command(BaseCommand):
         base_url = f"http://{host}:{port}"
 
         group = processes.ProcessGroup(log_dir=data_dir / "logs")
+        signal.signal(signal.SIGTERM, _stop_on_sigterm)
         try:
             self._start_redis(group, port=options["redis_port"], data_dir=data_dir)
             self._prepare(base_url=base_url, data_dir=data_dir, size=options["sandbox_size"])
@@ -47,7 +57,7 @@ class Command(BaseCommand):
             self._announce(base_url=base_url, data_dir=data_dir)
             stopped = group.wait_any()
             self.stderr.write(f"{stopped} stopped; see {data_dir / 'logs' / (stopped + '.log')}")
-        except KeyboardInterrupt:
+        except (KeyboardInterrupt, DemoStopped):
             self.stdout.write("\nStopping…")
         finally:
             group.stop()
