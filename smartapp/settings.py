@@ -55,12 +55,14 @@ INSTALLED_APPS = [
     "smartapp.clinical",
     "smartapp.payments",
     "smartapp.demo",
+    "smartapp.monitoring",
 ]
 if SANDBOX_ENABLED:
     INSTALLED_APPS.append("smartapp.sandbox")
 
 MIDDLEWARE = [
-    "smartapp.lib.middleware.ContentSecurityPolicyMiddleware",  # outermost: every response
+    "smartapp.monitoring.middleware.RequestMetricsMiddleware",  # counts and times every answer
+    "smartapp.lib.middleware.ContentSecurityPolicyMiddleware",  # every response
     "smartapp.lib.middleware.FormCharsetMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -113,7 +115,12 @@ CACHE_URL = env_url(
 )  # e.g. redis://…; empty keeps a per-process memory cache
 CACHES = {
     "default": (
-        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}
+        {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": CACHE_URL,
+            # A Redis that stops answering costs a request 2 s, not a worker thread forever.
+            "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
+        }
         if CACHE_URL
         else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
     )
@@ -243,11 +250,32 @@ LOGIN_URL = "admin:login"
 LOG_LEVEL = env_str("LOG_LEVEL", "INFO").upper()
 if LOG_LEVEL not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
     raise ImproperlyConfigured(f"LOG_LEVEL={LOG_LEVEL!r} is not DEBUG, INFO, WARNING or ERROR")
+# /metrics answers only `Authorization: Bearer <METRICS_TOKEN>`; without a token it is not served.
+METRICS_TOKEN = env_str("METRICS_TOKEN")
+LOG_FORMAT = env_str("LOG_FORMAT", "plain").lower()
+if LOG_FORMAT not in ("plain", "json"):
+    raise ImproperlyConfigured(f"LOG_FORMAT={LOG_FORMAT!r} is not plain or json")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"context": {"()": "smartapp.lib.logs.LogContextFilter"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "json": {"()": "smartapp.lib.logs.JsonFormatter"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": LOG_FORMAT,
+            "filters": ["context"],
+        }
+    },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
-    "loggers": {"django.server": {"level": "WARNING"}},
+    "loggers": {
+        # Django's own debug-only console handler would print its lines a second time, unformatted.
+        "django": {"handlers": [], "level": "INFO", "propagate": True},
+        "django.server": {"level": "WARNING"},
+    },
 }
+# Celery keeps the logging above instead of installing its own handlers (and format).
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False

@@ -19,8 +19,19 @@ def test_every_marked_text_has_its_spanish(tmp_path):
         shutil.copytree(CHECKOUT / part, tmp_path / part, ignore=shutil.ignore_patterns("*.mo"))
     shutil.copy(CHECKOUT / "manage.py", tmp_path)
     subprocess.run(
-        [sys.executable, "manage.py", "makemessages", "-l", "es", "-v", "0",
-         "--ignore", "templates/sandbox/*", "--ignore", "smartapp/sandbox/*"],  # fmt: skip
+        [
+            sys.executable,
+            "manage.py",
+            "makemessages",
+            "-l",
+            "es",
+            "-v",
+            "0",
+            "--ignore",
+            "templates/sandbox/*",
+            "--ignore",
+            "smartapp/sandbox/*",
+        ],  # fmt: skip
         cwd=tmp_path,
         env={**os.environ, "DJANGO_DEBUG": "1"},
         check=True,

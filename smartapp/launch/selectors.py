@@ -15,6 +15,7 @@ from smartapp.launch import error_pages
 from smartapp.launch.browser import launch_ids
 from smartapp.launch.features import feature_check
 from smartapp.launch.models import Launch
+from smartapp.lib.logs import log_context_bind
 from smartapp.lib.words import filled
 from smartapp.tenants.models import Persona
 
@@ -45,6 +46,7 @@ def launch_for_session(
         raise error_pages.LaunchNotFound(log="launch missing or of another persona")
     if launch.ended_at is not None:
         raise error_pages.SessionEnded(way_forward=_way_back(launch), log="launch already ended")
+    log_context_bind(launch_id=str(launch.public_id), tenant=launch.tenant.slug)
     launch_check_lifetime(launch=launch, active=active)
     if feature:
         feature_check(launch=launch, tab=feature)

@@ -10,6 +10,7 @@ from django.utils.translation import gettext_lazy as _
 from smartapp.launch import error_pages
 from smartapp.launch.models import Launch
 from smartapp.lib import row_leases
+from smartapp.monitoring.metrics import TOKEN_REFRESHES
 from smartapp.tenants.discovery import DiscoveryError, smart_configuration
 from smartapp.tenants.models import Persona
 from smartapp.tenants.oauth import TokenEndpointError, token_request
@@ -46,6 +47,15 @@ def _valid(launch: Launch) -> bool:
 
 
 def _refresh_grant(launch: Launch) -> None:
+    try:
+        _refresh_grant_once(launch)
+    except Exception:
+        TOKEN_REFRESHES.labels("failed").inc()
+        raise
+    TOKEN_REFRESHES.labels("ok").inc()
+
+
+def _refresh_grant_once(launch: Launch) -> None:
     registration = client_for(tenant=launch.tenant, persona=launch.persona)
     config = smart_configuration(fhir_base=launch.fhir_base)
     form = {"grant_type": "refresh_token", "refresh_token": launch.refresh_token}

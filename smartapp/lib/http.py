@@ -18,6 +18,8 @@ from requests.adapters import HTTPAdapter
 from requests.auth import AuthBase
 from urllib3.util.retry import Retry
 
+from smartapp.monitoring.metrics import count_ehr_call
+
 logger = logging.getLogger("smartapp.http")
 _local = threading.local()
 
@@ -63,13 +65,19 @@ class TimeoutSession:
         )
         prepared = self._http.prepare_request(request)
         started = time.perf_counter()
-        response = self._http.send(
-            prepared,
-            timeout=(settings.HTTP_CONNECT_TIMEOUT, settings.HTTP_READ_TIMEOUT),
-            allow_redirects=allow_redirects,
-            **self.environment(url),
-        )
-        _log(method, url, response, headers["opc-request-id"], time.perf_counter() - started, what)
+        try:
+            response = self._http.send(
+                prepared,
+                timeout=(settings.HTTP_CONNECT_TIMEOUT, settings.HTTP_READ_TIMEOUT),
+                allow_redirects=allow_redirects,
+                **self.environment(url),
+            )
+        except requests.RequestException as error:
+            count_ehr_call(method, url, type(error).__name__, time.perf_counter() - started)
+            raise
+        elapsed = time.perf_counter() - started
+        count_ehr_call(method, url, str(response.status_code), elapsed)
+        _log(method, url, response, headers["opc-request-id"], elapsed, what)
         return response
 
     def get(

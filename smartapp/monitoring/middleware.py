@@ -1,0 +1,38 @@
+import re
+import time
+import uuid
+from collections.abc import Callable
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse
+
+from smartapp.lib.logs import log_context_start
+from smartapp.monitoring.metrics import REQUEST_SECONDS, REQUESTS
+
+# A proxy's request id is kept when it is a plain token; anything else gets our own.
+REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{8,64}")
+
+
+class RequestMetricsMiddleware:
+    """Counts and times each answer by view name (never by path: paths carry ids), and starts
+    the request's log context with its correlation id (the proxy's X-Request-ID, else ours)."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        given = request.headers.get("X-Request-ID", "")
+        correlation_id = given if REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
+        log_context_start(correlation_id=correlation_id)
+        started = time.perf_counter()
+        response = self.get_response(request)
+        match = getattr(request, "resolver_match", None)
+        view = (match.view_name if match else "") or _unnamed(request)
+        REQUESTS.labels(view, request.method or "", str(response.status_code)).inc()
+        REQUEST_SECONDS.labels(view).observe(time.perf_counter() - started)
+        response["X-Request-ID"] = correlation_id
+        return response
+
+
+def _unnamed(request: HttpRequest) -> str:
+    return "static" if request.path.startswith(settings.STATIC_URL or "/static/") else "unmatched"
