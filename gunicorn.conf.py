@@ -13,6 +13,8 @@ threads = int(os.environ.get("GUNICORN_THREADS", "8"))  # the app waits on the E
 worker_class = "gthread"
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "60"))
 accesslog = "-"
+# gunicorn 27's control socket sits in $HOME: two web processes of one user would share it.
+control_socket_disable = True
 # The path without its query string (%(U)s), and no Referer: OAuth callbacks carry `code` and
 # `state` in the query, processor returns carry session ids. Never in a log.
 access_log_format = '%(h)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(b)s %(M)sms "%(a)s"'
