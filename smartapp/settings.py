@@ -63,6 +63,7 @@ if SANDBOX_ENABLED:
 MIDDLEWARE = [
     "smartapp.monitoring.middleware.RequestMetricsMiddleware",  # counts and times every answer
     "smartapp.lib.middleware.ContentSecurityPolicyMiddleware",  # every response
+    "smartapp.monitoring.middleware.HealthProbeMiddleware",  # probes by IP: before the Host check
     "smartapp.lib.middleware.FormCharsetMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",

@@ -19,7 +19,12 @@ from prometheus_client import (
     generate_latest,
     multiprocess,
 )
-from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily, Metric
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
 from prometheus_client.registry import Collector
 
 if TYPE_CHECKING:
@@ -79,6 +84,14 @@ class PaymentCollector(Collector):
         for state, count in payment_figures.payments_by_state().items():
             by_state.add_metric([state], count)
         yield by_state
+        attempts = CounterMetricFamily(
+            "smartapp_payment_attempts",
+            "Workers' look-ups and posts for payments, by kind and result (from the database)",
+            labels=["kind", "result"],
+        )
+        for (kind, result), count in payment_figures.attempts_by_kind_and_result().items():
+            attempts.add_metric([kind, result], count)
+        yield attempts
         yield _histogram(
             "smartapp_payment_capture_to_posted_seconds",
             "Time from the card capture to the payment posted in Millennium",

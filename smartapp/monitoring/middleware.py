@@ -7,8 +7,13 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 
 from smartapp.lib.logs import log_context_start
+from smartapp.monitoring import views
 from smartapp.monitoring.metrics import REQUEST_SECONDS, REQUESTS
 
+PROBES: dict[str, tuple[str, Callable[[HttpRequest], HttpResponse]]] = {
+    "/healthz": ("monitoring:healthz", views.healthz),
+    "/readyz": ("monitoring:readyz", views.readyz),
+}
 # A proxy's request id is kept when it is a plain token; anything else gets our own.
 REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{8,64}")
 
@@ -28,6 +33,8 @@ class RequestMetricsMiddleware:
         response = self.get_response(request)
         match = getattr(request, "resolver_match", None)
         view = (match.view_name if match else "") or _unnamed(request)
+        if request.path in PROBES and not match:
+            view = PROBES[request.path][0]
         REQUESTS.labels(view, request.method or "", str(response.status_code)).inc()
         REQUEST_SECONDS.labels(view).observe(time.perf_counter() - started)
         response["X-Request-ID"] = correlation_id
@@ -36,3 +43,17 @@ class RequestMetricsMiddleware:
 
 def _unnamed(request: HttpRequest) -> str:
     return "static" if request.path.startswith(settings.STATIC_URL or "/static/") else "unmatched"
+
+
+class HealthProbeMiddleware:
+    """/healthz and /readyz answer before Django checks the Host header: a load balancer or
+    Docker's HEALTHCHECK asks by IP address, which ALLOWED_HOSTS rightly does not list."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        probe = PROBES.get(request.path)
+        if probe is not None and request.method == "GET":
+            return probe[1](request)
+        return self.get_response(request)

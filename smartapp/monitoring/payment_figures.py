@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from django.db.models import Count, DurationField, ExpressionWrapper, F, Min, Q, Sum
 
-from smartapp.payments.models import Payment, State, Transition
+from smartapp.payments.models import Attempt, Payment, State, Transition
 
 # Seconds: a posting normally lands within a minute; an Account can take hours to appear.
 BUCKETS = (1.0, 5.0, 15.0, 30.0, 60.0, 300.0, 900.0, 3600.0, 4 * 3600.0, 24 * 3600.0)
@@ -39,9 +39,10 @@ def payments_by_state() -> dict[str, int]:
 
 def capture_to_posted() -> Buckets:
     took = ExpressionWrapper(F("posted_at") - F("captured_at"), output_field=DurationField())
-    rows = Payment.objects.filter(
-        state=State.POSTED, posted_at__isnull=False, captured_at__isnull=False
-    ).annotate(took=took)
+    # Every payment that was ever posted (a refunded one too): the counts must never go down.
+    rows = Payment.objects.filter(posted_at__isnull=False, captured_at__isnull=False).annotate(
+        took=took
+    )
     figures = rows.aggregate(
         count=Count("id"),
         total=Sum("took"),
@@ -56,6 +57,13 @@ def capture_to_posted() -> Buckets:
         count=figures["count"],
         total=total.total_seconds(),
     )
+
+
+def attempts_by_kind_and_result() -> dict[tuple[str, str], int]:
+    """The workers' calls to the EHR and the processor for payments (look-ups, posts), by what
+    came of them: recorded rows, so a worker that dies takes none of them with it."""
+    rows = Attempt.objects.order_by().values_list("kind", "result").annotate(n=Count("id"))
+    return {(kind, result): n for kind, result, n in rows}
 
 
 def account_waits() -> Buckets:

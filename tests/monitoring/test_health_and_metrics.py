@@ -13,7 +13,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from smartapp.lib.logs import JsonFormatter, LogContextFilter
 from smartapp.monitoring.metrics import ehr_call_labels
-from smartapp.payments.models import Payment, State, Transition
+from smartapp.payments.models import Attempt, Payment, State, Transition
 from smartapp.tenants.models import Tenant
 
 pytestmark = pytest.mark.django_db
@@ -51,6 +51,14 @@ def test_readyz_is_ready_when_database_broker_and_cache_answer(client, settings,
     response = client.get("/readyz")
     assert response.status_code == 200, response.content
     assert response.json() == {"status": "ready"}
+
+
+def test_probes_by_ip_address_answer_though_the_host_is_not_allowed(client, settings, redis_server):
+    settings.CELERY_BROKER_URL = f"{redis_server}/0"
+    assert client.get("/healthz", HTTP_HOST="10.0.0.5:8000").status_code == 200
+    assert client.get("/readyz", HTTP_HOST="10.0.0.5:8000").status_code == 200
+    assert client.get("/metrics", HTTP_HOST="10.0.0.5:8000").status_code == 400  # not a probe
+    assert client.get("/", HTTP_HOST="10.0.0.5:8000").status_code == 400
 
 
 def test_readyz_names_the_broker_when_it_does_not_answer(client, settings):
@@ -125,10 +133,9 @@ def test_payment_figures_come_from_the_database(client, metrics_on):
         slug="m", name="M", ehr_tenant_id="m1", provider_fhir_base="https://x/r4/m1"
     )
     now = timezone.now()
-    for n, seconds in enumerate((2, 40, 7200)):  # three posted, after 2 s, 40 s and 2 h
-        _payment(
-            tenant, n, State.POSTED, captured_at=now - timedelta(seconds=seconds), posted_at=now
-        )
+    for n, seconds in enumerate((2, 40, 7200)):  # posted after 2 s, 40 s and 2 h (one refunded)
+        state = State.REFUNDED if n == 2 else State.POSTED
+        _payment(tenant, n, state, captured_at=now - timedelta(seconds=seconds), posted_at=now)
     waiting = _payment(tenant, 7, State.AWAITING_ACCOUNT, captured_at=now - timedelta(minutes=30))
     Transition.objects.create(
         payment=waiting, source=State.CAPTURED, target=State.AWAITING_ACCOUNT, actor="worker",
@@ -139,9 +146,16 @@ def test_payment_figures_come_from_the_database(client, metrics_on):
         at=now - timedelta(minutes=10),
     )  # fmt: skip
 
+    for result in ("posted", "posted", "unknown"):
+        Attempt.objects.create(payment=waiting, kind=Attempt.Kind.POST, result=result)
+
     figures = scrape(client)
 
-    assert figures[("smartapp_payments", (("state", "posted"),))] == 3
+    assert (
+        figures[("smartapp_payment_attempts_total", (("kind", "post"), ("result", "posted")))] == 2
+    )
+    assert figures[("smartapp_payments", (("state", "posted"),))] == 2
+    assert figures[("smartapp_payments", (("state", "refunded"),))] == 1
     assert figures[("smartapp_payments", (("state", "awaiting_account"),))] == 1
     assert figures[("smartapp_payments", (("state", "failed"),))] == 0
     assert figures[("smartapp_payment_capture_to_posted_seconds_count", ())] == 3
