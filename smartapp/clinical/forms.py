@@ -40,7 +40,7 @@ def _date_field(label: Any, *, required: bool = True) -> forms.DateField:
         label=label,
         required=required,
         input_formats=["%Y-%m-%d"],
-        widget=forms.DateInput(attrs={"type": "date"}),
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),  # ISO in every language
         error_messages={"invalid": gettext_lazy("Enter a date as YYYY-MM-DD.")},
     )
 

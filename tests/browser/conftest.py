@@ -121,3 +121,12 @@ def axe_every_page(monkeypatch: pytest.MonkeyPatch, record_property) -> Iterator
     yield axe
     record_property("figure", f"axe: {axe.pages} page(s) checked")
     assert axe.found == [], "axe-core serious/critical violations:\n" + "\n".join(axe.found)
+
+
+def pay_with_test_card(page, *, name: str = "Pat Patient") -> None:
+    """Fills the sandbox processor's hosted card page (the processor's, so English) and pays."""
+    page.fill("input[name=number]", "4242 4242 4242 4242")
+    page.fill("input[name=expiry]", "12/39")
+    page.fill("input[name=cvc]", "123")
+    page.fill("input[name=name]", name)
+    page.get_by_role("button", name="Pay $").click()

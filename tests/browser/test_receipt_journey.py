@@ -4,7 +4,12 @@ menus on paper, no accessibility violations (axe-core) at 800 and 390 px (Chromi
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import SCREENSHOTS, patient_signs_in, shots_without_violations
+from tests.browser.conftest import (
+    SCREENSHOTS,
+    patient_signs_in,
+    pay_with_test_card,
+    shots_without_violations,
+)
 from tests.payments.conftest import registered_encounters
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -13,11 +18,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 def _pay_at_the_sandbox_processor(page: Page, launch_path: str, encounter_id: str) -> None:
     page.goto(f"{launch_path}/visits/{encounter_id}/pay/")
     page.click("#pay-submit")
-    page.fill("input[name=number]", "4242 4242 4242 4242")
-    page.fill("input[name=expiry]", "12/39")
-    page.fill("input[name=cvc]", "123")
-    page.fill("input[name=name]", "Pat Patient")
-    page.get_by_role("button", name="Pay $").click()
+    pay_with_test_card(page)
 
 
 def test_the_receipt_reads_well_on_screen_and_on_paper(page: Page, live_server, tenant):
