@@ -9,14 +9,14 @@ from urllib.parse import urlsplit
 from django.conf import settings as django_settings
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.utils.translation import get_language, gettext_lazy
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from smartapp.clinical.pages import page_launch, with_patient
+from smartapp.clinical.pages import page_launch, page_zone, render_zoned, with_patient
 from smartapp.launch.access import gateway_for, system_gateway_for
 from smartapp.launch.edge import renders_errors
 from smartapp.launch.models import Launch
@@ -71,7 +71,8 @@ def _page(
     request: HttpRequest, launch: Launch, template: str, context: dict[str, Any], status: int = 200
 ) -> HttpResponse:
     context = {"launch": launch, "tab": "payments", **with_patient(launch, {}), **context}
-    return render(request, template, context, status=status)
+    zone = page_zone(request, launch)  # the times the schedule pages show: the same clock
+    return render_zoned(request, template, context, zone=zone, status=status)
 
 
 @GET_POST
@@ -292,7 +293,8 @@ def status_part(request: HttpRequest, public_id: uuid.UUID, payment_id: uuid.UUI
     launch = page_launch(request, public_id)
     payment = selectors.payment_for_launch(launch=launch, public_id=payment_id)
     context = {"launch": launch, **_status_context(payment)}
-    return render(request, "payments/_status.html", context)
+    zone = page_zone(request, launch)
+    return render_zoned(request, "payments/_status.html", context, zone=zone)
 
 
 @require_GET
