@@ -67,24 +67,20 @@ def celery_beat_command(*, schedule_file: Path) -> list[str]:
 
 
 def gunicorn_command(*, host: str, port: int) -> list[str]:
-    # Threads matter: in the demo the app calls the sandbox on this same server.
+    """gunicorn as docker-compose runs it (gunicorn.conf.py: gthread workers with threads, which
+    the demo needs: the app calls the sandbox on this same server), on the demo's address, with
+    two workers for a laptop."""
     return [
         sys.executable,
         "-m",
         "gunicorn",
-        "smartapp.wsgi:application",
         "--config",
         str(GUNICORN_CONFIG),
         "--bind",
         f"{host}:{port}",
         "--workers",
         "2",
-        "--threads",
-        "8",
-        "--worker-class",
-        "gthread",
-        "--timeout",
-        "60",
+        "smartapp.wsgi:application",
     ]
 
 
