@@ -1,5 +1,6 @@
 """`SANDBOX_LATENCY_MS` (setting or environment): a pause before every FHIR and Messages API answer,
-so benchmarks can measure pages against a network like a hospital's."""
+so benchmarks can measure pages against a network like a hospital's. The `latency_ms` knob
+(`POST /sandbox/control/knobs`), when set, wins over both."""
 
 import os
 import time
@@ -7,10 +8,12 @@ import time
 from django.conf import settings
 
 
-def pause() -> None:
-    raw = getattr(settings, "SANDBOX_LATENCY_MS", None) or os.environ.get("SANDBOX_LATENCY_MS")
+def pause(knob_ms: int | None = None) -> None:
+    raw: object = knob_ms
+    if raw is None:
+        raw = getattr(settings, "SANDBOX_LATENCY_MS", None) or os.environ.get("SANDBOX_LATENCY_MS")
     try:
-        delay = int(raw or 0)
+        delay = int(str(raw or 0))
     except ValueError:
         delay = 0
     if delay > 0:

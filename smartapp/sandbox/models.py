@@ -401,3 +401,6 @@ class UsedAssertion(models.Model):
 
     def __str__(self) -> str:
         return f"assertion {self.jti}"
+
+
+from smartapp.sandbox.knob_models import Knobs  # noqa: E402, F401 - issue 17: test knobs

@@ -18,7 +18,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from smartapp.sandbox.models import Account, Encounter, Registration
+from smartapp.sandbox.models import Account, Encounter, Knobs, Registration
 
 DEFAULT_DELAY_SECONDS = 180
 EFR_URL = (
@@ -28,7 +28,11 @@ STATE_READY = "Ready to bill"
 
 
 def delay() -> timedelta:
-    """`SANDBOX_REGISTRATION_DELAY_SECONDS` (setting, then environment; default 180)."""
+    """The `registration_delay_seconds` knob, else `SANDBOX_REGISTRATION_DELAY_SECONDS` (setting,
+    then environment; default 180)."""
+    knob = Knobs.objects.order_by("pk").values_list("registration_delay_seconds", flat=True).first()
+    if knob is not None:
+        return timedelta(seconds=knob)
     raw: Any = getattr(settings, "SANDBOX_REGISTRATION_DELAY_SECONDS", None)
     if raw is None:
         raw = os.environ.get("SANDBOX_REGISTRATION_DELAY_SECONDS", DEFAULT_DELAY_SECONDS)

@@ -111,6 +111,7 @@ urlpatterns = [
     path("video/<str:appointment_id>/<persona:role>/", video.video_room, name="video_room"),
     # Sandbox-only controls (no auth, no CSRF; README "Control endpoints").
     path("control/faults", control.fault_settings, name="control_faults"),
+    path("control/knobs", control.knob_settings, name="control_knobs"),
     path("control/ledger", control.ledger, name="control_ledger"),
     # The card processor (not Millennium).
     path("processor/", include("smartapp.sandbox.processor.urls")),

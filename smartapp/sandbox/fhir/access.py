@@ -4,10 +4,10 @@ import time
 
 from django.http import HttpRequest, JsonResponse
 
-from smartapp.sandbox import error_bodies, keys
+from smartapp.sandbox import error_bodies, keys, knobs
 from smartapp.sandbox.fhir.registry import Access, ResourceHandler
 from smartapp.sandbox.links import ENV1
-from smartapp.sandbox.models import RevokedToken, SigningKey
+from smartapp.sandbox.models import Knobs, RevokedToken, SigningKey
 from smartapp.sandbox.oauth import scopes as scope_rules
 from smartapp.sandbox.oauth.tokens import CERNER_CLAIMS, CERNER_CLAIMS_V1, CONTEXT_CLAIM
 
@@ -18,8 +18,10 @@ def _bearer(request: HttpRequest) -> str:
     return token.strip() if kind.lower() == "bearer" else ""
 
 
-def authenticate(request: HttpRequest, *, host: str, tenant: str) -> Access | JsonResponse:
-    """The caller's Access, or the 401 Millennium would send."""
+def authenticate(
+    request: HttpRequest, *, host: str, tenant: str, knob: Knobs | None = None
+) -> Access | JsonResponse:
+    """The caller's Access, or the 401 Millennium would send (`knob`: the test knobs' row)."""
     token = _bearer(request)
     if not token:
         return error_bodies.missing_token()
@@ -33,9 +35,11 @@ def authenticate(request: HttpRequest, *, host: str, tenant: str) -> Access | Js
         return error_bodies.bad_signature()
     if int(claims.get("exp", 0)) <= time.time():
         return error_bodies.expired_token()
+    if knobs.expired_by_knob(knob, int(claims.get("iat", 0))):
+        return error_bodies.expired_token()
     if RevokedToken.objects.filter(jti=str(claims.get("jti", ""))).exists():
         return error_bodies.revoked_token()
-    if claims.get(CERNER_CLAIMS, {}).get("tnt") != tenant:
+    if claims.get(CERNER_CLAIMS, {}).get("tnt") != tenant or knobs.mismatch_now(knob):
         return error_bodies.wrong_tenant()
     context = claims.get(CONTEXT_CLAIM, {})
     return Access(

@@ -13,7 +13,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from smartapp.sandbox import error_bodies, latency, links
+from smartapp.sandbox import error_bodies, knobs, latency, links
 from smartapp.sandbox.fhir import access as fhir_access
 from smartapp.sandbox.messages import store
 from smartapp.sandbox.messages.store import ApiError
@@ -41,8 +41,14 @@ def _api(handler: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
     """Token for host `api` with the message scope, then the handler; errors as Oracle JSON."""
 
     def view(request: HttpRequest, tenant: str, **kwargs: Any) -> HttpResponse:
-        latency.pause()
-        access = fhir_access.authenticate(request, host=API_HOST, tenant=tenant)
+        knob = knobs.current()
+        latency.pause(knob.latency_ms if knob else None)
+        retry_after = knobs.throttle_now(knob)
+        if retry_after is not None:
+            response = _error(request, ApiError(429, "TOO_MANY_REQUESTS", "Too many requests"))
+            response["Retry-After"] = str(retry_after)
+            return response
+        access = fhir_access.authenticate(request, host=API_HOST, tenant=tenant, knob=knob)
         if isinstance(access, HttpResponse):
             return _stamp(request, access)
         if SCOPE not in access.scopes:

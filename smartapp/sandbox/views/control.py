@@ -1,5 +1,5 @@
-"""Sandbox-only controls for tests and demos: faults, the FinancialTransaction ledger and
-"Register now". No auth and no CSRF (documented in README.md): they exist only when
+"""Sandbox-only controls for tests and demos: faults, test knobs, the FinancialTransaction ledger
+and "Register now". No auth and no CSRF (documented in README.md): they exist only when
 SANDBOX_ENABLED mounts the sandbox.
 """
 
@@ -12,7 +12,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from smartapp.sandbox import faults, links, registration
+from smartapp.sandbox import faults, knobs, links, registration
 from smartapp.sandbox.models import Encounter, Posting
 
 
@@ -26,6 +26,21 @@ def fault_settings(request: HttpRequest) -> JsonResponse:
         if not isinstance(payload, dict):
             raise ValueError("the body must be a JSON object")
         return JsonResponse(faults.configure(payload))
+    except ValueError as err:
+        return JsonResponse({"error": str(err)}, status=400)
+
+
+@csrf_exempt
+@require_http_methods(["GET", "POST"])
+def knob_settings(request: HttpRequest) -> JsonResponse:
+    """The test knobs (`smartapp.sandbox.knobs`): GET describes them, POST changes them."""
+    if request.method == "GET":
+        return JsonResponse(knobs.describe())
+    try:
+        payload = json.loads(request.body or b"{}")
+        if not isinstance(payload, dict):
+            raise ValueError("the body must be a JSON object")
+        return JsonResponse(knobs.configure(payload))
     except ValueError as err:
         return JsonResponse({"error": str(err)}, status=400)
 

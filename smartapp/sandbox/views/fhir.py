@@ -9,7 +9,7 @@ from django.utils.http import http_date
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods
 
-from smartapp.sandbox import discovery, error_bodies, latency, links
+from smartapp.sandbox import discovery, error_bodies, knobs, latency, links
 from smartapp.sandbox.fhir import access as fhir_access
 from smartapp.sandbox.fhir import bundles
 from smartapp.sandbox.fhir import params as fhir_params
@@ -67,6 +67,15 @@ def smart_configuration(request: HttpRequest, host: str, tenant: str) -> HttpRes
     return _stamp(request, JsonResponse(discovery.smart_configuration(base, host, tenant)))
 
 
+def throttled(request: HttpRequest, retry_after: int) -> HttpResponse:
+    """The `throttle` knob's answer: 429 with Retry-After and an OperationOutcome, like the
+    injected `basic_429` (Millennium's own 429 body is not documented)."""
+    body = OutcomeError(429, "throttled", "Too many requests").outcome()
+    response = _fhir(request, body, 429)
+    response["Retry-After"] = str(retry_after)
+    return response
+
+
 def _raw_type(request: HttpRequest, handler: ResourceHandler | None) -> str:
     """The raw (non-FHIR) type a read asks for, when the resource offers one (Binary)."""
     if handler is None or _accepts_json(request):
@@ -77,12 +86,16 @@ def _raw_type(request: HttpRequest, handler: ResourceHandler | None) -> str:
 
 def _guard(request: HttpRequest, host: str, tenant: str, resource_type: str, interaction: str):
     """The handler and caller's access, or the error response Millennium would give first."""
-    latency.pause()
+    knob = knobs.current()
+    latency.pause(knob.latency_ms if knob else None)
+    retry_after = knobs.throttle_now(knob)
+    if retry_after is not None:
+        return throttled(request, retry_after)
     handler = handler_for(resource_type)
     raw = interaction == "read" and _raw_type(request, handler)
     if not _accepts_json(request) and not raw:
         return _stamp(request, HttpResponse(status=406, content_type=FHIR_JSON))
-    access = fhir_access.authenticate(request, host=host, tenant=tenant)
+    access = fhir_access.authenticate(request, host=host, tenant=tenant, knob=knob)
     if isinstance(access, HttpResponse):
         return _stamp(request, access)
     if handler is None:

