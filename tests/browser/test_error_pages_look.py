@@ -8,7 +8,7 @@ from tests.browser.conftest import shots_without_violations
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-PAGES = {
+PAGES: dict[str, tuple[str, dict[str, str | None]]] = {
     "not_found": ("/no/such/page/", {"en": "Page not found", "es": "Página no encontrada"}),
     "launch_without_iss": ("/launch?launch=abc", {"en": None, "es": None}),
 }
