@@ -6,46 +6,13 @@ sandbox's side (EHR page, login, consent), and the code is carried back to /laun
 
 import html
 import re
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urljoin
 
 import requests
 
-
-def csrf_post(browser: requests.Session, url: str, data: dict[str, str]) -> requests.Response:
-    page = browser.get(url)
-    assert page.status_code == 200, page.text[:500]
-    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text)
-    return browser.post(
-        page.url,
-        data={**data, "csrfmiddlewaretoken": token[1] if token else ""},
-        allow_redirects=False,
-        headers={"Referer": page.url},
-    )
-
-
-def follow_to_callback(browser: requests.Session, url: str) -> str:
-    """Follows the authorization server's redirects; returns the app callback URL (not opened)."""
-    for _ in range(10):
-        if "/launch/callback" in urlsplit(url).path:
-            return url
-        response = browser.get(url, allow_redirects=False)
-        if response.status_code not in (301, 302, 303):
-            return (
-                response.url
-                if "/launch/callback" in response.url
-                else _form_step(browser, response)
-            )
-        url = urljoin(response.url, response.headers["Location"])
-    raise AssertionError("no callback redirect")
-
-
-def _form_step(browser: requests.Session, page: requests.Response) -> str:
-    raise AssertionError(f"unexpected page at {page.url}: {page.status_code} {page.text[:300]}")
-
-
-def callback_path(url: str) -> str:
-    parts = urlsplit(url)
-    return f"{parts.path}?{parts.query}"
+# The browser's side of a launch is the test kit's (smartapp.testing), shared with hospitals.
+from smartapp.testing._browser import csrf_post, follow_to_callback
+from smartapp.testing._browser import local_path as callback_path
 
 
 def sandbox_people():
