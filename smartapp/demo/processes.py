@@ -131,22 +131,21 @@ class ProcessGroup:
                     return name
             time.sleep(0.5)
 
-    def stop(self, *, within: float = 9.0) -> None:
+    def stop(self, *, within: float = 7.0) -> None:
         """SIGTERM to every child's whole process group (gunicorn's and Celery's own children
-        too), newest first so Redis outlives the worker that acknowledges into it; SIGKILL to
-        what is still there after `within` seconds in all."""
+        too) at once, then to the first one started (Redis, which the worker acknowledges into)
+        when the others have gone; SIGKILL to what is still there after `within` seconds."""
         deadline = time.monotonic() + within
-        for child in reversed(list(self.children.values())):
-            self._terminate(child)
-            try:
-                child.wait(timeout=max(0.1, (deadline - time.monotonic()) / 2))
-            except subprocess.TimeoutExpired:
-                pass
-        for child in self.children.values():
-            try:
-                child.wait(timeout=max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                pass
+        children = list(self.children.values())
+        for batch, until in ((children[1:], deadline - 1.5), (children[:1], deadline)):
+            for child in batch:
+                self._terminate(child)
+            for child in batch:
+                try:
+                    child.wait(timeout=max(0.1, until - time.monotonic()))
+                except subprocess.TimeoutExpired:
+                    pass
+        for child in children:
             _kill_group(child.pid)
 
     @staticmethod
