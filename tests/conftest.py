@@ -213,21 +213,13 @@ def celery_worker_process(redis_server, live_server, settings):
     import tempfile
     import time
 
-    from django.db import connection
-
     from smartapp.celery import app
     from smartapp.demo import processes
+    from smartapp.testing._worker import shared_database_env
 
     broker = f"{redis_server}/0"
     celery_use_broker(broker)
-    env = {
-        **os.environ,
-        "DATABASE_URL": f"sqlite:///{connection.settings_dict['NAME']}",
-        "SECRET_KEY": settings.SECRET_KEY,
-        "FIELD_ENCRYPTION_KEYS": ",".join(settings.FIELD_ENCRYPTION_KEYS),
-        "CELERY_BROKER_URL": broker,
-        "SANDBOX_ENABLED": "1",
-    }
+    env = {**os.environ, **shared_database_env(broker=broker, settings=settings)}
     log = open(Path(tempfile.mkdtemp(prefix="smartapp-worker-")) / "worker.log", "w+b")  # noqa: SIM115
     worker = subprocess.Popen(
         processes.celery_worker_command(concurrency=1, standalone=True),
@@ -241,8 +233,7 @@ def celery_worker_process(redis_server, live_server, settings):
             log.seek(0)
             raise RuntimeError(f"the Celery worker died:\n{log.read().decode()[-3000:]}")
     yield worker
-    worker.terminate()
-    worker.wait(timeout=15)
+    processes.stop_process(worker)
     log.close()
 
 

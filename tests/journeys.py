@@ -115,19 +115,14 @@ def hidden(page_html: str, name: str) -> str:
 
 def system_book(tenant, *, slot_id: str, patient_id: str) -> requests.Response:
     """Books a slot straight at the sandbox with the system client (someone else, meanwhile)."""
+    from smartapp.clinical.booking import appointment_body
     from smartapp.tenants.system_client import system_access_token
 
     return requests.post(
         f"{tenant.provider_fhir_base}/Appointment",
-        json={
-            "resourceType": "Appointment",
-            "status": "booked",
-            "slot": [{"reference": f"Slot/{slot_id}"}],
-            "participant": [
-                {"actor": {"reference": f"Patient/{patient_id}"}, "status": "accepted"}
-            ],
-            "reasonCode": [{"text": "booked meanwhile at the front desk"}],
-        },
+        json=appointment_body(
+            slot_id=slot_id, patient_id=patient_id, reason="booked meanwhile at the front desk"
+        ),
         headers={
             "Authorization": f"Bearer {system_access_token(tenant=tenant)}",
             "Content-Type": "application/fhir+json",

@@ -122,6 +122,17 @@ def _finish(
     request.refresh_from_db()
 
 
+def appointment_body(*, slot_id: str, patient_id: str, reason: str) -> dict[str, Any]:
+    """The Appointment Millennium books from a free Slot: booked, the patient accepted."""
+    return {
+        "resourceType": "Appointment",
+        "status": "booked",
+        "slot": [{"reference": f"Slot/{slot_id}"}],
+        "participant": [{"actor": {"reference": f"Patient/{patient_id}"}, "status": "accepted"}],
+        "reasonCode": [{"text": reason}],
+    }
+
+
 def appointment_book(*, launch: Launch, key: str, reason: str) -> BookingRequest:
     """Books the slot of this confirm key for the launch's patient, at most once per key."""
     request = booking_request_for(launch=launch, key=key)
@@ -130,15 +141,7 @@ def appointment_book(*, launch: Launch, key: str, reason: str) -> BookingRequest
     )
     if not claimed:
         return _settle(request)
-    body = {
-        "resourceType": "Appointment",
-        "status": "booked",
-        "slot": [{"reference": f"Slot/{request.slot_id}"}],
-        "participant": [
-            {"actor": {"reference": f"Patient/{launch.patient_id}"}, "status": "accepted"}
-        ],
-        "reasonCode": [{"text": reason}],
-    }
+    body = appointment_body(slot_id=request.slot_id, patient_id=launch.patient_id, reason=reason)
     try:
         written = _writer(launch, "booked").create(
             "Appointment", body, patient_id=launch.patient_id

@@ -31,17 +31,21 @@ class RequestMetricsMiddleware:
         log_context_start(correlation_id=correlation_id)
         started = time.perf_counter()
         response = self.get_response(request)
-        match = getattr(request, "resolver_match", None)
-        view = (match.view_name if match else "") or _unnamed(request)
-        if request.path in PROBES and not match:
-            view = PROBES[request.path][0]
+        view = _view_name(request)
         REQUESTS.labels(view, request.method or "", str(response.status_code)).inc()
         REQUEST_SECONDS.labels(view).observe(time.perf_counter() - started)
         response["X-Request-ID"] = correlation_id
         return response
 
 
-def _unnamed(request: HttpRequest) -> str:
+def _view_name(request: HttpRequest) -> str:
+    """The URL pattern's name; a probe answered before URL resolution, static files and paths
+    that match nothing get a fixed name each."""
+    match = getattr(request, "resolver_match", None)
+    if match and match.view_name:
+        return str(match.view_name)
+    if request.path in PROBES:
+        return PROBES[request.path][0]
     return "static" if request.path.startswith(settings.STATIC_URL or "/static/") else "unmatched"
 
 

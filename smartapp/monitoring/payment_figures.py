@@ -6,17 +6,10 @@ from datetime import timedelta
 
 from django.db.models import Count, DurationField, ExpressionWrapper, F, Min, Q, Sum
 
-from smartapp.payments.models import Attempt, Payment, State, Transition
+from smartapp.payments.models import DUE_STATES, Attempt, Payment, State, Transition
 
 # Seconds: a posting normally lands within a minute; an Account can take hours to appear.
 BUCKETS = (1.0, 5.0, 15.0, 30.0, 60.0, 300.0, 900.0, 3600.0, 4 * 3600.0, 24 * 3600.0)
-WAITING_STATES = (
-    State.CAPTURED,
-    State.AWAITING_ACCOUNT,
-    State.POSTING,
-    State.OUTCOME_UNKNOWN,
-    State.NEEDS_ATTENTION,
-)
 
 
 @dataclass(frozen=True)
@@ -90,7 +83,7 @@ def account_waits() -> Buckets:
 
 def oldest_waiting_seconds(*, now: float) -> float:
     oldest = (
-        Payment.objects.filter(state__in=WAITING_STATES, captured_at__isnull=False)
+        Payment.objects.filter(state__in=DUE_STATES, captured_at__isnull=False)
         .order_by("captured_at")
         .values_list("captured_at", flat=True)
         .first()

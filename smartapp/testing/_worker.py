@@ -9,7 +9,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 
 def use_broker(url: str) -> None:
@@ -48,6 +48,19 @@ def _log_tail(log: IO[bytes]) -> str:
     return log.read().decode(errors="replace")[-3000:]
 
 
+def shared_database_env(*, broker: str, settings: Any) -> dict[str, str]:
+    """What a worker process needs to share this test's database, keys and broker."""
+    from django.db import connection
+
+    return {
+        "DATABASE_URL": f"sqlite:///{connection.settings_dict['NAME']}",
+        "SECRET_KEY": settings.SECRET_KEY,
+        "FIELD_ENCRYPTION_KEYS": ",".join(settings.FIELD_ENCRYPTION_KEYS),
+        "CELERY_BROKER_URL": broker,
+        "SANDBOX_ENABLED": "1",
+    }
+
+
 @contextmanager
 def worker(broker: str, *, env: dict[str, str]) -> Iterator[subprocess.Popen[bytes]]:
     """A Celery worker with an embedded beat, sharing the test database file."""
@@ -69,10 +82,5 @@ def worker(broker: str, *, env: dict[str, str]) -> Iterator[subprocess.Popen[byt
                 raise RuntimeError(f"the Celery worker did not start:\n{_log_tail(log)}")
         yield process
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=5)
+        processes.stop_process(process)
         log.close()

@@ -123,8 +123,6 @@ def millennium_worker(
 ) -> Iterator[subprocess.Popen[bytes]]:
     """A real Celery worker process (with beat) on a real Redis, sharing the test database:
     payments post as in production (`wait_for_state` without `run_inline`)."""
-    from django.db import connection
-
     from smartapp.celery import app
     from smartapp.testing import _worker
 
@@ -132,11 +130,7 @@ def millennium_worker(
     broker = f"{_millennium_redis}/0"
     _worker.use_broker(broker)
     env = {
-        "DATABASE_URL": f"sqlite:///{connection.settings_dict['NAME']}",
-        "SECRET_KEY": settings.SECRET_KEY,
-        "FIELD_ENCRYPTION_KEYS": ",".join(settings.FIELD_ENCRYPTION_KEYS),
-        "CELERY_BROKER_URL": broker,
-        "SANDBOX_ENABLED": "1",
+        **_worker.shared_database_env(broker=broker, settings=settings),
         "PAYMENT_BEAT_SECONDS": "0.5",
         "PAYMENT_BACKOFF_BASE_SECONDS": "0.2",
         "PAYMENT_UNKNOWN_SETTLE_SECONDS": "0",

@@ -54,16 +54,10 @@ class SystemClient:
         reason: str = "booked at the front desk",
     ) -> str:
         """Books a slot for a patient, as the front desk would; returns the Appointment id."""
+        from smartapp.clinical.booking import appointment_body
+
         patient_id = patient if isinstance(patient, str) else patient.fhir_id
-        body = {
-            "resourceType": "Appointment",
-            "status": "booked",
-            "slot": [{"reference": f"Slot/{slot_id}"}],
-            "participant": [
-                {"actor": {"reference": f"Patient/{patient_id}"}, "status": "accepted"}
-            ],
-            "reasonCode": [{"text": reason}],
-        }
+        body = appointment_body(slot_id=slot_id, patient_id=patient_id, reason=reason)
         response = requests.post(
             f"{self.base}/Appointment", json=body, headers=self._headers(), timeout=20
         )

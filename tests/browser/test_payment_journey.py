@@ -4,11 +4,12 @@ import pytest
 from django.db import connection
 from playwright.sync_api import Page, expect
 
+from smartapp.demo.processes import stop_process
 from smartapp.payments.models import Payment, State
 from tests.browser.conftest import SCREENSHOTS, patient_signs_in
 from tests.celery_broker import celery_use_broker
 from tests.payments.conftest import ledger, register_now, unregistered_encounter
-from tests.payments.workers import start_worker, stop, wait_ready
+from tests.payments.workers import start_worker, wait_ready
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -38,7 +39,7 @@ def payment_worker(redis_server, live_server, settings):
         wait_ready(app, ["pay"], [process], [log])
         yield process
     finally:
-        stop(process)
+        stop_process(process)
 
 
 def test_a_patient_pays_waits_for_registration_and_sees_it_posted_live(

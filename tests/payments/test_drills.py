@@ -12,10 +12,11 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
+from smartapp.demo.processes import stop_process
 from smartapp.payments.models import Attempt, Payment, State
 from tests.celery_broker import celery_use_broker
 from tests.payments.conftest import desk_row, ledger, registered_encounters, set_faults
-from tests.payments.workers import start_worker, stop, wait_ready
+from tests.payments.workers import start_worker, wait_ready
 
 pytestmark = pytest.mark.django_db(transaction=True)
 DRILL_PAYMENTS = 200
@@ -80,7 +81,7 @@ def test_two_workers_post_200_payments_exactly_once_with_20_percent_faults(
         states = _wait_all_final([p.pk for p in payments], seconds=150)
     finally:
         for process, _ in workers:
-            stop(process)
+            stop_process(process)
     counts = _ledger_counts(live_server)
     ours = [p.posting_id for p in payments]
     duplicates = [pid for pid in ours if counts[pid] > 1]
@@ -123,9 +124,9 @@ def test_a_worker_killed_while_posting_loses_nothing_and_posts_nothing_twice(
             wait_ready(app, ["rescuer"], [rescuer], [rescuer_log])
             states = _wait_all_final([p.pk for p in payments], seconds=90)
         finally:
-            stop(rescuer)
+            stop_process(rescuer)
     finally:
-        stop(victim)
+        stop_process(victim)
     counts = _ledger_counts(live_server)
     figure(f"kill drill: {len(payments)} payments, {stranded} stranded mid-POST, states {states}")
     assert states == {State.POSTED: len(payments)}, states
@@ -173,7 +174,7 @@ def test_refunds_racing_postings_to_the_same_visits_post_once_and_the_balances_a
         states = _wait_all_final(ids, seconds=150)
     finally:
         for process, _ in workers:
-            stop(process)
+            stop_process(process)
     counts = _ledger_counts(live_server)
     ours = {p.posting_id for p in payments + given}
     kinds = collections.Counter(

@@ -12,7 +12,8 @@ import requests
 
 from bench.harness import PYTHON, ROOT, Stack
 from bench.payments import CREATE_ROWS, FAR_FUTURE, payment_states
-from tests.payments.workers import start_worker, stop, wait_logged_ready
+from smartapp.demo.processes import stop_process
+from tests.payments.workers import start_worker, wait_logged_ready
 
 PAYMENTS, LATE_PAYMENTS, LATE_VISITS = 240, 30, 3
 FAULTS = {
@@ -91,7 +92,7 @@ def test_two_workers_on_postgresql_post_each_payment_once_under_faults(
         ledger = requests.get(f"{sandbox}/sandbox/control/ledger", timeout=60).json()
     finally:
         for process, _ in workers:
-            stop(process)
+            stop_process(process)
         stack.stop()
     counts = collections.Counter(entry["identifier"] for entry in ledger)
     figure(

@@ -69,13 +69,3 @@ def wait_logged_ready(workers: list[tuple[subprocess.Popen, Path]], seconds: flo
                 raise RuntimeError(f"a Celery worker died:\n{log.read_text()[-3000:]}")
         time.sleep(0.2)
     raise RuntimeError("the Celery workers did not start")
-
-
-def stop(process: subprocess.Popen) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=5)
