@@ -206,13 +206,9 @@ def free_slots(sb: Sandbox, token: str, **params: Any) -> list[dict[str, Any]]:
 
 
 def booking_body(slot_id: str, patient_id: str = "12724066", reason: str = "Cough") -> dict:
-    return {
-        "resourceType": "Appointment",
-        "status": "booked",
-        "slot": [{"reference": f"Slot/{slot_id}"}],
-        "participant": [{"actor": {"reference": f"Patient/{patient_id}"}, "status": "accepted"}],
-        "reasonCode": [{"text": reason}],
-    }
+    from smartapp.clinical.booking import appointment_body
+
+    return appointment_body(slot_id=slot_id, patient_id=patient_id, reason=reason)
 
 
 def fhir_post(url: str, token: str, body: Any) -> requests.Response:
