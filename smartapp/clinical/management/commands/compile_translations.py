@@ -1,6 +1,7 @@
 """`manage.py compile_translations`: every locale/*/LC_MESSAGES/django.po → django.mo with Babel,
 so a fresh machine needs no GNU gettext (Django's compilemessages calls msgfmt)."""
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -18,8 +19,11 @@ def compile_catalog(po_path: Path) -> int:
     errors = [(message.id, error) for message, errors in catalog.check() for error in errors]
     if errors:
         raise CommandError(f"{po_path}: {errors[:3]}")
-    with po_path.with_suffix(".mo").open("wb") as mo_file:
+    # Written beside it, then renamed: a server reading the catalog never sees half a file.
+    partial = po_path.with_suffix(".mo.partial")
+    with partial.open("wb") as mo_file:
         write_mo(mo_file, catalog, use_fuzzy=False)
+    os.replace(partial, po_path.with_suffix(".mo"))
     return sum(1 for message in catalog if message.id and message.string and not message.fuzzy)
 
 
