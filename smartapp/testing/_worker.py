@@ -62,15 +62,18 @@ def shared_database_env(*, broker: str, settings: Any) -> dict[str, str]:
 
 
 @contextmanager
-def worker(broker: str, *, env: dict[str, str]) -> Iterator[subprocess.Popen[bytes]]:
-    """A Celery worker with an embedded beat, sharing the test database file."""
+def worker(
+    broker: str, *, env: dict[str, str], beat: bool = True
+) -> Iterator[subprocess.Popen[bytes]]:
+    """A Celery worker (with an embedded beat unless `beat=False`), sharing the test database
+    file. Ready (it answers a ping on `broker`) when this yields."""
     from smartapp.celery import app
     from smartapp.demo import processes
 
     folder = Path(tempfile.mkdtemp(prefix="smartapp-kit-worker-"))
     log = open(folder / "worker.log", "w+b")  # noqa: SIM115 - closed below
     command = processes.celery_worker_command(
-        concurrency=1, standalone=True, beat_schedule=folder / "beat-schedule"
+        concurrency=1, standalone=True, beat_schedule=folder / "beat-schedule" if beat else None
     )
     process = subprocess.Popen(
         command, env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT
