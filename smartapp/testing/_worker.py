@@ -66,9 +66,14 @@ def worker(
     broker: str, *, env: dict[str, str], beat: bool = True
 ) -> Iterator[subprocess.Popen[bytes]]:
     """A Celery worker (with an embedded beat unless `beat=False`), sharing the test database
-    file. Ready (it answers a ping on `broker`) when this yields."""
+    file. Ready (it answers a ping on `broker`) when this yields. Tasks an earlier test left on
+    the broker are dropped first: their payments went with that test's database."""
+    import redis as redis_client
+
     from smartapp.celery import app
     from smartapp.demo import processes
+
+    redis_client.Redis.from_url(broker).flushdb()
 
     folder = Path(tempfile.mkdtemp(prefix="smartapp-kit-worker-"))
     log = open(folder / "worker.log", "w+b")  # noqa: SIM115 - closed below

@@ -8,7 +8,6 @@ from playwright.sync_api import Page, expect
 from smartapp.payments.models import Payment
 from smartapp.sandbox.models import Appointment, Patient, PortalMessage
 from tests.browser.conftest import patient_signs_in
-from tests.payments.conftest import registered_encounters
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 FOCUS_STYLE = """() => { const s = getComputedStyle(document.activeElement);
@@ -78,8 +77,8 @@ def test_a_patient_writes_to_the_care_team_by_keyboard_alone(page: Page, live_se
     ).exists()
 
 
-def test_a_patient_pays_by_keyboard_alone(page: Page, live_server, tenant):
-    encounter = registered_encounters(1)[0]
+def test_a_patient_pays_by_keyboard_alone(page: Page, live_server, tenant, millennium):
+    encounter = millennium.visits.registered()[0]
     launch_path = patient_signs_in(page, live_server, tenant, encounter.patient.fhir_id)
     page.goto(f"{launch_path}/visits/{encounter.fhir_id}/pay/")
 

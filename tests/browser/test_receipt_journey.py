@@ -4,13 +4,13 @@ menus on paper, no accessibility violations (axe-core) at 800 and 390 px (Chromi
 import pytest
 from playwright.sync_api import Page, expect
 
+from smartapp.testing import wait_for_state
 from tests.browser.conftest import (
     SCREENSHOTS,
     patient_signs_in,
     pay_with_test_card,
     shots_without_violations,
 )
-from tests.payments.conftest import registered_encounters
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -21,8 +21,8 @@ def _pay_at_the_sandbox_processor(page: Page, launch_path: str, encounter_id: st
     pay_with_test_card(page)
 
 
-def test_the_receipt_reads_well_on_screen_and_on_paper(page: Page, live_server, tenant):
-    encounter = registered_encounters(1)[0]
+def test_the_receipt_reads_well_on_screen_and_on_paper(page: Page, live_server, tenant, millennium):
+    encounter = millennium.visits.registered()[0]
     launch_path = patient_signs_in(page, live_server, tenant, encounter.patient.fhir_id)
     _pay_at_the_sandbox_processor(page, launch_path, encounter.fhir_id)
     page.click("#receipt-link")
@@ -37,17 +37,17 @@ def test_the_receipt_reads_well_on_screen_and_on_paper(page: Page, live_server, 
 
 
 def test_staff_refund_part_of_a_posted_payment_and_the_patient_sees_it_on_the_receipt(
-    browser, live_server, tenant, django_user_model
+    browser, live_server, tenant, django_user_model, millennium
 ):
-    from smartapp.payments.models import Payment, State
-    from tests.payments.conftest import step_until_final
+    from smartapp.payments.models import Payment
 
-    encounter = registered_encounters(1)[0]
+    encounter = millennium.visits.registered()[0]
     patient = browser.new_context(viewport={"width": 800, "height": 900}).new_page()
     launch_path = patient_signs_in(patient, live_server, tenant, encounter.patient.fhir_id)
     _pay_at_the_sandbox_processor(patient, launch_path, encounter.fhir_id)
-    paid = step_until_final(Payment.objects.get(encounter_id=encounter.fhir_id))
-    assert paid.state == State.POSTED
+    paid = wait_for_state(
+        Payment.objects.get(encounter_id=encounter.fhir_id), "posted", run_inline=True
+    )
 
     django_user_model.objects.create_user("billing", password="pw-billing-1", is_staff=True)
     staff = browser.new_context(viewport={"width": 800, "height": 900}).new_page()
@@ -66,8 +66,7 @@ def test_staff_refund_part_of_a_posted_payment_and_the_patient_sees_it_on_the_re
     staff.fill("#id_amount", "5.00")
     staff.click("#ops-refund-posted-submit")
     expect(staff.locator("#ops-reverses")).to_contain_text("Charged twice for the same visit")
-    refund = step_until_final(Payment.objects.get(reverses=paid))
-    assert refund.state == State.POSTED
+    wait_for_state(Payment.objects.get(reverses=paid), "posted", run_inline=True)
 
     patient.goto(f"{launch_path}/payments/{paid.public_id}/receipt/")
     expect(patient.locator("#receipt-refunds")).to_contain_text("$5.00")

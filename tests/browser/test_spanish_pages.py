@@ -9,7 +9,6 @@ from playwright.sync_api import Browser, Page, expect
 
 from smartapp.sandbox.models import PortalMessage
 from tests.browser.conftest import patient_signs_in, pay_with_test_card, shots_without_violations
-from tests.payments.conftest import registered_encounters
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -29,13 +28,13 @@ def _pay_at_the_sandbox_processor(page: Page) -> None:
     pay_with_test_card(page, name="Pat Paciente")
 
 
-def test_the_patient_pages_read_well_in_spanish(browser: Browser, live_server, tenant):
+def test_the_patient_pages_read_well_in_spanish(browser: Browser, live_server, tenant, millennium):
     context = browser.new_context(
         viewport={"width": 800, "height": 900}, locale="es-ES", timezone_id=CLINIC_TZ
     )
     page = context.new_page()
     page.set_default_timeout(15_000)
-    encounter = registered_encounters(1)[0]
+    encounter = millennium.visits.registered()[0]
     patient = encounter.patient
     launch_path = patient_signs_in(page, live_server, tenant, patient.fhir_id)
 
@@ -60,7 +59,7 @@ def test_the_patient_pages_read_well_in_spanish(browser: Browser, live_server, t
     page.click("#nav-messages")
     _spanish(page, "inbox", "Mensajes")
     message = PortalMessage.objects.filter(
-        tenant_id=patient.tenant_id, patient_fhir_id=patient.fhir_id, folder="INBOX"
+        tenant_id=tenant.ehr_tenant_id, patient_fhir_id=patient.fhir_id, folder="INBOX"
     ).first()
     assert message, "the sandbox seeds messages for the patient"
     page.goto(f"{launch_path}/messages/{message.message_id}/")

@@ -9,13 +9,13 @@ import signal
 import time
 
 import pytest
-from django.db import connection
 from django.utils import timezone
 
 from smartapp.demo.processes import stop_process
 from smartapp.payments.models import Attempt, Payment, State
+from smartapp.testing._worker import shared_database_env
 from tests.celery_broker import celery_use_broker
-from tests.payments.conftest import desk_row, ledger, registered_encounters, set_faults
+from tests.payments.conftest import desk_row
 from tests.payments.workers import start_worker, wait_ready
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -23,7 +23,7 @@ DRILL_PAYMENTS = 200
 
 
 @pytest.fixture
-def drill_env(redis_server, live_server, settings):
+def drill_env(redis_server, settings):
     from smartapp.celery import app
 
     broker = f"{redis_server}/0"
@@ -33,15 +33,7 @@ def drill_env(redis_server, live_server, settings):
 
     redis.Redis.from_url(broker).flushdb()
     settings.SANDBOX_TIMEOUT_SLEEP_SECONDS = 1.5  # the live server: answers after our timeout
-    yield (
-        app,
-        {
-            "DATABASE_URL": f"sqlite:///{connection.settings_dict['NAME']}",
-            "SECRET_KEY": settings.SECRET_KEY,
-            "FIELD_ENCRYPTION_KEYS": ",".join(settings.FIELD_ENCRYPTION_KEYS),
-            "CELERY_BROKER_URL": broker,
-        },
-    )
+    yield app, shared_database_env(broker=broker, settings=settings)
     redis.Redis.from_url(broker).flushdb()  # no payment task outlives its test
 
 
@@ -59,17 +51,17 @@ def _wait_all_final(ids: list[int], seconds: float) -> dict[str, int]:
     )
 
 
-def _ledger_counts(live_server) -> collections.Counter:
-    return collections.Counter(row["identifier"] for row in ledger(live_server))
+def _ledger_counts(millennium) -> collections.Counter:
+    return collections.Counter(row.identifier for row in millennium.ledger().transactions)
 
 
 def test_two_workers_post_200_payments_exactly_once_with_20_percent_faults(
-    tenant, live_server, drill_env, figure
+    tenant, drill_env, figure, millennium
 ):
     app, env = drill_env
-    encounters = registered_encounters()
+    encounters = millennium.visits.registered()
     assert len(encounters) >= 4
-    set_faults(live_server, basic_5xx=0.08, basic_timeout_after_write=0.06, basic_429=0.06)
+    millennium.faults(0.2, ["basic_5xx", "basic_timeout_after_write", "basic_429"])
     payments = [
         desk_row(tenant, encounters[n % len(encounters)], f"{1 + n % 7}.{n % 100:02d}")
         for n in range(DRILL_PAYMENTS)
@@ -82,7 +74,7 @@ def test_two_workers_post_200_payments_exactly_once_with_20_percent_faults(
     finally:
         for process, _ in workers:
             stop_process(process)
-    counts = _ledger_counts(live_server)
+    counts = _ledger_counts(millennium)
     ours = [p.posting_id for p in payments]
     duplicates = [pid for pid in ours if counts[pid] > 1]
     posted = Payment.objects.filter(pk__in=[p.pk for p in payments], state=State.POSTED)
@@ -98,11 +90,11 @@ def test_two_workers_post_200_payments_exactly_once_with_20_percent_faults(
 
 
 def test_a_worker_killed_while_posting_loses_nothing_and_posts_nothing_twice(
-    tenant, live_server, drill_env, settings, figure
+    tenant, drill_env, settings, figure, millennium
 ):
     app, env = drill_env
-    settings.SANDBOX_LATENCY_MS = 300  # slow FHIR answers: a POST is in flight when we kill
-    encounters = registered_encounters()
+    millennium.latency(300)  # slow FHIR answers: a POST is in flight when we kill
+    encounters = millennium.visits.registered()
     payments = [desk_row(tenant, encounters[n % len(encounters)], "1.05") for n in range(12)]
     Payment.objects.update(next_check_at=timezone.now())
     victim, victim_log = start_worker(env=env, name="victim", beat=True)
@@ -127,24 +119,23 @@ def test_a_worker_killed_while_posting_loses_nothing_and_posts_nothing_twice(
             stop_process(rescuer)
     finally:
         stop_process(victim)
-    counts = _ledger_counts(live_server)
+    counts = _ledger_counts(millennium)
     figure(f"kill drill: {len(payments)} payments, {stranded} stranded mid-POST, states {states}")
     assert states == {State.POSTED: len(payments)}, states
     assert all(counts[p.posting_id] == 1 for p in payments)
 
 
 def test_refunds_racing_postings_to_the_same_visits_post_once_and_the_balances_add_up(
-    tenant, live_server, drill_env, figure
+    tenant, drill_env, figure, millennium
 ):
     from decimal import Decimal
 
     from smartapp.payments import refunds
-    from tests.payments.conftest import balance_of
 
     app, env = drill_env
-    encounters = registered_encounters()[:4]
-    before = {e.fhir_id: balance_of(e) for e in encounters}
-    set_faults(live_server, basic_5xx=0.08, basic_timeout_after_write=0.06, basic_429=0.06)
+    encounters = millennium.visits.registered()[:4]
+    before = {e.fhir_id: millennium.visits.balance(e) for e in encounters}
+    millennium.faults(0.2, ["basic_5xx", "basic_timeout_after_write", "basic_429"])
 
     def pay(n: int) -> Payment:
         return desk_row(tenant, encounters[n % len(encounters)], f"{2 + n % 5}.{n % 100:02d}")
@@ -175,17 +166,17 @@ def test_refunds_racing_postings_to_the_same_visits_post_once_and_the_balances_a
     finally:
         for process, _ in workers:
             stop_process(process)
-    counts = _ledger_counts(live_server)
+    counts = _ledger_counts(millennium)
     ours = {p.posting_id for p in payments + given}
     kinds = collections.Counter(
-        row["kind"] for row in ledger(live_server) if row["identifier"] in ours
+        row.kind for row in millennium.ledger().transactions if row.identifier in ours
     )
     duplicates = [p.posting_id for p in payments + given if counts[p.posting_id] != 1]
     rows = Payment.objects.filter(pk__in=ids)
     moved = {e: Decimal("0.00") for e in before}
     for row in rows:
         moved[row.encounter_id] += row.balance_effect
-    after = {e.fhir_id: balance_of(e) for e in encounters}
+    after = {e.fhir_id: millennium.visits.balance(e) for e in encounters}
     unclear = Attempt.objects.filter(kind="post", result__in=["landed", "not_landed"]).count()
     figure(
         f"refund drill: {len(payments)} payments and {len(given)} refunds on {len(encounters)} visits, 2 workers, states {states}, unclear answers {unclear}, ledger {dict(kinds)}, duplicates {len(duplicates)}"

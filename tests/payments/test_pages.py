@@ -9,19 +9,16 @@ import requests
 from django.utils import timezone
 
 from smartapp.payments.models import Attempt, Payment, PaymentSettings, State
-from tests.journeys import ehr_launch, patient_sign_in
-from tests.payments.conftest import TENANT, ledger, registered_encounters, step_until_final
+from smartapp.testing import launch_as_clinician, launch_as_patient, wait_for_state
+from smartapp.testing.personas import Visits
+from tests.payments.conftest import TENANT, no_estimate
 
 pytestmark = pytest.mark.django_db(transaction=True)
 CARD_OK, CARD_DECLINED = "4242424242424242", "4000000000000002"
 
 
 def _signed_in(client, tenant, patient) -> str:
-    _, response = patient_sign_in(client, tenant, patient=patient)
-    assert response.status_code == 302, response.content[:300]
-    found = re.search(r"/l/([0-9a-f-]{36})/", response["Location"])
-    assert found, response["Location"]
-    return found[1]
+    return launch_as_patient(client, patient=patient, tenant=tenant.slug).public_id
 
 
 def _pay_page(client, launch_id, encounter_id):
@@ -67,7 +64,7 @@ def paid_by_card(client, tenant, encounter) -> Payment:
 
 
 def _start(client, tenant):
-    encounter = registered_encounters(1)[0]
+    encounter = Visits().registered()[0]  # the kit's `millennium.visits`
     launch_id = _signed_in(client, tenant, encounter.patient)
     page = _pay_page(client, launch_id, encounter.fhir_id)
     assert page.status_code == 200, page.content[:500]
@@ -75,7 +72,7 @@ def _start(client, tenant):
 
 
 def test_a_patient_pays_the_visit_balance_at_the_processor_and_it_posts(
-    client, tenant, live_server
+    client, tenant, millennium_ledger
 ):
     encounter, launch_id, page = _start(client, tenant)
     html = page.content.decode()
@@ -98,13 +95,13 @@ def test_a_patient_pays_the_visit_balance_at_the_processor_and_it_posts(
     status = client.get(returned["Location"])
     body = status.content.decode()
     assert 'hx-trigger="every 2s"' in body and "Paid" in body
-    step_until_final(payment)
+    wait_for_state(payment, "posted", run_inline=True)
     part = client.get(f"/l/{launch_id}/payments/{payment.public_id}/status/").content.decode()
     assert "Posted" in part and "hx-trigger" not in part  # final: the polling stops
-    assert len(ledger(live_server, payment.posting_id)) == 1
+    assert len(millennium_ledger.for_payment(payment)) == 1
 
 
-def test_a_double_clicked_pay_makes_one_payment_and_one_checkout(client, tenant, live_server):
+def test_a_double_clicked_pay_makes_one_payment_and_one_checkout(client, tenant):
     encounter, launch_id, page = _start(client, tenant)
     quote = _quote(page.content.decode())
     first = client.post(page.request["PATH_INFO"], {"quote": quote})
@@ -113,7 +110,7 @@ def test_a_double_clicked_pay_makes_one_payment_and_one_checkout(client, tenant,
     assert Payment.objects.count() == 1
 
 
-def test_a_declined_card_takes_no_money_and_the_patient_can_try_again(client, tenant, live_server):
+def test_a_declined_card_takes_no_money_and_the_patient_can_try_again(client, tenant):
     encounter, launch_id, page = _start(client, tenant)
     sent = client.post(page.request["PATH_INFO"], {"quote": _quote(page.content.decode())})
     back = _card_page(sent["Location"], CARD_DECLINED)
@@ -125,7 +122,7 @@ def test_a_declined_card_takes_no_money_and_the_patient_can_try_again(client, te
     assert "No money was taken" in body and 'id="pay-again"' in body
 
 
-def test_a_replayed_or_tampered_return_changes_nothing(client, tenant, live_server):
+def test_a_replayed_or_tampered_return_changes_nothing(client, tenant):
     encounter, launch_id, page = _start(client, tenant)
     sent = client.post(page.request["PATH_INFO"], {"quote": _quote(page.content.decode())})
     payment = Payment.objects.get()
@@ -150,16 +147,10 @@ def test_a_replayed_or_tampered_return_changes_nothing(client, tenant, live_serv
     assert Attempt.objects.filter(kind="processor", result="ok").count() == 1
 
 
-def test_an_entered_amount_is_checked(client, tenant, live_server, settings):
-    from tests.payments.conftest import unregistered_encounter
+def test_an_entered_amount_is_checked(client, tenant, settings, millennium):
 
-    encounter = unregistered_encounter()  # no account yet
-    encounter.resource["extension"] = [  # and no estimate: the patient enters the amount
-        e
-        for e in encounter.resource.get("extension", [])
-        if "financial-responsibility" not in e["url"]
-    ]
-    encounter.save(update_fields=["resource"])
+    encounter = millennium.visits.unregistered()  # no account yet
+    no_estimate(encounter)  # and no estimate: the patient enters the amount
     launch_id = _signed_in(client, tenant, encounter.patient)
     page = _pay_page(client, launch_id, encounter.fhir_id)
     quote = _quote(page.content.decode())
@@ -186,19 +177,19 @@ def test_an_entered_amount_is_checked(client, tenant, live_server, settings):
     assert ok.status_code == 303 and Payment.objects.get().amount == 12.5
 
 
-def test_an_edited_quote_is_refused(client, tenant, live_server):
+def test_an_edited_quote_is_refused(client, tenant):
     encounter, launch_id, page = _start(client, tenant)
     quote = _quote(page.content.decode())
     response = client.post(page.request["PATH_INFO"], {"quote": quote[:-3] + "AAA"})
     assert response.status_code == 303 and Payment.objects.count() == 0
 
 
-def test_another_patients_visit_is_not_found(client, tenant, live_server):
+def test_another_patients_visit_is_not_found(client, tenant, millennium):
     from smartapp.sandbox.models import Encounter
 
-    encounter = registered_encounters(1)[0]
+    encounter = millennium.visits.registered()[0]
     launch_id = _signed_in(client, tenant, encounter.patient)
-    other = Encounter.objects.exclude(patient=encounter.patient).first()
+    other = Encounter.objects.exclude(patient__fhir_id=encounter.patient.fhir_id).first()
     assert _pay_page(client, launch_id, other.fhir_id).status_code == 404
     assert client.post(
         f"/l/{launch_id}/visits/{other.fhir_id}/pay/", {"quote": "x"}
@@ -206,10 +197,10 @@ def test_another_patients_visit_is_not_found(client, tenant, live_server):
     assert Payment.objects.count() == 0
 
 
-def test_another_patients_payment_is_not_found(client, tenant, live_server):
-    encounters = registered_encounters()
+def test_another_patients_payment_is_not_found(client, tenant, millennium):
+    encounters = millennium.visits.registered()
     mine = encounters[0]
-    theirs = next(e for e in encounters if e.patient_id != mine.patient_id)
+    theirs = next(e for e in encounters if e.patient != mine.patient)
     from tests.payments.conftest import desk_row
 
     other_payment = desk_row(tenant, theirs)
@@ -220,7 +211,7 @@ def test_another_patients_payment_is_not_found(client, tenant, live_server):
     )
 
 
-def test_pages_need_a_session_and_the_right_method(client, tenant, live_server):
+def test_pages_need_a_session_and_the_right_method(client, tenant):
     import uuid
 
     assert client.get(f"/l/{uuid.uuid4()}/payments/").status_code == 401
@@ -229,12 +220,8 @@ def test_pages_need_a_session_and_the_right_method(client, tenant, live_server):
     assert client.post(f"/l/{launch_id}/payments/").status_code == 405
 
 
-def test_a_clinician_records_cash_at_the_desk_and_it_posts(client, tenant, live_server):
-    from smartapp.launch.models import Launch
-
-    response = ehr_launch(client, live_server)
-    assert response.status_code == 302
-    launch = Launch.objects.filter(persona="provider").latest("created")
+def test_a_clinician_records_cash_at_the_desk_and_it_posts(client, tenant, millennium):
+    launch = launch_as_clinician(client).launch
     page = client.get(f"/l/{launch.public_id}/payments/desk/")
     assert page.status_code == 200
     key = re.search(r'name="key" value="([^"]+)"', page.content.decode())[1]
@@ -256,21 +243,18 @@ def test_a_clinician_records_cash_at_the_desk_and_it_posts(client, tenant, live_
     assert (
         client.get(f"/l/{launch.public_id}/payments/desk/", {"encounter": "x"}).status_code == 200
     )
-    payment = step_until_final(payment)
-    assert payment.state in (State.POSTED, State.AWAITING_ACCOUNT)
+    registered = millennium.visits.balance(payment.encounter_id) is not None
+    wait_for_state(payment, "posted" if registered else "awaiting_account", run_inline=True)
 
 
-def test_staff_see_the_queue_and_retry_resolve_and_refund(
-    client, tenant, live_server, django_user_model
-):
+def test_staff_see_the_queue_and_retry_resolve_and_refund(client, tenant, django_user_model):
     encounter, launch_id, page = _start(client, tenant)
     sent = client.post(page.request["PATH_INFO"], {"quote": _quote(page.content.decode())})
     back = _card_page(sent["Location"], CARD_OK)
     location = urlsplit(back.headers["Location"])
     client.get(f"{location.path}?{location.query}")
     PaymentSettings.objects.filter(tenant=tenant).update(card_alias="9999")
-    payment = step_until_final(Payment.objects.get())
-    assert payment.state == State.FAILED
+    payment = wait_for_state(Payment.objects.get(), "failed", run_inline=True)
 
     assert client.get("/staff/payments/").status_code == 302  # not staff: to the admin login
     staff = django_user_model.objects.create_user("desk", password="pw-123456", is_staff=True)
@@ -289,20 +273,21 @@ def test_staff_see_the_queue_and_retry_resolve_and_refund(
 
 
 def test_staff_retry_after_fixing_the_alias_posts_it(
-    client, tenant, live_server, django_user_model
+    client, tenant, django_user_model, millennium, millennium_ledger
 ):
     from tests.payments.conftest import desk_row
 
     PaymentSettings.objects.filter(tenant=tenant).update(cash_alias="9999")
-    payment = step_until_final(desk_row(tenant, registered_encounters(1)[0]))
-    assert payment.state == State.FAILED
+    payment = wait_for_state(
+        desk_row(tenant, millennium.visits.registered()[0]), "failed", run_inline=True
+    )
     PaymentSettings.objects.filter(tenant=tenant).update(cash_alias="0111")
     client.force_login(
         django_user_model.objects.create_user("ops", password="pw-123456", is_staff=True)
     )
     client.post(f"/staff/payments/{payment.public_id}/retry/")
-    payment = step_until_final(Payment.objects.get(pk=payment.pk))
-    assert payment.state == State.POSTED and len(ledger(live_server, payment.posting_id)) == 1
+    payment = wait_for_state(Payment.objects.get(pk=payment.pk), "posted", run_inline=True)
+    assert len(millennium_ledger.for_payment(payment)) == 1
     resolve = client.post(
         f"/staff/payments/{payment.public_id}/resolve/", {"note": "x", "outcome": "posted"}
     )
@@ -322,9 +307,9 @@ def _balance(encounter, amount: str) -> None:
 
 
 def test_a_balance_under_the_minimum_is_offered_as_it_is_never_rounded_up(
-    client, tenant, live_server
+    client, tenant, millennium
 ):
-    encounter = registered_encounters(1)[0]
+    encounter = millennium.visits.registered()[0]
     _balance(encounter, "0.50")  # the tenant's minimum is $1.00
     launch_id = _signed_in(client, tenant, encounter.patient)
 
@@ -335,8 +320,8 @@ def test_a_balance_under_the_minimum_is_offered_as_it_is_never_rounded_up(
     assert posted.status_code == 303 and str(Payment.objects.get().amount) == "0.50"
 
 
-def test_a_patient_never_pays_more_than_is_owed(client, tenant, live_server):
-    encounter = registered_encounters(1)[0]
+def test_a_patient_never_pays_more_than_is_owed(client, tenant, millennium):
+    encounter = millennium.visits.registered()[0]
     _balance(encounter, "250.00")
     PaymentSettings.objects.filter(tenant=tenant).update(max_amount="100.00")
     launch_id = _signed_in(client, tenant, encounter.patient)
@@ -351,21 +336,16 @@ def test_a_patient_never_pays_more_than_is_owed(client, tenant, live_server):
     assert part.status_code == 303 and str(Payment.objects.get().amount) == "100.00"
 
 
-def _desk(client, live_server):
-    from smartapp.launch.models import Launch
-
-    assert ehr_launch(client, live_server).status_code == 302
-    launch = Launch.objects.filter(persona="provider").latest("created")
+def _desk(client):
+    launch = launch_as_clinician(client).launch
     page = client.get(f"/l/{launch.public_id}/payments/desk/").content.decode()
     key = re.search(r'name="key" value="([^"]+)"', page)
     assert key
     return launch, key[1]
 
 
-def test_a_desk_payment_above_the_balance_needs_staff_to_record_a_credit(
-    client, tenant, live_server
-):
-    launch, key = _desk(client, live_server)
+def test_a_desk_payment_above_the_balance_needs_staff_to_record_a_credit(client, tenant):
+    launch, key = _desk(client)
     from smartapp.sandbox.models import Encounter
 
     _balance(Encounter.objects.get(tenant_id=TENANT, fhir_id=launch.encounter_id), "40.00")
@@ -387,15 +367,15 @@ def test_a_desk_payment_above_the_balance_needs_staff_to_record_a_credit(
     )
 
 
-def test_a_desk_form_key_from_another_launch_never_shows_its_payment(client, tenant, live_server):
+def test_a_desk_form_key_from_another_launch_never_shows_its_payment(client, tenant):
     from django.test import Client
 
-    launch, key = _desk(client, live_server)
+    launch, key = _desk(client)
     url = f"/l/{launch.public_id}/payments/desk/"
     form = {"key": key, "encounter": launch.encounter_id, "method": "cash", "amount": "3.00"}
     assert client.post(url, form).status_code == 303
     other_browser = Client()
-    other_launch, _ = _desk(other_browser, live_server)
+    other_launch, _ = _desk(other_browser)
 
     reused = other_browser.post(f"/l/{other_launch.public_id}/payments/desk/", form)
 

@@ -39,22 +39,16 @@ from smartapp.payments.posting import visit_process
 from smartapp.payments.processor import Checkout
 from smartapp.payments.services import checkout_settle
 from smartapp.payments.transitions import is_allowed
-from tests.payments.conftest import (
-    ledger,
-    register_now,
-    registered_encounters,
-    set_faults,
-    unregistered_encounter,
-)
 
 pytestmark = pytest.mark.django_db(transaction=True)
+# What the EHR does to the first call it fits (the kit's fault kinds, once): "" is all well.
 EHR_ANSWERS = [
-    {},  # all well
-    {"basic_5xx": 1, "times": 1},
-    {"basic_timeout_after_write": 1, "times": 1},
-    {"basic_429": 1, "times": 1},
-    {"account_5xx": 1, "times": 1},
-    {"account_429": 1, "times": 1},
+    "",
+    "basic_5xx",
+    "basic_timeout_after_write",
+    "basic_429",
+    "account_5xx",
+    "account_429",
 ]
 SETTLED = {State.POSTED, State.NEEDS_ATTENTION, State.CANCELLED, State.NEW, State.AWAITING_ACCOUNT}
 
@@ -77,8 +71,9 @@ def _checkout(payment: Payment) -> Checkout:
     )
 
 
-def _machine(tenant, live_server, monkeypatch):  # noqa: C901 - one machine, its rules
-    visits = [*registered_encounters(2), unregistered_encounter()]
+def _machine(millennium, monkeypatch):  # noqa: C901 - one machine, its rules
+    tenant, ledger = millennium.tenant, millennium.ledger()
+    visits = [*millennium.visits.registered()[:2], millennium.visits.unregistered()]
 
     class PaymentLives(RuleBasedStateMachine):
         payments = Bundle("payments")
@@ -124,12 +119,13 @@ def _machine(tenant, live_server, monkeypatch):  # noqa: C901 - one machine, its
         @rule(answer=st.sampled_from(EHR_ANSWERS))
         def a_worker_steps(self, answer):
             """Steps every visit with work; the EHR gives `answer` to the first call it fits."""
-            set_faults(live_server, **answer)
+            if answer:
+                millennium.faults(1.0, [answer], times=1)
             try:
                 for payment_ids in filter(None, map(self._due, visits)):
                     visit_process(payment_ids=payment_ids)
             finally:
-                set_faults(live_server)
+                millennium.faults(0)
 
         @rule(after_sending=st.booleans())
         def a_worker_dies_mid_post(self, after_sending):
@@ -169,7 +165,7 @@ def _machine(tenant, live_server, monkeypatch):  # noqa: C901 - one machine, its
             row = Payment.objects.get(pk=payment)
             if row.state != State.NEEDS_ATTENTION:
                 return
-            on_account = bool(ledger(live_server, row.posting_id))
+            on_account = bool(ledger.for_payment(row))
             staff.payment_resolve(payment=row, by="staff", note="checked", posted=on_account)
 
         @precondition(
@@ -180,7 +176,7 @@ def _machine(tenant, live_server, monkeypatch):  # noqa: C901 - one machine, its
         @rule()
         def the_hospital_registers_the_visit(self):
             if visits[-1].fhir_id not in self.registered:
-                register_now(live_server, visits[-1])
+                millennium.register(visits[-1])
                 self.registered.add(visits[-1].fhir_id)
 
         def _due(self, visit) -> list[int]:
@@ -202,7 +198,7 @@ def _machine(tenant, live_server, monkeypatch):  # noqa: C901 - one machine, its
             ours = dict(
                 Payment.objects.filter(pk__in=self.ours).values_list("posting_id", "captured_at")
             )
-            posted = [row["identifier"] for row in ledger(live_server) if row["identifier"] in ours]
+            posted = [row.identifier for row in ledger.transactions if row.identifier in ours]
             assert len(posted) == len(set(posted)), "a payment is twice in the ledger"
             assert all(ours[pid] is not None for pid in posted), "posted without a capture"
 
@@ -215,7 +211,7 @@ def _machine(tenant, live_server, monkeypatch):  # noqa: C901 - one machine, its
             assert states <= set(State.values)
 
         def teardown(self):
-            set_faults(live_server)
+            millennium.faults(0)
             for _ in range(12):  # the EHR is well again: the workers settle everything
                 self.time_passes()
                 due = [ids for ids in map(self._due, visits) if ids]
@@ -224,7 +220,7 @@ def _machine(tenant, live_server, monkeypatch):  # noqa: C901 - one machine, its
                 for payment_ids in due:
                     visit_process(payment_ids=payment_ids)
             rows = Payment.objects.filter(pk__in=self.ours)
-            in_ledger = {row["identifier"] for row in ledger(live_server)}
+            in_ledger = {row.identifier for row in ledger.transactions}
             for payment in rows:
                 assert payment.state in SETTLED, (payment.posting_id, payment.state)
                 if payment.state != State.NEEDS_ATTENTION:
@@ -238,9 +234,9 @@ def _machine(tenant, live_server, monkeypatch):  # noqa: C901 - one machine, its
 
 
 def test_random_lives_of_payments_post_each_at_most_once_and_settle(
-    tenant, live_server, monkeypatch, settings_fast, figure
+    millennium, monkeypatch, settings_fast, figure
 ):
-    machine = _machine(tenant, live_server, monkeypatch)
+    machine = _machine(millennium, monkeypatch)
 
     run_state_machine_as_test(
         machine,

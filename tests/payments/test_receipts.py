@@ -10,14 +10,14 @@ from django.core.management import call_command
 
 from smartapp.payments.models import Payment, State
 from smartapp.payments.tasks import receipt_send
-from tests.payments.conftest import registered_encounters
+from smartapp.testing.personas import Visits
 from tests.payments.test_pages import _quote, _start, paid_by_card
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def _paid(client, tenant) -> Payment:
-    payment = paid_by_card(client, tenant, registered_encounters(1)[0])
+    payment = paid_by_card(client, tenant, Visits().registered()[0])
     assert payment.state in (State.CAPTURED, State.POSTED, State.AWAITING_ACCOUNT)
     return payment
 

@@ -10,7 +10,7 @@ import pytest
 from django.core.management import call_command
 from django.utils import timezone
 
-from smartapp.payments.models import Payment, PaymentSettings, ReconciliationRun, State
+from smartapp.payments.models import Payment, PaymentSettings, ReconciliationRun
 from smartapp.payments.processor import processor_for
 from smartapp.payments.reconciliation import (
     AMOUNTS_DIFFER,
@@ -21,7 +21,8 @@ from smartapp.payments.reconciliation import (
     UNKNOWN_CHARGE,
     reconciliation_for,
 )
-from tests.payments.conftest import desk_row, registered_encounters, step_until_final
+from smartapp.testing import wait_for_state
+from tests.payments.conftest import desk_row
 from tests.payments.test_pages import CARD_OK, _card_page, paid_by_card
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -35,11 +36,10 @@ def _verdicts(tenant) -> dict[str, str]:
     return {row.reference or row.why: row.verdict for row in reconciliation_for(tenant=tenant, day=_today(tenant)).rows}  # fmt: skip
 
 
-def test_a_clean_day_matches_every_charge_and_posting(client, tenant):
-    first, second = registered_encounters(2)
-    card = step_until_final(paid_by_card(client, tenant, first))
-    cash = step_until_final(desk_row(tenant, second, "4.00"))
-    assert card.state == cash.state == State.POSTED
+def test_a_clean_day_matches_every_charge_and_posting(client, tenant, millennium):
+    first, second = millennium.visits.registered()[:2]
+    wait_for_state(paid_by_card(client, tenant, first), "posted", run_inline=True)
+    wait_for_state(desk_row(tenant, second, "4.00"), "posted", run_inline=True)
 
     report = reconciliation_for(tenant=tenant, day=_today(tenant))
 
@@ -47,12 +47,12 @@ def test_a_clean_day_matches_every_charge_and_posting(client, tenant):
     assert report.counts()[POSTED_UNCAPTURED] == 0 and report.processor_note == ""
 
 
-def test_the_exceptions_are_named_with_why(client, tenant):
-    first, second, third = registered_encounters(3)
+def test_the_exceptions_are_named_with_why(client, tenant, millennium):
+    first, second, third = millennium.visits.registered()[:3]
     waiting = paid_by_card(client, tenant, first)  # captured, never stepped: not posted
-    differs = step_until_final(paid_by_card(client, tenant, second))
+    differs = wait_for_state(paid_by_card(client, tenant, second), "posted", run_inline=True)
     Payment.objects.filter(pk=differs.pk).update(amount=differs.amount + Decimal("1.00"))
-    refunded = step_until_final(paid_by_card(client, tenant, third))
+    refunded = wait_for_state(paid_by_card(client, tenant, third), "posted", run_inline=True)
     stripe_like = processor_for(PaymentSettings.objects.get(tenant=tenant))
     stripe_like.refund(charge_id=refunded.charge_id, idempotency_key="after-posting")
     stranger = stripe_like.create_checkout(amount=Decimal("9.00"), reference="NOT-OURS", return_url="https://x/", cancel_url="https://x/")  # fmt: skip
@@ -68,10 +68,10 @@ def test_the_exceptions_are_named_with_why(client, tenant):
 
 
 def test_the_command_writes_one_csv_row_a_payment_keeps_the_run_and_the_queue_says_so(
-    client, tenant, tmp_path, django_user_model
+    client, tenant, tmp_path, django_user_model, millennium
 ):
-    first, second = registered_encounters(2)
-    step_until_final(paid_by_card(client, tenant, first))
+    first, second = millennium.visits.registered()[:2]
+    wait_for_state(paid_by_card(client, tenant, first), "posted", run_inline=True)
     waiting = paid_by_card(client, tenant, second)
 
     with pytest.raises(SystemExit) as exit_info:

@@ -14,25 +14,17 @@ from smartapp.payments.ehr import financial_transaction
 from smartapp.payments.models import Payment, PaymentSettings, State
 from smartapp.payments.posting import payment_process
 from smartapp.sandbox.processor.models import Refund as ProcessorRefund
+from smartapp.testing import wait_for_state
 from tests.examples import cerner_example
 from tests.fakehttp import answer_lost_once, install, uninstall
-from tests.payments.conftest import (
-    balance_of,
-    desk_row,
-    ledger,
-    registered_encounters,
-    set_faults,
-    step_until_final,
-)
+from tests.payments.conftest import desk_row
 from tests.payments.test_pages import paid_by_card
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def _posted(payment: Payment) -> Payment:
-    payment = step_until_final(payment)
-    assert payment.state == State.POSTED, payment.message
-    return payment
+    return wait_for_state(payment, "posted", run_inline=True)
 
 
 def _ask(
@@ -47,9 +39,11 @@ def _ask(
     )
 
 
-def test_the_reversal_is_cerners_adjustment_shape_with_the_refund_alias_and_no_method(tenant):
+def test_the_reversal_is_cerners_adjustment_shape_with_the_refund_alias_and_no_method(
+    tenant, millennium
+):
     example = cerner_example("r4_financialtransaction_create_request_adjustment.json")
-    paid = desk_row(tenant, registered_encounters(1)[0], "9.00", account_id="G1")
+    paid = desk_row(tenant, millennium.visits.registered()[0], "9.00", account_id="G1")
     refund = Payment(
         tenant=tenant, reverses=paid, amount=Decimal("4.00"), method="cash", account_id="G1"
     )
@@ -72,12 +66,12 @@ def test_the_reversal_is_cerners_adjustment_shape_with_the_refund_alias_and_no_m
 
 
 def test_a_desk_payment_refunded_in_part_twice_posts_two_reversals_and_refuses_a_third(
-    tenant, live_server
+    tenant, millennium, millennium_ledger
 ):
-    encounter = registered_encounters(1)[0]
-    before = balance_of(encounter)
+    encounter = millennium.visits.registered()[0]
+    before = millennium.visits.balance(encounter)
     paid = _posted(desk_row(tenant, encounter, "10.00"))
-    assert balance_of(encounter) == before - Decimal("10.00")
+    assert millennium.visits.balance(encounter) == before - Decimal("10.00")
 
     first = refunds.posted_refund_start(ask=_ask(paid, "4.00"))
     assert first.state == State.CAPTURED and first.reverses == paid  # cash handed back
@@ -86,20 +80,22 @@ def test_a_desk_payment_refunded_in_part_twice_posts_two_reversals_and_refuses_a
     with pytest.raises(refunds.RefundRefused, match="At most \\$0.00"):
         refunds.posted_refund_start(ask=_ask(paid, "0.01"))
 
-    assert balance_of(encounter) == before  # each reversal raised the balance by its amount
+    assert (
+        millennium.visits.balance(encounter) == before
+    )  # each reversal raised the balance by its amount
     for refund in (first, second):
-        rows = ledger(live_server, refund.posting_id)
-        assert [(r["kind"], r["alias"], r["amount"]) for r in rows] == [
-            ("adjustment", "3100", f"{refund.amount:.2f}")
+        rows = millennium_ledger.for_payment(refund)
+        assert [(r.kind, r.alias, r.amount) for r in rows] == [
+            ("adjustment", "3100", refund.amount)
         ]
-    assert len(ledger(live_server, paid.posting_id)) == 1
+    assert len(millennium_ledger.for_payment(paid)) == 1
     assert refunds.refundable_left(payment=paid) == Decimal("0.00")
     audited = AuditEvent.objects.filter(what__startswith="Payment refund", who="billing.clerk")
     assert audited.count() == 2 and audited.filter(patient_id=paid.patient_id).count() == 2
 
 
-def test_what_cannot_be_refunded_is_refused_in_words(tenant, live_server):
-    encounter = registered_encounters(1)[0]
+def test_what_cannot_be_refunded_is_refused_in_words(tenant, millennium):
+    encounter = millennium.visits.registered()[0]
     unposted = desk_row(tenant, encounter, "5.00")
     with pytest.raises(refunds.RefundRefused, match="Only a payment posted"):
         refunds.posted_refund_start(ask=_ask(unposted, "1.00"))
@@ -114,11 +110,11 @@ def test_what_cannot_be_refunded_is_refused_in_words(tenant, live_server):
     assert Payment.objects.filter(reverses=paid).count() == 1
 
 
-def test_the_same_refund_form_sent_twice_makes_one_refund(tenant, live_server):
-    paid = _posted(desk_row(tenant, registered_encounters(1)[0], "8.00"))
+def test_the_same_refund_form_sent_twice_makes_one_refund(tenant, millennium):
+    paid = _posted(desk_row(tenant, millennium.visits.registered()[0], "8.00"))
     once = refunds.posted_refund_start(ask=_ask(paid, "3.00", key="form-key-1"))
     again = refunds.posted_refund_start(ask=_ask(paid, "3.00", key="form-key-1"))
-    other = _posted(desk_row(tenant, registered_encounters(1)[0], "8.00"))
+    other = _posted(desk_row(tenant, millennium.visits.registered()[0], "8.00"))
 
     assert once.pk == again.pk and Payment.objects.filter(reverses=paid).count() == 1
     with pytest.raises(refunds.RefundRefused, match="another payment"):
@@ -126,11 +122,11 @@ def test_the_same_refund_form_sent_twice_makes_one_refund(tenant, live_server):
 
 
 def test_a_card_refund_goes_to_the_processor_first_then_reverses_on_the_account(
-    client, tenant, live_server
+    client, tenant, millennium
 ):
-    encounter = registered_encounters(1)[0]
+    encounter = millennium.visits.registered()[0]
     paid = _posted(paid_by_card(client, tenant, encounter))
-    posted_balance = balance_of(encounter)
+    posted_balance = millennium.visits.balance(encounter)
 
     refund = refunds.posted_refund_start(ask=_ask(paid, "2.50"))
 
@@ -138,7 +134,7 @@ def test_a_card_refund_goes_to_the_processor_first_then_reverses_on_the_account(
     assert made.amount == Decimal("2.50") and made.idempotency_key == f"refund-{refund.posting_id}"
     assert refund.state == State.CAPTURED and refund.refund_id == made.refund_id
     assert _posted(refund).state == State.POSTED
-    assert balance_of(encounter) == posted_balance + Decimal("2.50")
+    assert millennium.visits.balance(encounter) == posted_balance + Decimal("2.50")
     receipt = client.get(f"/l/{paid.launch.public_id}/payments/{paid.public_id}/receipt/")
     text = receipt.content.decode()
     assert 'id="receipt-refunds"' in text and "$2.50" in text and "account shows it" in text
@@ -147,11 +143,11 @@ def test_a_card_refund_goes_to_the_processor_first_then_reverses_on_the_account(
 
 
 def test_a_refund_whose_answer_was_lost_is_asked_again_with_the_same_key_never_twice(
-    client, tenant, live_server
+    client, tenant, millennium, millennium_ledger
 ):
     from datetime import timedelta
 
-    paid = _posted(paid_by_card(client, tenant, registered_encounters(1)[0]))
+    paid = _posted(paid_by_card(client, tenant, millennium.visits.registered()[0]))
     lost: list[int] = []
     install(answer_lost_once("POST", "/refund", lost))
     try:
@@ -167,15 +163,13 @@ def test_a_refund_whose_answer_was_lost_is_asked_again_with_the_same_key_never_t
     made = ProcessorRefund.objects.filter(charge__charge_id=paid.charge_id)
     assert made.count() == 1 and refund.state == State.CAPTURED
     assert refund.refund_id == made.get().refund_id
-    assert (
-        _posted(refund).state == State.POSTED and len(ledger(live_server, refund.posting_id)) == 1
-    )
+    assert _posted(refund).state == State.POSTED and len(millennium_ledger.for_payment(refund)) == 1
 
 
 def test_a_refund_the_processor_refuses_moves_no_money_and_frees_its_amount(
-    client, tenant, live_server
+    client, tenant, millennium, millennium_ledger
 ):
-    paid = _posted(paid_by_card(client, tenant, registered_encounters(1)[0]))
+    paid = _posted(paid_by_card(client, tenant, millennium.visits.registered()[0]))
     from smartapp.sandbox.processor.models import Charge
 
     Charge.objects.filter(charge_id=paid.charge_id).update(amount_refunded=paid.amount)  # elsewhere
@@ -184,16 +178,16 @@ def test_a_refund_the_processor_refuses_moves_no_money_and_frees_its_amount(
 
     assert refund.state == State.CANCELLED and "refused the refund" in refund.message
     assert refunds.refundable_left(payment=paid) == paid.amount
-    assert ledger(live_server, refund.posting_id) == []
+    assert millennium_ledger.for_payment(refund) == []
 
 
 def test_a_reversal_sent_without_an_answer_is_proven_landed_by_a_higher_balance(
-    tenant, live_server, settings
+    tenant, settings, millennium, millennium_ledger
 ):
     settings.HTTP_READ_TIMEOUT = 0.7
-    encounter = registered_encounters(1)[0]
+    encounter = millennium.visits.registered()[0]
     paid = _posted(desk_row(tenant, encounter, "7.00"))
-    set_faults(live_server, basic_timeout_after_write=1.0, times=1)
+    millennium.faults(1.0, ["basic_timeout_after_write"], times=1)
     refund = refunds.posted_refund_start(ask=_ask(paid, "7.00"))
     payment_process(payment_id=refund.pk)
     refund.refresh_from_db()
@@ -201,32 +195,26 @@ def test_a_reversal_sent_without_an_answer_is_proven_landed_by_a_higher_balance(
 
     refund = _posted(refund)
 
-    assert len(ledger(live_server, refund.posting_id)) == 1
+    assert len(millennium_ledger.for_payment(refund)) == 1
     verify = refund.attempts.filter(kind="verify").latest("id")
     assert verify.result == "landed" and "this write: +7.00" in verify.outcome_text
 
 
-def test_the_sandbox_keeps_payment_and_adjustment_aliases_apart(tenant, live_server):
-    paid = _posted(desk_row(tenant, registered_encounters(1)[0], "2.00"))
+def test_the_sandbox_keeps_payment_and_adjustment_aliases_apart(tenant, millennium):
+    paid = _posted(desk_row(tenant, millennium.visits.registered()[0], "2.00"))
     settings = PaymentSettings.objects.get(tenant=tenant)
     PaymentSettings.objects.filter(pk=settings.pk).update(refund_alias=settings.card_alias)
 
-    refund = _posted_or_failed(refunds.posted_refund_start(ask=_ask(paid, "1.00")))
+    refund = refunds.posted_refund_start(ask=_ask(paid, "1.00"))
 
-    assert refund.state == State.FAILED
+    refund = wait_for_state(refund, "failed", run_inline=True)
     assert "is not an adjustment alias" in refund.message
 
 
-def _posted_or_failed(payment: Payment) -> Payment:
-    payment = step_until_final(payment)
-    assert payment.state in (State.POSTED, State.FAILED)
-    return payment
-
-
 def test_staff_refund_a_posted_payment_from_its_page_and_bad_amounts_get_words(
-    client, tenant, live_server, django_user_model
+    client, tenant, django_user_model, millennium
 ):
-    paid = _posted(desk_row(tenant, registered_encounters(1)[0], "6.00"))
+    paid = _posted(desk_row(tenant, millennium.visits.registered()[0], "6.00"))
     client.force_login(django_user_model.objects.create_user("billing", is_staff=True))
     page = client.get(f"/staff/payments/{paid.public_id}/").content.decode()
     key = page.split('name="key" value="')[1].split('"')[0]
@@ -253,8 +241,8 @@ def test_staff_refund_a_posted_payment_from_its_page_and_bad_amounts_get_words(
     assert 'id="ops-refunds"' in client.get(f"/staff/payments/{paid.public_id}/").content.decode()
 
 
-def test_patients_cannot_reach_the_refund_action(client, tenant, live_server, django_user_model):
-    paid = _posted(desk_row(tenant, registered_encounters(1)[0], "6.00"))
+def test_patients_cannot_reach_the_refund_action(client, tenant, django_user_model, millennium):
+    paid = _posted(desk_row(tenant, millennium.visits.registered()[0], "6.00"))
     client.force_login(django_user_model.objects.create_user("someone", is_staff=False))
     sent = client.post(
         f"/staff/payments/{paid.public_id}/refund-posted/",
@@ -265,14 +253,14 @@ def test_patients_cannot_reach_the_refund_action(client, tenant, live_server, dj
 
 
 def test_the_reconciliation_matches_a_reversed_refund_and_flags_one_not_reversed(
-    client, tenant, live_server
+    client, tenant, millennium
 ):
     from django.utils import timezone
 
     from smartapp.payments.reconciliation import REFUND_NOT_REVERSED, reconciliation_for
     from smartapp.sandbox.processor.models import Charge
 
-    encounters = registered_encounters(2)
+    encounters = millennium.visits.registered()[:2]
     reversed_ = _posted(paid_by_card(client, tenant, encounters[0]))
     _posted(refunds.posted_refund_start(ask=_ask(reversed_, "1.00")))
     client.logout()
@@ -292,7 +280,7 @@ def test_the_reconciliation_matches_a_reversed_refund_and_flags_one_not_reversed
 
 
 def test_no_staff_refund_input_gets_a_5xx_or_gives_back_more_than_was_paid(
-    client, tenant, live_server, django_user_model, figure
+    client, tenant, django_user_model, figure, millennium
 ):
     from collections import Counter
 
@@ -301,7 +289,7 @@ def test_no_staff_refund_input_gets_a_5xx_or_gives_back_more_than_was_paid(
 
     from tests.test_fuzz_requests import HOSTILE
 
-    paid = _posted(desk_row(tenant, registered_encounters(1)[0], "50.00"))
+    paid = _posted(desk_row(tenant, millennium.visits.registered()[0], "50.00"))
     client.force_login(django_user_model.objects.create_user("fuzz", is_staff=True))
     statuses: Counter[int] = Counter()
     amounts = st.one_of(HOSTILE, st.decimals(-5, 80, places=2).map(str))

@@ -15,12 +15,12 @@ from django.utils import timezone, translation
 from smartapp.payments import refunds
 from smartapp.payments.models import Method, Payment, PaymentSettings, State
 from smartapp.payments.tasks import receipt_send
+from smartapp.testing import wait_for_state
+from smartapp.testing.personas import Visits
 from tests.payments.conftest import (
     TENANT,
     desk_row,
-    registered_encounters,
-    step_until_final,
-    unregistered_encounter,
+    no_estimate,
 )
 from tests.payments.test_pages import CARD_OK, _card_page, _quote, _signed_in
 from tests.payments.test_receipts import _sends_receipts
@@ -49,7 +49,7 @@ def _pay_url(launch_id: str, encounter_id: str) -> str:
 
 def _paid(client, tenant, encounter=None, **language) -> Payment:
     """The visit's patient signs in and pays its balance by card (captured, not posted yet)."""
-    encounter = encounter or registered_encounters(1)[0]
+    encounter = encounter or Visits().registered()[0]
     launch_id = _signed_in(client, tenant, encounter.patient)
     page = client.get(_pay_url(launch_id, encounter.fhir_id), **language)
     sent = client.post(page.request["PATH_INFO"], {"quote": _quote(page.content.decode())}, **language)  # fmt: skip
@@ -58,15 +58,6 @@ def _paid(client, tenant, encounter=None, **language) -> Payment:
     payment = Payment.objects.get(encounter_id=encounter.fhir_id, method="card")
     assert payment.state == State.CAPTURED, payment.state
     return payment
-
-
-def _no_estimate(encounter) -> None:
-    encounter.resource["extension"] = [
-        e
-        for e in encounter.resource.get("extension", [])
-        if "financial-responsibility" not in e["url"]
-    ]
-    encounter.save(update_fields=["resource"])
 
 
 def _balance(encounter, amount: str) -> None:
@@ -90,8 +81,8 @@ def test_the_pay_page_for_the_visit_balance_with_an_earlier_payment(client, tena
     assert 'id="earlier-payments"' in page and "Pagos anteriores de esta visita" in page
 
 
-def test_the_pay_page_for_the_hospitals_estimate(client, tenant):
-    encounter = unregistered_encounter()  # no account yet: the estimate is offered
+def test_the_pay_page_for_the_hospitals_estimate(client, tenant, millennium):
+    encounter = millennium.visits.unregistered()  # no account yet: the estimate is offered
     launch_id = _signed_in(client, tenant, encounter.patient)
 
     page = assert_all_spanish(client, _pay_url(launch_id, encounter.fhir_id), "Pague su visita")
@@ -99,9 +90,9 @@ def test_the_pay_page_for_the_hospitals_estimate(client, tenant):
     assert "el cálculo del hospital de lo que debe por esta visita" in page
 
 
-def test_the_pay_page_where_the_patient_enters_the_amount(client, tenant):
-    encounter = unregistered_encounter()
-    _no_estimate(encounter)
+def test_the_pay_page_where_the_patient_enters_the_amount(client, tenant, millennium):
+    encounter = millennium.visits.unregistered()
+    no_estimate(encounter)
     launch_id = _signed_in(client, tenant, encounter.patient)
 
     page = assert_all_spanish(client, _pay_url(launch_id, encounter.fhir_id), "Importe (USD)")
@@ -121,9 +112,9 @@ def test_the_pay_page_where_the_patient_enters_the_amount(client, tenant):
         ("9" * 29, "El pago más grande que podemos aceptar en línea es de $10,000.00."),
     ],
 )
-def test_an_amount_posted_wrong_is_refused_in_spanish(client, tenant, amount, spanish):
-    encounter = unregistered_encounter()
-    _no_estimate(encounter)
+def test_an_amount_posted_wrong_is_refused_in_spanish(client, tenant, amount, spanish, millennium):
+    encounter = millennium.visits.unregistered()
+    no_estimate(encounter)
     launch_id = _signed_in(client, tenant, encounter.patient)
     url = _pay_url(launch_id, encounter.fhir_id)
     quote = _quote(client.get(url).content.decode())
@@ -136,8 +127,8 @@ def test_an_amount_posted_wrong_is_refused_in_spanish(client, tenant, amount, sp
     assert Payment.objects.count() == 0
 
 
-def test_a_balance_above_what_is_taken_online_asks_for_a_part(client, tenant):
-    encounter = registered_encounters(1)[0]
+def test_a_balance_above_what_is_taken_online_asks_for_a_part(client, tenant, millennium):
+    encounter = millennium.visits.registered()[0]
     _balance(encounter, "250.00")
     PaymentSettings.objects.filter(tenant=tenant).update(max_amount="100.00")
     launch_id = _signed_in(client, tenant, encounter.patient)
@@ -152,8 +143,8 @@ def test_a_balance_above_what_is_taken_online_asks_for_a_part(client, tenant):
     )
 
 
-def test_a_visit_with_nothing_left_to_pay(client, tenant):
-    encounter = registered_encounters(1)[0]
+def test_a_visit_with_nothing_left_to_pay(client, tenant, millennium):
+    encounter = millennium.visits.registered()[0]
     _balance(encounter, "0.00")
     launch_id = _signed_in(client, tenant, encounter.patient)
 
@@ -162,8 +153,8 @@ def test_a_visit_with_nothing_left_to_pay(client, tenant):
     )
 
 
-def test_payments_turned_off(client, tenant):
-    encounter = registered_encounters(1)[0]
+def test_payments_turned_off(client, tenant, millennium):
+    encounter = millennium.visits.registered()[0]
     PaymentSettings.objects.filter(tenant=tenant).update(enabled=False)
     launch_id = _signed_in(client, tenant, encounter.patient)
 
@@ -172,8 +163,8 @@ def test_payments_turned_off(client, tenant):
     )
 
 
-def test_an_edited_pay_form_says_so_in_spanish(client, tenant):
-    encounter = registered_encounters(1)[0]
+def test_an_edited_pay_form_says_so_in_spanish(client, tenant, millennium):
+    encounter = millennium.visits.registered()[0]
     launch_id = _signed_in(client, tenant, encounter.patient)
     url = _pay_url(launch_id, encounter.fhir_id)
     edited = {"quote": _quote(client.get(url).content.decode())[:-3] + "AAA"}
@@ -185,12 +176,12 @@ def test_an_edited_pay_form_says_so_in_spanish(client, tenant):
     assert Payment.objects.count() == 0
 
 
-def test_another_patients_visit_is_not_found_in_spanish(client, tenant):
+def test_another_patients_visit_is_not_found_in_spanish(client, tenant, millennium):
     from smartapp.sandbox.models import Encounter
 
-    encounter = registered_encounters(1)[0]
+    encounter = millennium.visits.registered()[0]
     launch_id = _signed_in(client, tenant, encounter.patient)
-    other = Encounter.objects.exclude(patient=encounter.patient).first()
+    other = Encounter.objects.exclude(patient__fhir_id=encounter.patient.fhir_id).first()
 
     page = client.get(_pay_url(launch_id, other.fhir_id), **ES)
 
@@ -230,8 +221,8 @@ def test_the_card_page_says_the_processor_is_down_in_spanish(
 # --- The status page and its self-refreshing part -----------------------------------------------
 
 
-def test_a_payment_not_paid_yet_offers_the_card_page_again(client, tenant):
-    encounter = registered_encounters(1)[0]
+def test_a_payment_not_paid_yet_offers_the_card_page_again(client, tenant, millennium):
+    encounter = millennium.visits.registered()[0]
     launch_id = _signed_in(client, tenant, encounter.patient)
     url = _pay_url(launch_id, encounter.fhir_id)
     client.post(url, {"quote": _quote(client.get(url).content.decode())})
@@ -244,8 +235,8 @@ def test_a_payment_not_paid_yet_offers_the_card_page_again(client, tenant):
     assert f"Pagar ${payment.amount} con tarjeta" in page and 'id="pay-again"' in page
 
 
-def test_leaving_the_card_page_says_so_in_spanish(client, tenant):
-    encounter = registered_encounters(1)[0]
+def test_leaving_the_card_page_says_so_in_spanish(client, tenant, millennium):
+    encounter = millennium.visits.registered()[0]
     launch_id = _signed_in(client, tenant, encounter.patient)
     url = _pay_url(launch_id, encounter.fhir_id)
     client.post(url, {"quote": _quote(client.get(url).content.decode())})
@@ -292,8 +283,7 @@ def test_the_status_page_and_its_part_in_each_state(client, tenant, state):
 
 
 def test_the_status_of_a_posted_payment_with_a_refund(client, tenant):
-    paid = step_until_final(_paid(client, tenant))
-    assert paid.state == State.POSTED, paid.message
+    paid = wait_for_state(_paid(client, tenant), "posted", run_inline=True)
     refund = refunds.posted_refund_start(
         ask=refunds.RefundAsk(payment=paid, amount=Decimal("2.50"), reason="overcharged",
                               by="billing.clerk", request_key=secrets.token_urlsafe(16))
@@ -303,7 +293,7 @@ def test_the_status_of_a_posted_payment_with_a_refund(client, tenant):
     page = assert_all_spanish(client, base, "Reembolso")
 
     assert f"Se reembolsaron $2.50 a su tarjeta terminada en {paid.card_last4}" in page
-    assert step_until_final(refund).state == State.POSTED
+    wait_for_state(refund, "posted", run_inline=True)
     assert_all_spanish(client, base, "su cuenta del hospital ya lo muestra")
 
 
@@ -324,13 +314,13 @@ def test_the_receipt_of_a_card_payment(client, tenant):
 
 
 def test_the_receipt_with_refunds(client, tenant):
-    paid = step_until_final(_paid(client, tenant))
+    paid = wait_for_state(_paid(client, tenant), "posted", run_inline=True)
     for amount in ("2.50", "1.00"):
         refund = refunds.posted_refund_start(
             ask=refunds.RefundAsk(payment=paid, amount=Decimal(amount), reason="overcharged",
                                   by="billing.clerk", request_key=secrets.token_urlsafe(16))
         )  # fmt: skip
-    step_until_final(refund)  # one posted, one still reaching the account
+    wait_for_state(refund, "posted", run_inline=True)  # one posted, one still reaching the account
     url = f"/l/{paid.launch.public_id}/payments/{paid.public_id}/receipt/"
 
     page = assert_all_spanish(client, url, "Reembolsos")
@@ -339,8 +329,8 @@ def test_the_receipt_with_refunds(client, tenant):
     assert "$2.50" in refunds_part and "$1.00" in refunds_part and "</b> el " in refunds_part
 
 
-def test_the_receipt_of_a_desk_payment_whose_visit_cannot_be_read(client, tenant):
-    encounter = registered_encounters(1)[0]
+def test_the_receipt_of_a_desk_payment_whose_visit_cannot_be_read(client, tenant, millennium):
+    encounter = millennium.visits.registered()[0]
     launch_id = _signed_in(client, tenant, encounter.patient)
     payment = desk_row(tenant, encounter, "5.00", method=Method.CASH)
     Payment.objects.filter(pk=payment.pk).update(encounter_id="no-such-visit")
@@ -355,9 +345,9 @@ def test_the_receipt_of_a_desk_payment_whose_visit_cannot_be_read(client, tenant
 # --- The payments list -------------------------------------------------------------------------
 
 
-def test_the_payments_list_with_a_refund_and_a_desk_payment(client, tenant):
-    encounter = registered_encounters(1)[0]
-    paid = step_until_final(_paid(client, tenant, encounter))
+def test_the_payments_list_with_a_refund_and_a_desk_payment(client, tenant, millennium):
+    encounter = millennium.visits.registered()[0]
+    paid = wait_for_state(_paid(client, tenant, encounter), "posted", run_inline=True)
     refunds.posted_refund_start(
         ask=refunds.RefundAsk(payment=paid, amount=Decimal("2.50"), reason="overcharged",
                               by="billing.clerk", request_key=secrets.token_urlsafe(16))
@@ -371,8 +361,8 @@ def test_the_payments_list_with_a_refund_and_a_desk_payment(client, tenant):
     assert "$2.50 reembolsados" in page and "<td>Cheque</td>" in page and "Recibo" in page
 
 
-def test_the_payments_list_with_none_yet(client, tenant):
-    encounter = registered_encounters(1)[0]
+def test_the_payments_list_with_none_yet(client, tenant, millennium):
+    encounter = millennium.visits.registered()[0]
     launch_id = _signed_in(client, tenant, encounter.patient)
 
     assert_all_spanish(client, f"/l/{launch_id}/payments/", "Aún no hay pagos.")
@@ -398,7 +388,7 @@ def test_the_pay_buttons_on_the_visits_page(client, tenant):
     assert untranslated(english_slots, spanish_slots) == []
 
 
-def test_a_pay_button_with_the_estimate(client, tenant):
+def test_a_pay_button_with_the_estimate(client, tenant, millennium):
     from types import SimpleNamespace
 
     from django.template.loader import render_to_string
@@ -406,7 +396,7 @@ def test_a_pay_button_with_the_estimate(client, tenant):
     from smartapp.launch.models import Launch
     from smartapp.payments.templatetags.payments import pay_button
 
-    encounter = registered_encounters(1)[0]
+    encounter = millennium.visits.registered()[0]
     launch = Launch.objects.get(public_id=_signed_in(client, tenant, encounter.patient))
     visit = SimpleNamespace(
         encounter_id=encounter.fhir_id,

@@ -15,8 +15,9 @@ import requests
 from smartapp.payments.models import Payment, PaymentSettings, State
 from smartapp.payments.processor import ProcessorError
 from smartapp.payments.stripe_processor import StripeProcessor
+from smartapp.testing import wait_for_state
+from smartapp.testing.personas import Visits
 from tests.fakehttp import answer_lost_once, install, uninstall
-from tests.payments.conftest import ledger, registered_encounters, step_until_final
 from tests.payments.test_pages import _quote, _signed_in
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -39,7 +40,7 @@ def _browser_sets_up(localstripe: str, setup_secret: str, number: str) -> str:
 
 def card_page_of(client, tenant) -> tuple[Payment, str]:
     """A patient's pay form sent: their payment and its card page (Stripe Elements)."""
-    encounter = registered_encounters(1)[0]
+    encounter = Visits().registered()[0]
     launch_id = _signed_in(client, tenant, encounter.patient)
     page = client.get(f"/l/{launch_id}/visits/{encounter.fhir_id}/pay/")
     card_url = client.post(page.request["PATH_INFO"], {"quote": _quote(page.content.decode())})["Location"]  # fmt: skip
@@ -141,9 +142,9 @@ def test_every_write_carries_an_idempotency_key_from_our_reference_and_search_fi
 
 
 def test_a_patient_pays_on_the_card_page_and_it_posts_to_the_ehr_once(
-    client, stripe_tenant, live_server, localstripe_server
+    client, stripe_tenant, localstripe_server, millennium, millennium_ledger
 ):
-    encounter = registered_encounters(1)[0]
+    encounter = millennium.visits.registered()[0]
     launch_id = _signed_in(client, stripe_tenant, encounter.patient)
     page = client.get(f"/l/{launch_id}/visits/{encounter.fhir_id}/pay/")
     sent = client.post(page.request["PATH_INFO"], {"quote": _quote(page.content.decode())})
@@ -165,8 +166,8 @@ def test_a_patient_pays_on_the_card_page_and_it_posts_to_the_ehr_once(
     payment.refresh_from_db()
     assert paid.status_code == 303 and payment.state == State.CAPTURED
     assert payment.card_last4 == "4242" and payment.charge_id.startswith("ch_")
-    assert step_until_final(payment).state == State.POSTED
-    assert len(ledger(live_server, payment.posting_id)) == 1
+    wait_for_state(payment, "posted", run_inline=True)
+    assert len(millennium_ledger.for_payment(payment)) == 1
     assert PaymentSettings.objects.get(tenant=stripe_tenant).processor_kind == "stripe"
 
 
@@ -196,12 +197,12 @@ def _scripted_stripe(confirm_answers: list) -> tuple[list[tuple[str, str, dict]]
 
 
 def test_a_confirmation_stripe_does_not_answer_is_recorded_and_its_retry_cannot_charge_twice(
-    stripe_tenant,
+    stripe_tenant, millennium
 ):
     from smartapp.payments import services
     from tests.payments.conftest import desk_row
 
-    payment = desk_row(stripe_tenant, registered_encounters(1)[0], "5.00")
+    payment = desk_row(stripe_tenant, millennium.visits.registered()[0], "5.00")
     Payment.objects.filter(pk=payment.pk).update(processor_session_id="pi_9", state=State.NEW)
     payment.refresh_from_db()
     seen, (intent, scripted) = _scripted_stripe([requests.ReadTimeout(), "succeeded"])
@@ -255,7 +256,7 @@ def test_the_days_charges_come_from_stripes_own_list(localstripe_server):
 
 
 def test_a_payment_whose_confirmation_answer_was_lost_is_settled_by_the_reconciliation(
-    client, stripe_tenant, live_server, localstripe_server
+    client, stripe_tenant, localstripe_server, millennium_ledger
 ):
     """Stripe charged the card, but our process died before it heard: the checkout reconciliation
     asks Stripe for the PaymentIntent and the payment is captured, then posted, once."""
@@ -275,8 +276,8 @@ def test_a_payment_whose_confirmation_answer_was_lost_is_settled_by_the_reconcil
 
     payment.refresh_from_db()
     assert payment.state == State.CAPTURED and payment.card_last4 == "4242"
-    assert step_until_final(payment).state == State.POSTED
-    assert len(ledger(live_server, payment.posting_id)) == 1
+    wait_for_state(payment, "posted", run_inline=True)
+    assert len(millennium_ledger.for_payment(payment)) == 1
 
 
 def test_an_abandoned_checkout_is_cancelled_at_stripe_too(
@@ -314,7 +315,7 @@ def test_the_card_page_says_so_when_stripe_does_not_answer_and_takes_nothing(
 
 
 def test_a_posted_stripe_payment_refunded_in_part_is_reversed_in_the_ehr_once(
-    client, stripe_tenant, live_server, localstripe_server
+    client, stripe_tenant, localstripe_server, millennium_ledger
 ):
     from smartapp.payments import refunds
 
@@ -325,7 +326,7 @@ def test_a_posted_stripe_payment_refunded_in_part_is_reversed_in_the_ehr_once(
         card_url, {"setup_intent": _browser_sets_up(localstripe_server, secret[1], CARD_OK)}
     )
     payment.refresh_from_db()
-    assert step_until_final(payment).state == State.POSTED
+    wait_for_state(payment, "posted", run_inline=True)
     ask = refunds.RefundAsk(
         payment=payment, amount=Decimal("1.25"), reason="overcharged", by="billing",
         request_key="stripe-refund-1",
@@ -349,6 +350,6 @@ def test_a_posted_stripe_payment_refunded_in_part_is_reversed_in_the_ehr_once(
     # localstripe ignores Idempotency-Key: only the search by our reference kept it to one.
     assert lost == [200] and left_at == State.NEW
     assert refund.state == State.CAPTURED and refund.refund_id == charge["refunds"]["data"][0]["id"]
-    assert step_until_final(refund).state == State.POSTED
-    assert [row["kind"] for row in ledger(live_server, refund.posting_id)] == ["adjustment"]
+    wait_for_state(refund, "posted", run_inline=True)
+    assert [row.kind for row in millennium_ledger.for_payment(refund)] == ["adjustment"]
     assert refunds.refundable_left(payment=payment) == payment.amount - Decimal("1.25")

@@ -132,9 +132,11 @@ def test_charge_refunded_is_our_own_refund_confirmed_or_a_refund_made_elsewhere_
     from decimal import Decimal
 
     from smartapp.payments import refunds
-    from tests.payments.conftest import step_until_final
+    from smartapp.testing import wait_for_state
 
-    payment = step_until_final(_paid(client, stripe_tenant, localstripe_server))
+    payment = wait_for_state(
+        _paid(client, stripe_tenant, localstripe_server), "posted", run_inline=True
+    )
     refunded = {"object": {"id": payment.charge_id, "object": "charge"}}
     elsewhere = {"id": "evt_r1", "object": "event", "type": "charge.refunded", "data": refunded}
     assert _send(live_server, elsewhere).text == "Refunded at Stripe"

@@ -123,9 +123,7 @@ def signed_tenant(sandbox_tenants_file, tmp_path):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_signed_system_client_gets_its_token_the_sandbox_having_fetched_our_jwks(
-    signed_tenant, live_server
-):
+def test_a_signed_system_client_gets_its_token_the_sandbox_having_fetched_our_jwks(signed_tenant):
     registration = ClientRegistration.objects.get(tenant=signed_tenant, persona="system")
     assert registration.authentication == "private_key_jwt" and registration.client_secret == ""
     assert ClientKey.objects.filter(state=ClientKey.State.ACTIVE).exists()  # made at registration
@@ -150,9 +148,7 @@ def _endpoint(tenant: Tenant) -> str:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_the_sandbox_refuses_a_replayed_a_misaddressed_and_a_missing_assertion(
-    signed_tenant, live_server
-):
+def test_the_sandbox_refuses_a_replayed_a_misaddressed_and_a_missing_assertion(signed_tenant):
     registration = ClientRegistration.objects.get(tenant=signed_tenant, persona="system")
     endpoint = _endpoint(signed_tenant)
     form = {"grant_type": "client_credentials", "scope": "system/Patient.read"}
@@ -182,7 +178,7 @@ def test_the_sandbox_refuses_a_replayed_a_misaddressed_and_a_missing_assertion(
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_key_that_is_not_published_is_refused_as_a_bad_signature(signed_tenant, live_server):
+def test_a_key_that_is_not_published_is_refused_as_a_bad_signature(signed_tenant):
     registration = ClientRegistration.objects.get(tenant=signed_tenant, persona="system")
     ClientKey.objects.update(state=ClientKey.State.RETIRED)  # nothing published any more
     ClientKey.objects.filter(pk=ClientKey.objects.first().pk).update(state=ClientKey.State.ACTIVE)
@@ -220,7 +216,7 @@ def _assertion_lasting(registration, endpoint: str, *, issued: int, lasts: int) 
     ("issued_ago", "lasts", "reason"), [(600, 300, "expired"), (0, 3600, "lifetime-too-long")]
 )
 def test_the_sandbox_refuses_an_expired_or_too_long_lived_assertion(
-    signed_tenant, live_server, issued_ago, lasts, reason
+    signed_tenant, issued_ago, lasts, reason
 ):
     import time
 
@@ -243,18 +239,17 @@ def test_the_sandbox_refuses_an_expired_or_too_long_lived_assertion(
 
 @pytest.mark.django_db(transaction=True)
 def test_a_page_whose_system_client_is_told_to_sign_says_so_instead_of_a_500(
-    client, sandbox_tenants_file, live_server, tmp_path
+    client, sandbox_tenants_file, tmp_path, millennium
 ):
-    from tests.journeys import patient_sign_in
-    from tests.payments.conftest import registered_encounters
+    from smartapp.testing import launch_as_patient
 
     tenant = _signed_tenant(sandbox_tenants_file, tmp_path)
     ClientRegistration.objects.filter(tenant=tenant, persona="system").update(
         auth_method="client_secret_basic", client_secret="a-secret-it-does-not-want"
     )
-    encounter = registered_encounters(1)[0]
-    _, signed_in = patient_sign_in(client, tenant, patient=encounter.patient)
-    launch = signed_in["Location"].split("/home/")[0]
+    encounter = millennium.visits.registered()[0]
+    launch = launch_as_patient(client, patient=encounter.patient, tenant=tenant.slug).url()
+    launch = launch.rstrip("/")
 
     page = client.get(f"{launch}/visits/{encounter.fhir_id}/pay/")
 
@@ -265,26 +260,26 @@ def test_a_page_whose_system_client_is_told_to_sign_says_so_instead_of_a_500(
 
 @pytest.mark.django_db(transaction=True)
 def test_a_private_key_jwt_only_system_client_books_and_posts_a_payment(
-    client, sandbox_tenants_file, live_server, tmp_path
+    client, sandbox_tenants_file, tmp_path, millennium
 ):
-    from smartapp.payments.models import State
     from smartapp.sandbox.models import Appointment
-    from tests.journeys import hidden, patient_sign_in, week_of_slots
-    from tests.payments.conftest import desk_row, ledger, registered_encounters, step_until_final
+    from smartapp.testing import assert_posted_once, launch_as_patient, wait_for_state
+    from tests.journeys import hidden, week_of_slots
+    from tests.payments.conftest import desk_row
 
     tenant = _signed_tenant(sandbox_tenants_file, tmp_path)
-    _, signed_in = patient_sign_in(client, tenant)
-    launch = signed_in["Location"].split("/home/")[0]
+    launch = launch_as_patient(client, tenant=tenant.slug).url().rstrip("/")
     chosen = week_of_slots(client, launch, tenant)[0]
     confirm = client.get(f"{launch}/book/confirm/", {"slot": chosen})
     booked = client.post(
         f"{launch}/book/confirm/",
         {"key": hidden(confirm.content.decode(), "key"), "reason": "Cough"},
     )
-    payment = step_until_final(desk_row(tenant, registered_encounters(1)[0]))
+    payment = desk_row(tenant, millennium.visits.registered()[0])
+    wait_for_state(payment, "posted", run_inline=True)
 
     assert (
         booked.status_code == 303
         and Appointment.objects.filter(slot__fhir_id=chosen, status="booked").exists()
     )
-    assert payment.state == State.POSTED and len(ledger(live_server, payment.posting_id)) == 1
+    assert_posted_once(payment)
