@@ -8,7 +8,12 @@ plugin (`smartapp.testing.plugin`, entry point `pytest11: smartapp`) provides th
 """
 
 from smartapp.testing.assertions import assert_audited, wait_for_state
-from smartapp.testing.launches import Launched, launch_as_clinician, launch_as_patient
+from smartapp.testing.launches import (
+    Launched,
+    LaunchRefused,
+    launch_as_clinician,
+    launch_as_patient,
+)
 from smartapp.testing.ledger import (
     AppointmentChange,
     FinancialTransaction,
@@ -24,6 +29,7 @@ __all__ = [
     "AppointmentChange",
     "FinancialTransaction",
     "KnobCounts",
+    "LaunchRefused",
     "Launched",
     "Ledger",
     "MessageSent",

@@ -13,6 +13,7 @@ from smartapp.testing import _browser
 from smartapp.testing.personas import TENANT, SeededClinician, SeededPatient, SeededVisit
 
 if TYPE_CHECKING:
+    from django.http import HttpResponse
     from django.test import Client
 
     from smartapp.launch.models import Launch
@@ -20,6 +21,15 @@ if TYPE_CHECKING:
 
 CLINIC_TZ = "America/Chicago"  # the seeded clinics' zone, given to the browser as its own
 _LAUNCH_PATH = re.compile(r"/l/([0-9a-f-]{36})/")
+
+
+class LaunchRefused(AssertionError):
+    """The launch did not reach the app's first screen: `response` is the app's answer (its
+    refusal page when consent was denied, a 400 for a tampered callback…)."""
+
+    def __init__(self, message: str, response: HttpResponse) -> None:
+        super().__init__(message)
+        self.response = response
 
 
 @dataclass(frozen=True)
@@ -74,7 +84,7 @@ def _finished(client: Client, callback_url: str) -> Launched:
     found = _LAUNCH_PATH.search(location)
     if not found:
         body = answer.content.decode(errors="replace")[:500]
-        raise AssertionError(f"the launch did not complete ({answer.status_code}): {body}")
+        raise LaunchRefused(f"the launch did not complete ({answer.status_code}): {body}", answer)
     launch = Launch.objects.get(public_id=found[1])
     return Launched(
         str(launch.public_id), launch.persona, launch.patient_id, launch.encounter_id, location
@@ -134,7 +144,9 @@ def launch_as_clinician(
     _browser_zone(client)
     started = client.get(_browser.local_path(_browser.framed_app_url(page.text)))
     if started.status_code != 302:
-        raise AssertionError(f"/launch answered {started.status_code}: {started.content[:500]!r}")
+        raise LaunchRefused(
+            f"/launch answered {started.status_code}: {started.content[:500]!r}", started
+        )
     return _finished(client, _browser.follow_to_callback(ehr, started["Location"]))
 
 
@@ -149,7 +161,8 @@ def launch_as_patient(
     patient picked) and consent (`decision`), then the callback, with Django's test `client`.
 
     `patient` defaults to `millennium.patients.first`; `tenant` is the app's tenant slug
-    (default: the sandbox's). `decision="deny"` fails: the app shows its refusal page.
+    (default: the sandbox's). `decision="deny"` raises `LaunchRefused`, whose `response` is the
+    app's refusal page.
     """
     from smartapp.sandbox.models import Patient
     from smartapp.tenants.models import Tenant
@@ -160,7 +173,9 @@ def launch_as_patient(
     _browser_zone(client)
     started = client.post("/signin", {"tenant": slug, "persona": "patient"})
     if started.status_code != 302:
-        raise AssertionError(f"/signin answered {started.status_code}: {started.content[:500]!r}")
+        raise LaunchRefused(
+            f"/signin answered {started.status_code}: {started.content[:500]!r}", started
+        )
     browser = requests.Session()
     login = browser.get(started["Location"], timeout=_browser.TIMEOUT)
     txn = _browser.hidden_field(login.text, "txn")

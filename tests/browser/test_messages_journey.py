@@ -128,7 +128,7 @@ def test_a_clinician_sees_the_patients_visits_inside_the_ehr(page: Page, live_se
 def test_the_pages_fit_an_ehr_side_panel_and_a_phone(browser: Browser, live_server, tenant, width):
     from django.test import Client
 
-    from tests.journeys import ehr_launch
+    from smartapp.testing import launch_as_clinician
 
     context = browser.new_context(viewport={"width": WIDTHS[width], "height": 900})
     page = context.new_page()
@@ -153,8 +153,7 @@ def test_the_pages_fit_an_ehr_side_panel_and_a_phone(browser: Browser, live_serv
         overflow[name] = page.evaluate("document.documentElement.scrollWidth")
         _shot(page, f"{width}_{name}")
     doctor = Client()
-    ehr_launch(doctor, live_server)
-    clinician = Launch.objects.get(persona="provider")
+    clinician = launch_as_clinician(doctor).launch
     context.add_cookies(
         [{"name": "sessionid", "value": doctor.cookies["sessionid"].value, "url": live_server.url}]
     )

@@ -85,9 +85,7 @@ def test_the_patients_home_answers_when_what_is_owed_and_what_is_new(client, pat
     assert "MRN" not in text  # the patient's own record number is not what they came for
 
 
-def test_the_home_shows_a_payment_and_its_receipt_and_takes_it_off_what_is_owed(
-    client, patient, live_server
-):
+def test_the_home_shows_a_payment_and_its_receipt_and_takes_it_off_what_is_owed(client, patient):
     from smartapp.payments.models import Payment, State
 
     estimated = _estimated(patient.patient_id)
@@ -159,11 +157,10 @@ def test_a_part_whose_call_fails_says_so_and_the_rest_shows(client, patient, mon
     assert 'id="home-next"' in text and 'id="home-messages"' in text  # the other parts came
 
 
-def test_the_chart_without_a_patient_says_so(client, live_server, tenant):
-    from tests.journeys import ehr_launch
+def test_the_chart_without_a_patient_says_so(client, tenant):
+    from smartapp.testing import launch_as_clinician
 
-    ehr_launch(client, live_server)
-    launch = Launch.objects.get(persona="provider")
+    launch = launch_as_clinician(client).launch
     Launch.objects.filter(pk=launch.pk).update(patient_id="")
 
     page = client.get(f"/l/{launch.public_id}/chart/")

@@ -12,8 +12,9 @@ from django.test import Client
 from smartapp.audit.models import AuditEvent
 from smartapp.launch.models import Launch
 from smartapp.sandbox.models import Appointment, Communication, PortalMessage, Practitioner
+from smartapp.testing import launch_as_clinician, launch_as_patient
 from tests.conftest import SANDBOX_TENANT_ID
-from tests.journeys import app_page, ehr_launch, hidden, patient_sign_in
+from tests.journeys import app_page, hidden
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -398,13 +399,11 @@ def test_the_compose_form_carries_no_patient_id(client, patient):
     assert hidden(text, "csrfmiddlewaretoken")
 
 
-def test_calls_per_page_stay_within_their_bounds(client, live_server, tenant, figure):
+def test_calls_per_page_stay_within_their_bounds(client, tenant, figure):
     """Prints the measured calls per page (`pytest -s`); the bounds hold whatever the data."""
     doctor = Client()
-    ehr_launch(doctor, live_server)
-    clinician = Launch.objects.get(persona="provider")
-    patient_sign_in(client, tenant)
-    patient = Launch.objects.get(persona="patient")
+    clinician = launch_as_clinician(doctor).launch
+    patient = launch_as_patient(client).launch
     unread = _portal(patient.patient_id, status="UNREAD").first()
     mine = Communication.objects.filter(
         recipients__contains=f" Practitioner/{clinician.user_id} "

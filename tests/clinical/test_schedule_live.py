@@ -14,8 +14,9 @@ from smartapp.audit.models import AuditEvent
 from smartapp.clinical.models import BookingRequest
 from smartapp.launch.models import Launch
 from smartapp.sandbox.models import Appointment, Patient, Practitioner, Slot
+from smartapp.testing import launch_as_clinician, launch_as_patient
 from tests.conftest import CLINIC_TZ, SANDBOX_TENANT_ID
-from tests.journeys import app_page, ehr_launch, hidden, patient_sign_in, slot_ids, system_book
+from tests.journeys import app_page, hidden, slot_ids, system_book
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -218,9 +219,7 @@ def test_a_patient_sees_their_own_appointments_only(client, patient):
     assert calls <= MAX_CALLS["my_appointments"], calls
 
 
-def test_a_patient_books_a_free_slot_and_everyone_sees_it_then_cancels_it(
-    client, live_server, patient
-):
+def test_a_patient_books_a_free_slot_and_everyone_sees_it_then_cancels_it(client, patient):
     clinic = patient.tenant
     search, search_calls = _book_page(client, patient, clinic)
     slots = slot_ids(search.content.decode())
@@ -250,8 +249,7 @@ def test_a_patient_books_a_free_slot_and_everyone_sees_it_then_cancels_it(
 
     day = appointment.start.astimezone(ZoneInfo(CLINIC_TZ)).date().isoformat()
     other = type(client)()
-    ehr_launch(other, live_server, patient=_first(Patient, fhir_id=patient.patient_id))
-    launch = Launch.objects.get(persona="provider")
+    launch = launch_as_clinician(other, patient=patient.patient_id).launch
     if appointment.practitioner_fhir_id == launch.user_id:
         day_page = other.get(f"{_url(launch, 'my-day/')}?date={day}").content.decode()
         assert f'id="appointment-{appointment.fhir_id}"' in day_page
@@ -453,16 +451,13 @@ def test_first_practitioner_is_the_launched_clinician(clinician):
     assert clinician.user_id == _first(Practitioner).fhir_id
 
 
-def test_fhir_calls_per_page_stay_within_their_bounds(client, live_server, clinic, figure):
+def test_fhir_calls_per_page_stay_within_their_bounds(client, clinic, figure):
     """Prints the measured calls per page (`pytest -s`); the bounds hold whatever the data."""
     from django.test import Client
 
     doctor = Client()
-    ehr_launch(doctor, live_server)
-    clinician = Launch.objects.get(persona="provider")
-    client.cookies["tz"] = CLINIC_TZ
-    patient_sign_in(client, clinic)
-    patient = Launch.objects.get(persona="patient")
+    clinician = launch_as_clinician(doctor).launch
+    patient = launch_as_patient(client, tenant=clinic.slug).launch
     slots = slot_ids(_book_page(client, patient, clinic)[0].content.decode())
     confirm_url = f"{_url(patient, 'book/confirm/')}?slot={slots[0]}"
     measured = {
@@ -501,7 +496,7 @@ def test_fhir_calls_per_page_stay_within_their_bounds(client, live_server, clini
     assert measured["cancel page"] == 1 and measured["cancel POST"] == 2
 
 
-def test_the_book_page_names_places_from_cache_the_second_time(client, live_server, patient):
+def test_the_book_page_names_places_from_cache_the_second_time(client, patient):
     _book_page(client, patient, patient.tenant)
     before = AuditEvent.objects.filter(what__startswith="Location?").count()
 

@@ -11,8 +11,8 @@ from django.utils import timezone
 from smartapp.clinical.appointment_rows import CANCEL_WORDS
 from smartapp.launch.models import Launch
 from smartapp.sandbox.models import Appointment, Patient
+from smartapp.testing import launch_as_clinician, launch_as_patient
 from tests.conftest import SANDBOX_TENANT_ID
-from tests.journeys import ehr_launch, patient_sign_in
 
 pytestmark = pytest.mark.django_db(transaction=True)
 NEW_PATIENT, VIDEO = "4047613", "2582093771"
@@ -28,10 +28,8 @@ def _row(text: str, row_id: str) -> str:
     return row[: row.index("</tr>")]
 
 
-def _launch_on(client, live_server, patient_id: str) -> Launch:
-    patient = Patient.objects.get(tenant_id=SANDBOX_TENANT_ID, fhir_id=patient_id)
-    assert ehr_launch(client, live_server, patient=patient).status_code == 302
-    return Launch.objects.get(persona="provider")
+def _launch_on(client, patient_id: str) -> Launch:
+    return launch_as_clinician(client, patient=patient_id).launch
 
 
 def _appointment(**filters) -> Appointment:
@@ -40,9 +38,9 @@ def _appointment(**filters) -> Appointment:
     return found[0]
 
 
-def test_a_room_named_only_by_display_shows_beside_the_clinician(client, live_server, tenant):
+def test_a_room_named_only_by_display_shows_beside_the_clinician(client, tenant):
     booked = _appointment(service_code=NEW_PATIENT, status="booked")
-    launch = _launch_on(client, live_server, booked.patient_fhir_id)
+    launch = _launch_on(client, booked.patient_fhir_id)
 
     text = _text(client.get(f"/l/{launch.public_id}/chart/appointments/"))
 
@@ -55,10 +53,10 @@ def test_a_room_named_only_by_display_shows_beside_the_clinician(client, live_se
     assert room.startswith("Exam Room ") and f'class="muted small room">{room}<' in row
 
 
-def test_a_video_visit_says_when_its_link_opens_or_offers_it(client, live_server, tenant):
+def test_a_video_visit_says_when_its_link_opens_or_offers_it(client, tenant):
     # One not over yet: the link of a visit that has ended is no longer offered.
     visit = _appointment(service_code=VIDEO, status="booked", end__gt=timezone.now())
-    launch = _launch_on(client, live_server, visit.patient_fhir_id)
+    launch = _launch_on(client, visit.patient_fhir_id)
 
     text = _text(client.get(f"/l/{launch.public_id}/chart/appointments/"))
 
@@ -70,9 +68,9 @@ def test_a_video_visit_says_when_its_link_opens_or_offers_it(client, live_server
     assert f"/sandbox/video/{visit.fhir_id}/patient/" not in row
 
 
-def test_a_cancelled_appointment_says_why(client, live_server, tenant):
+def test_a_cancelled_appointment_says_why(client, tenant):
     cancelled = _appointment(status="cancelled")
-    launch = _launch_on(client, live_server, cancelled.patient_fhir_id)
+    launch = _launch_on(client, cancelled.patient_fhir_id)
     reason = CANCEL_WORDS[cancelled.cancelation_reason["coding"][0]["code"]]
 
     text = _text(client.get(f"/l/{launch.public_id}/chart/appointments/"))
@@ -81,10 +79,10 @@ def test_a_cancelled_appointment_says_why(client, live_server, tenant):
     assert "Cancelled" in row and f'cancel-reason">{html.escape(reason)}<' in row
 
 
-def test_a_merged_record_opens_on_the_surviving_patient(client, live_server, tenant):
+def test_a_merged_record_opens_on_the_surviving_patient(client, tenant):
     merged = Patient.objects.get(tenant_id=SANDBOX_TENANT_ID, replaced_by__gt="")
     survivor = Patient.objects.get(tenant_id=SANDBOX_TENANT_ID, fhir_id=merged.replaced_by)
-    launch = _launch_on(client, live_server, merged.fhir_id)
+    launch = _launch_on(client, merged.fhir_id)
 
     text = _text(client.get(f"/l/{launch.public_id}/chart/"))
 
@@ -93,23 +91,23 @@ def test_a_merged_record_opens_on_the_surviving_patient(client, live_server, ten
     assert f'id="patient-mrn">{survivor.mrn}<' in text
 
 
-def test_the_banner_shows_the_current_mrn_not_the_old_one(client, live_server, tenant):
+def test_the_banner_shows_the_current_mrn_not_the_old_one(client, tenant):
     nancy = Patient.objects.get(tenant_id=SANDBOX_TENANT_ID, fhir_id="12724066")
     old = [i["value"] for i in nancy.resource["identifier"] if "end" in i.get("period", {})]
-    launch = _launch_on(client, live_server, nancy.fhir_id)
+    launch = _launch_on(client, nancy.fhir_id)
 
     text = _text(client.get(f"/l/{launch.public_id}/chart/"))
 
     assert old and f'id="patient-mrn">{nancy.mrn}<' in text and old[0] not in text
 
 
-def test_a_visit_shows_its_current_attending_not_the_first_listed(client, live_server, tenant):
+def test_a_visit_shows_its_current_attending_not_the_first_listed(client, tenant):
     from smartapp.sandbox.models import Encounter
 
     visit = Encounter.objects.get(tenant_id=SANDBOX_TENANT_ID, fhir_id="97724066")
     first, current = visit.resource["participant"][:2]
     assert "end" in first["period"] and "end" not in current["period"]
-    launch = _launch_on(client, live_server, visit.patient.fhir_id)
+    launch = _launch_on(client, visit.patient.fhir_id)
 
     text = _text(client.get(f"/l/{launch.public_id}/chart/visits/"))
 
@@ -119,9 +117,7 @@ def test_a_visit_shows_its_current_attending_not_the_first_listed(client, live_s
 
 
 def test_inbox_previews_keep_blocks_apart_and_drop_scripts(client, tenant):
-    patient, response = patient_sign_in(client, tenant)
-    assert response.status_code == 302
-    launch = Launch.objects.get(persona="patient")
+    launch = launch_as_patient(client).launch
 
     text = _text(client.get(f"/l/{launch.public_id}/messages/"))
 

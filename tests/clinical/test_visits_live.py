@@ -13,8 +13,9 @@ from smartapp.audit.models import AuditEvent
 from smartapp.clinical import visits as visits_module
 from smartapp.launch.models import Launch
 from smartapp.sandbox.models import Encounter, Patient
+from smartapp.testing import launch_as_clinician
 from tests.conftest import SANDBOX_TENANT_ID
-from tests.journeys import app_page, ehr_launch
+from tests.journeys import app_page
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -158,8 +159,8 @@ def test_a_clinician_has_no_patient_visits_page(client, clinician):
     assert client.get(_url(clinician, "visits/")).status_code == 404
 
 
-def test_another_sessions_launch_is_not_found(client, patient, live_server):
+def test_another_sessions_launch_is_not_found(client, patient):
     other = Client()
-    ehr_launch(other, live_server)
+    launch_as_clinician(other)
 
     assert other.get(_url(patient, "visits/")).status_code == 404

@@ -9,8 +9,8 @@ from django.utils import timezone
 
 from smartapp.launch.models import Launch
 from smartapp.sandbox.models import Grant
+from smartapp.testing import launch_as_patient
 from tests.fakehttp import AUTH, PATIENT_BASE, authorize_params, example, fake_launch
-from tests.journeys import patient_sign_in
 
 REVOKE = f"{AUTH}/revoke"
 
@@ -157,13 +157,12 @@ def test_a_page_refreshing_itself_does_not_keep_a_forgotten_session_alive(
 
 
 @pytest.mark.django_db(transaction=True)
-def test_sign_out_revokes_the_tokens_at_the_sandbox(client, tenant, live_server):
-    patient, response = patient_sign_in(client, tenant)
-    launch = Launch.objects.get(persona="patient")
+def test_sign_out_revokes_the_tokens_at_the_sandbox(client, tenant):
+    launch = launch_as_patient(client).launch
     access = launch.access_token
     assert (
         requests.get(
-            f"{tenant.patient_fhir_base}/Patient/{patient.fhir_id}",
+            f"{tenant.patient_fhir_base}/Patient/{launch.patient_id}",
             headers={"Authorization": f"Bearer {access}", "Accept": "application/fhir+json"},
             timeout=10,
         ).status_code
@@ -173,7 +172,7 @@ def test_sign_out_revokes_the_tokens_at_the_sandbox(client, tenant, live_server)
     assert client.post(f"/l/{launch.public_id}/sign-out/").status_code == 302
 
     refused = requests.get(
-        f"{tenant.patient_fhir_base}/Patient/{patient.fhir_id}",
+        f"{tenant.patient_fhir_base}/Patient/{launch.patient_id}",
         headers={"Authorization": f"Bearer {access}", "Accept": "application/fhir+json"},
         timeout=10,
     )
