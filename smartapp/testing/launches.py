@@ -13,7 +13,7 @@ from smartapp.testing import _browser
 from smartapp.testing.personas import TENANT, SeededClinician, SeededPatient, SeededVisit
 
 if TYPE_CHECKING:
-    from django.http import HttpResponse
+    from django.http.response import HttpResponseBase
     from django.test import Client
 
     from smartapp.launch.models import Launch
@@ -27,7 +27,7 @@ class LaunchRefused(AssertionError):
     """The launch did not reach the app's first screen: `response` is the app's answer (its
     refusal page when consent was denied, a 400 for a tampered callback…)."""
 
-    def __init__(self, message: str, response: HttpResponse) -> None:
+    def __init__(self, message: str, response: HttpResponseBase) -> None:
         super().__init__(message)
         self.response = response
 
