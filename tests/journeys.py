@@ -6,8 +6,6 @@ modules. Launches themselves are the test kit's (`smartapp.testing.launch_as_cli
 import html
 import re
 
-import requests
-
 
 def app_page(client, url: str):
     """GETs an app page; returns (response, FHIR calls it made, counted by their audit events)."""
@@ -42,22 +40,3 @@ def hidden(page_html: str, name: str) -> str:
     match = re.search(rf'name="{name}" value="([^"]*)"', page_html)
     assert match, f"no hidden {name} in the page"
     return html.unescape(match[1])
-
-
-def system_book(tenant, *, slot_id: str, patient_id: str) -> requests.Response:
-    """Books a slot straight at the sandbox with the system client (someone else, meanwhile)."""
-    from smartapp.clinical.booking import appointment_body
-    from smartapp.tenants.system_client import system_access_token
-
-    return requests.post(
-        f"{tenant.provider_fhir_base}/Appointment",
-        json=appointment_body(
-            slot_id=slot_id, patient_id=patient_id, reason="booked meanwhile at the front desk"
-        ),
-        headers={
-            "Authorization": f"Bearer {system_access_token(tenant=tenant)}",
-            "Content-Type": "application/fhir+json",
-            "Accept": "application/fhir+json",
-        },
-        timeout=10,
-    )
