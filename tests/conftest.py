@@ -18,7 +18,7 @@ from django.core.management import call_command
 # body are still synchronous and safe.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
-from tests.celery_broker import celery_use_broker
+from smartapp.testing._worker import use_broker as celery_use_broker
 from tests.fakehttp import fake_ehr, fake_tenant  # noqa: E402, F401 - fixtures for every package
 
 SANDBOX_TENANT_ID = "ec2458f2-1e24-41c8-b71b-0e701af7583d"

@@ -31,6 +31,7 @@ from smartapp.lib.middleware import PartitionedCookiesMiddleware
 from smartapp.payments.models import Method, Payment, State
 from smartapp.sandbox.models import Appointment, Client, Patient, Practitioner
 from smartapp.tenants.selectors import frame_ancestors_forget
+from smartapp.testing._worker import use_broker as celery_use_broker
 from tests.browser.conftest import SCREENSHOTS
 from tests.browser.framing import (
     ALLOW_THIRD_PARTY,
@@ -38,7 +39,6 @@ from tests.browser.framing import (
     chromium_profile,
     https_app,
 )
-from tests.celery_broker import celery_use_broker
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

@@ -14,7 +14,7 @@ from django.utils import timezone
 from smartapp.demo.processes import stop_process
 from smartapp.payments.models import Attempt, Payment, State
 from smartapp.testing._worker import shared_database_env
-from tests.celery_broker import celery_use_broker
+from smartapp.testing._worker import use_broker as celery_use_broker
 from tests.payments.conftest import desk_row
 from tests.payments.workers import start_worker, wait_ready
 

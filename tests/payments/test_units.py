@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from smartapp.payments.models import new_posting_id
 from smartapp.payments.money import BadAmount, parse_amount, to_money
-from tests.celery_broker import celery_use_broker
+from smartapp.testing._worker import use_broker as celery_use_broker
 from tests.examples import cerner_example
 
 LOW, HIGH = Decimal("1.00"), Decimal("10000.00")
