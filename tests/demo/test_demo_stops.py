@@ -1,6 +1,8 @@
 """The demo command (`.ci/demo`) stops all of itself on SIGTERM or SIGINT: every child (Redis,
 the Celery worker and its pool, beat, gunicorn and its workers) is gone within 10 seconds and
-its ports are free, so a service manager, `kill` or a terminal can stop it."""
+its ports are free, so a service manager, `kill` or a terminal can stop it. SIGINT is sent to a
+demo started with SIGINT ignored, as a script's `.ci/demo &` starts it: Ctrl-C's handler is the
+demo's own, not Python's default."""
 
 import os
 import signal
@@ -62,6 +64,7 @@ def test_the_demo_stops_every_child_and_frees_its_ports(tmp_path, stop_signal):
         stderr=subprocess.STDOUT,
         text=True,
         start_new_session=True,
+        preexec_fn=_sigint_ignored if stop_signal == signal.SIGINT else None,
     )
     children: set[int] = set()
     try:
@@ -89,6 +92,10 @@ def test_the_demo_stops_every_child_and_frees_its_ports(tmp_path, stop_signal):
     assert took <= 10
     assert processes.port_is_free("127.0.0.1", web_port)
     assert processes.port_is_free("127.0.0.1", redis_port)
+
+
+def _sigint_ignored() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _command_line(pid: int) -> str:

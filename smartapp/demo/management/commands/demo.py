@@ -19,10 +19,10 @@ from smartapp.demo import processes
 
 
 class DemoStopped(Exception):
-    """SIGTERM (a service manager, `kill`, a test) stops the demo the way Ctrl-C does."""
+    """SIGTERM (a service manager, `kill`, a test) or SIGINT (Ctrl-C) stops the demo."""
 
 
-def _stop_on_sigterm(signum: int, frame: Any) -> None:
+def _stop_on_signal(signum: int, frame: Any) -> None:
     raise DemoStopped
 
 
@@ -49,7 +49,10 @@ class Command(BaseCommand):
         base_url = f"http://{host}:{port}"
 
         group = processes.ProcessGroup(log_dir=data_dir / "logs")
-        signal.signal(signal.SIGTERM, _stop_on_sigterm)
+        # SIGINT too: a demo started in the background by a script (`.ci/demo &`) inherits SIGINT
+        # ignored, and Python then never raises KeyboardInterrupt for it.
+        for stop_signal in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(stop_signal, _stop_on_signal)
         try:
             self._start_redis(group, port=options["redis_port"], data_dir=data_dir)
             self._prepare(base_url=base_url, data_dir=data_dir, size=options["sandbox_size"])
@@ -57,7 +60,7 @@ class Command(BaseCommand):
             self._announce(base_url=base_url, data_dir=data_dir)
             stopped = group.wait_any()
             self.stderr.write(f"{stopped} stopped; see {data_dir / 'logs' / (stopped + '.log')}")
-        except (KeyboardInterrupt, DemoStopped):
+        except DemoStopped:
             self.stdout.write("\nStopping…")
         finally:
             group.stop()
