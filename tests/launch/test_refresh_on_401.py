@@ -14,19 +14,27 @@ UNAUTHORIZED = {"resourceType": "OperationOutcome", "issue": [{"severity": "erro
 
 
 class RevokedFirstToken:
-    """The EHR stops accepting the launch's first token: every read with it answers 401."""
+    """The EHR stops accepting the launch's first token: every read with it answers 401.
 
-    def __init__(self, ehr, *, accept_new: bool = True) -> None:
+    With `together`, the first token's refusals are held until that many reads carry it, so the
+    page's parallel reads really are in flight at once (a thread scheduled late would otherwise
+    start after the refresh, with the new token, and the test would measure the scheduler)."""
+
+    def __init__(self, ehr, *, accept_new: bool = True, together: int = 1) -> None:
         self.ehr, self.accept_new = ehr, accept_new
         self.refused: list[str] = []
         self.lock = threading.Lock()
+        self.together = threading.Barrier(together, timeout=10)
 
     def __call__(self, method, url, kwargs):
         auth = (kwargs.get("headers") or {}).get("Authorization", "")
         if url.startswith(BASE + "/") and ".well-known" not in url and auth:
-            if auth == "Bearer at-secret-1" or not self.accept_new:
+            first_token = auth == "Bearer at-secret-1"
+            if first_token or not self.accept_new:
                 with self.lock:
                     self.refused.append(url)
+                if first_token:
+                    self.together.wait()  # a read that never comes breaks it, and the page fails
                 return 401, UNAUTHORIZED
         return self.ehr(method, url, kwargs)
 
@@ -48,7 +56,7 @@ def test_a_401_is_refreshed_once_for_a_pages_parallel_reads_and_the_reads_retrie
     client, fake_ehr, fake_tenant
 ):
     launch = _launched(client, fake_ehr)
-    revoked = RevokedFirstToken(fake_ehr)
+    revoked = RevokedFirstToken(fake_ehr, together=2)
     fake_ehr.session.handler = revoked
 
     page = client.get(f"/l/{launch}/chart/appointments/")
