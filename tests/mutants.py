@@ -1,8 +1,10 @@
 """Mutants of FHIR payloads: every field dropped, reshaped, retyped, emptied or made odd.
 
-Deterministic: the same document always gives the same mutants, in the same order. Each mutant is
-a fresh deep copy with one change at one path (plus whole-resource changes: unknown extensions,
-`contained` entries, an unknown resourceType).
+Deterministic: the same document always gives the same mutants, in the same order. Each mutant has
+one change at one path (plus whole-resource changes: unknown extensions, `contained` entries, an
+unknown resourceType). Only the objects and lists on the changed path are copied; the rest is
+shared with the document, so a consumer must not change a mutant in place (the scripted EHRs send
+each one as JSON; hand one to app code directly as a deep copy).
 """
 
 import copy
@@ -50,9 +52,10 @@ def _paths(node: Any, path: Path = ()) -> Iterator[tuple[Path, Any]]:
 
 
 def _replace(doc: Any, path: Path, value: Any, *, drop: bool = False) -> Any:
-    mutant = copy.deepcopy(doc)
+    mutant = copy.copy(doc)
     parent = mutant
     for step in path[:-1]:
+        parent[step] = copy.copy(parent[step])
         parent = parent[step]
     if drop:
         del parent[path[-1]]
@@ -98,7 +101,8 @@ def mutants(doc: dict[str, Any]) -> Iterator[tuple[str, Any]]:
         if isinstance(path[-1], str):
             yield f"{where}: dropped", _replace(doc, path, None, drop=True)
         for change, other in _alternatives(path, value):
-            yield f"{where}: {change}", _replace(doc, path, other)
+            if type(other) is not type(value) or other != value:  # "" emptied is no change
+                yield f"{where}: {change}", _replace(doc, path, other)
     yield from _whole(doc)
 
 
