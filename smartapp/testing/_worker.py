@@ -18,7 +18,9 @@ def use_broker(url: str) -> None:
     from smartapp.celery import app
 
     app.conf.update(broker_url=url)
-    app.close()
+    # Not app.close(): it also drops the app from Celery's active apps, and a task module
+    # imported after that (a test's first `run_inline`) is never registered: NotRegistered.
+    app._pool = None  # type: ignore[attr-defined]
     for cached in ("amqp", "control", "events"):
         app.__dict__.pop(cached, None)
 
