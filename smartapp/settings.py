@@ -253,6 +253,12 @@ if LOG_LEVEL not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
     raise ImproperlyConfigured(f"LOG_LEVEL={LOG_LEVEL!r} is not DEBUG, INFO, WARNING or ERROR")
 # /metrics answers only `Authorization: Bearer <METRICS_TOKEN>`; without a token it is not served.
 METRICS_TOKEN = env_str("METRICS_TOKEN")
+# A Celery worker serves its pool's EHR-call counters on this port (0: not served), same token.
+WORKER_METRICS_PORT = env_int("WORKER_METRICS_PORT", 0)
+if WORKER_METRICS_PORT > 65535:
+    raise ImproperlyConfigured(f"WORKER_METRICS_PORT={WORKER_METRICS_PORT} is not a port")
+if WORKER_METRICS_PORT and not METRICS_TOKEN:
+    raise ImproperlyConfigured("WORKER_METRICS_PORT is set: set METRICS_TOKEN too (the scrape's)")
 LOG_FORMAT = env_str("LOG_FORMAT", "plain").lower()
 if LOG_FORMAT not in ("plain", "json"):
     raise ImproperlyConfigured(f"LOG_FORMAT={LOG_FORMAT!r} is not plain or json")

@@ -139,6 +139,7 @@ class Cluster:
         self.logs.mkdir(parents=True, exist_ok=True)
         self.nginx_port, self.redis_port = free_port(), free_port()
         self.web_ports = {name: free_port() for name in WEB}
+        self.worker_metrics_ports = {name: free_port() for name in WORKERS}
         self.url = f"http://127.0.0.1:{self.nginx_port}"
         self.metrics_token = secrets.token_urlsafe(24)
         self.secret_key = secrets.token_urlsafe(50)
@@ -316,7 +317,9 @@ class Cluster:
 
     def _start_worker(self, name: str) -> None:
         command = compose.with_option(compose.command("worker"), ("--hostname", "-n"), f"{name}@%h")
-        self.add(name, command, env={**self.service_env("worker"), **WORKER_ENV}).start()
+        port = str(self.worker_metrics_ports[name])  # two workers on one host: a port each
+        env = {**self.service_env("worker"), **WORKER_ENV, "WORKER_METRICS_PORT": port}
+        self.add(name, command, env=env).start()
 
     def _start_beat(self) -> None:
         schedule = str(self.folder / "celerybeat-schedule")
@@ -432,3 +435,9 @@ class Cluster:
         """/metrics through nginx, with the bearer token (the cluster's own unless given)."""
         headers = {"Authorization": f"Bearer {token or self.metrics_token}"}
         return requests.get(f"{self.url}/metrics", headers=headers, timeout=30)
+
+    def scrape_worker(self, name: str) -> requests.Response:
+        """A worker's own /metrics (its EHR calls), on the port compose's 9808 became here."""
+        headers = {"Authorization": f"Bearer {self.metrics_token}"}
+        url = f"http://127.0.0.1:{self.worker_metrics_ports[name]}/metrics"
+        return requests.get(url, headers=headers, timeout=30)

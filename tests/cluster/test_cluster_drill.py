@@ -15,7 +15,9 @@ from datetime import UTC, datetime
 
 import pytest
 import redis
+import requests
 from celery import Celery
+from prometheus_client.parser import text_string_to_metric_families
 
 from bench.harness import PYTHON, ROOT
 from bench.payments import CREATE_ROWS, FAR_FUTURE
@@ -388,6 +390,25 @@ def test_200_payments_post_exactly_once_through_a_killed_worker_a_restarted_redi
         f"metrics through nginx: {shown:.0f} payments posted, {timed:.0f} capture-to-posted times"
     )
     assert shown == posted_in_db >= total and timed == posted_in_db, (shown, timed, posted_in_db)
+
+    # 7. Each worker's own port shows the posts its pool made since it (re)started.
+    posts = {name: _posts_accepted(cluster.scrape_worker(name)) for name in WORKERS}
+    figure(
+        f"workers' own metrics: FinancialTransaction posts answered 201 since each start {posts}"
+    )
+    assert 1 <= sum(posts.values()) <= posted_in_db, posts  # a restarted worker's count restarts
+
+
+def _posts_accepted(scraped: requests.Response) -> float:
+    assert scraped.status_code == 200, scraped.text[:500]
+    return sum(
+        sample.value
+        for family in text_string_to_metric_families(scraped.text)
+        for sample in family.samples
+        if sample.name == "smartapp_ehr_calls_total"
+        and (sample.labels["resource"], sample.labels["method"]) == ("Basic", "POST")
+        and sample.labels["status"] == "201"
+    )
 
 
 def _metric(text: str, name: str) -> float:

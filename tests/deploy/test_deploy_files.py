@@ -539,8 +539,11 @@ def test_compose_sets_only_variables_the_settings_read_and_the_ones_a_deployment
         "TENANTS_FILE",
         "LOG_FORMAT",
     } <= set(environment)
+    # One environment for every app service; the worker adds only the port of its own metrics.
+    own = {"worker": {"WORKER_METRICS_PORT": "9808"}}
     for name in APP_SERVICES:
-        assert compose()["services"][name]["environment"] == environment, name
+        assert compose()["services"][name]["environment"] == {**environment, **own.get(name, {})}
+    assert set(own["worker"]) <= read
 
 
 def test_the_tenant_file_is_where_the_secrets_folder_is_mounted():
