@@ -1,7 +1,5 @@
 """Millennium's bad days: tokens that expire early, rotated keys, throttling, a wrong tenant."""
 
-import time
-
 
 def test_a_token_that_expires_mid_visit_is_refreshed(client, millennium, clinician):
     first_token = clinician.launch.access_token
@@ -43,11 +41,11 @@ def test_a_token_for_another_tenant_gets_a_clear_page(client, millennium, clinic
     assert page.status_code == 401 and "no longer accepts" in page.text
 
 
-def test_the_chart_stays_fast_on_a_slow_network(client, millennium, clinician):
+def test_the_chart_reads_in_parallel_on_a_slow_network(client, millennium, clinician):
     millennium.latency(200)
 
-    started = time.monotonic()
     chart = client.get(clinician.url("chart/"))
 
     assert chart.status_code == 200
-    assert time.monotonic() - started < 4 * 0.2  # its reads run in parallel
+    # Its reads overlap (counted by the sandbox, not timed: a busy machine cannot fail this).
+    assert millennium.counts().most_waiting_at_once >= 2

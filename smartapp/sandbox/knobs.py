@@ -16,7 +16,7 @@ from typing import Any
 from django.db import transaction
 from django.db.models import F
 
-from smartapp.sandbox import keys
+from smartapp.sandbox import keys, latency
 from smartapp.sandbox.models import Knobs, SigningKey
 
 FIELDS = {
@@ -80,9 +80,11 @@ def configure(payload: dict[str, Any]) -> dict[str, Any]:
     with transaction.atomic():
         if payload.get("reset"):
             Knobs.objects.all().delete()
+            latency.forget_most_waiting()
         row = _row()
         if "latency_ms" in payload:
             row.latency_ms = _count(payload["latency_ms"], "latency_ms")
+            latency.forget_most_waiting()
         if "registration_delay_seconds" in payload:
             row.registration_delay_seconds = _seconds(
                 payload["registration_delay_seconds"], "registration_delay_seconds"
@@ -126,6 +128,7 @@ def describe() -> dict[str, Any]:
             "throttled": row.throttled,
             "expired": row.expired_refused,
             "tenant_mismatch": row.mismatched,
+            "most_waiting_at_once": latency.most_waiting_at_once(),
         },
     }
 

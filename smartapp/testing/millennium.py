@@ -41,6 +41,8 @@ class KnobCounts:
     throttled: int  # 429s answered
     expired: int  # tokens refused as expired by expire_tokens()
     tenant_mismatch: int  # calls refused with tenant_mismatch
+    # The most answers latency() held at once since it was set: above 1, the calls overlapped.
+    most_waiting_at_once: int
 
 
 class Snapshot:
@@ -148,9 +150,15 @@ class Millennium:
         return Ledger(self._baseline)
 
     def counts(self) -> KnobCounts:
-        """How many 429s, expired-token and tenant-mismatch refusals the knobs gave so far."""
+        """How many 429s, expired-token and tenant-mismatch refusals the knobs gave so far, and
+        the most answers the latency held at once."""
         counts = self._control("knobs")["counts"]
-        return KnobCounts(counts["throttled"], counts["expired"], counts["tenant_mismatch"])
+        return KnobCounts(
+            counts["throttled"],
+            counts["expired"],
+            counts["tenant_mismatch"],
+            counts["most_waiting_at_once"],
+        )
 
     # -- knobs -----------------------------------------------------------------------------
 

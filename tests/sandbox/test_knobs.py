@@ -1,6 +1,9 @@
 """The test knobs (`POST /sandbox/control/knobs`): behaviours smartapp.testing turns on."""
 
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
+from types import SimpleNamespace
 
 import pytest
 import requests
@@ -112,20 +115,46 @@ def test_tenant_mismatch_refuses_calls_as_from_another_tenant(sandbox):
     assert knobs(sandbox)["counts"]["tenant_mismatch"] == 1
 
 
-def test_latency_knob_wins_over_the_setting(sandbox, settings):
+@pytest.fixture
+def sleeps(monkeypatch):
+    """The latency's pauses, recorded instead of slept (the sandbox answers in this process)."""
+    from smartapp.sandbox import latency
+
+    paused: list[float] = []
+    monkeypatch.setattr(latency, "time", SimpleNamespace(sleep=paused.append))
+    return paused
+
+
+def test_latency_knob_wins_over_the_setting(sandbox, settings, sleeps):
     settings.SANDBOX_LATENCY_MS = 0
     token = system_token(sandbox)
     knobs(sandbox, latency_ms=400)
 
-    started = time.monotonic()
     assert _patient(sandbox, token).status_code == 200
-    assert time.monotonic() - started >= 0.4
+    assert sleeps == [0.4]
 
     knobs(sandbox, latency_ms=None)
-    settings.SANDBOX_LATENCY_MS = 0
-    started = time.monotonic()
     assert _patient(sandbox, token).status_code == 200
-    assert time.monotonic() - started < 0.4
+    assert sleeps == [0.4]  # the knob off and the setting 0: no pause at all
+
+
+def test_the_latency_counts_the_most_answers_it_held_at_once(sandbox, monkeypatch):
+    from smartapp.sandbox import latency
+
+    token = system_token(sandbox)
+    together = threading.Barrier(2, timeout=10)  # both answers are held until both arrive
+    monkeypatch.setattr(latency, "time", SimpleNamespace(sleep=lambda _: together.wait()))
+    knobs(sandbox, latency_ms=50)
+
+    with ThreadPoolExecutor(2) as pool:
+        answers = list(pool.map(lambda _: _patient(sandbox, token).status_code, range(2)))
+    overlapped = knobs(sandbox)["counts"]["most_waiting_at_once"]
+    knobs(sandbox, latency_ms=50)  # setting it again starts the count again
+    monkeypatch.setattr(latency, "time", SimpleNamespace(sleep=lambda _: None))
+    assert _patient(sandbox, token).status_code == 200
+
+    assert answers == [200, 200] and overlapped == 2
+    assert knobs(sandbox)["counts"]["most_waiting_at_once"] == 1
 
 
 def test_registration_delay_knob_wins_over_the_setting(sandbox, settings):
