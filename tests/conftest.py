@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from django.core.cache import cache
 from django.core.management import call_command
+from hypothesis import settings as hypothesis_settings
 
 # Playwright's sync API runs an event loop in the test thread; Django's ORM calls from the test
 # body are still synchronous and safe.
@@ -20,6 +21,10 @@ os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 from smartapp.testing._worker import use_broker as celery_use_broker
 from tests.fakehttp import fake_ehr, fake_tenant  # noqa: E402, F401 - fixtures for every package
+
+# No per-example deadline: a stall of the shared 2-core machine is not a slow property.
+hypothesis_settings.register_profile("suite", deadline=None)
+hypothesis_settings.load_profile("suite")
 
 SANDBOX_TENANT_ID = "ec2458f2-1e24-41c8-b71b-0e701af7583d"
 

@@ -74,7 +74,7 @@ def _fetches(cluster: Cluster, path: str) -> int:
     return sum(f'"GET {path} ' in line for line in cluster.nginx_access())
 
 
-@pytest.mark.timeout(150)
+@pytest.mark.timeout(150, func_only=True)  # the shared cluster starts in setup
 def test_a_patients_journey_through_nginx_lands_on_both_web_processes_and_survives_one_killed(
     cluster, figure
 ):
@@ -218,7 +218,7 @@ def _last_words(log: str) -> str:
     return log.strip().splitlines()[-1][:200] if log.strip() else "(nothing logged)"
 
 
-@pytest.mark.timeout(240)
+@pytest.mark.timeout(240, func_only=True)
 def test_200_payments_post_exactly_once_through_a_killed_worker_a_restarted_redis_and_beat(
     cluster, figure
 ):
