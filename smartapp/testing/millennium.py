@@ -7,10 +7,11 @@ import sqlite3
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
 import requests
 
@@ -57,6 +58,7 @@ class Snapshot:
         connection.ensure_connection()
         connection.connection.backup(self.memory)
         self.seeded_at: datetime = timezone.now()
+        self.clinic_day = _clinic_today()
         self.baseline = Baseline.now()
 
     def restore(self) -> None:
@@ -76,6 +78,12 @@ class Snapshot:
         )
 
 
+def _clinic_today() -> date:
+    from smartapp.sandbox.seed_schedules import CLINIC_TZ
+
+    return datetime.now(ZoneInfo(CLINIC_TZ)).date()
+
+
 class Seeds:
     """Internal, one per session: a snapshot per seed size, seeded on first use."""
 
@@ -90,9 +98,12 @@ class Seeds:
         if connection.vendor != "sqlite":
             raise RuntimeError("the millennium fixture needs SQLite (a file test database)")
         known = self.snapshots.get(size)
-        if known is not None:
+        if known is not None and known.clinic_day == _clinic_today():
             known.restore()
             return known
+        if known is not None:  # past the clinics' midnight: the seed's "today" is yesterday
+            known.restore()  # reseeded from the seeded state, as the first time
+            known.memory.close()
         from django.core.management import call_command
 
         path = self.folder / f"tenants-{size}.json"

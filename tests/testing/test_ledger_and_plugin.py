@@ -147,6 +147,28 @@ def test_each_test_starts_from_the_seed_with_every_knob_off(
     assert millennium.ledger().appointments == []
 
 
+def test_past_the_clinics_midnight_the_next_test_gets_a_new_seed(
+    client, millennium, monkeypatch, _millennium_seeds
+):
+    """A session crossing midnight in Chicago: a seed's "today" would be yesterday's."""
+    from smartapp.sandbox.models import Appointment
+    from smartapp.testing import millennium as kit
+
+    seeded = _millennium_seeds.ready(millennium.size)
+    launched = launch_as_patient(client)
+    _book(client, launched, _free_slots(client, launched, millennium)[0], "Cough")
+    booked = Appointment.objects.count()
+    tomorrow = seeded.clinic_day + timedelta(days=1)
+    monkeypatch.setattr(kit, "_clinic_today", lambda: tomorrow)
+
+    reseeded = _millennium_seeds.ready(millennium.size)
+
+    assert reseeded is not seeded and reseeded.clinic_day == tomorrow
+    assert Appointment.objects.count() == booked - 1  # seeded afresh from the seeded state
+    monkeypatch.undo()
+    assert _millennium_seeds.ready(millennium.size).clinic_day == seeded.clinic_day
+
+
 def test_the_plugin_is_registered_by_its_entry_point(pytestconfig):
     from importlib.metadata import entry_points
 
