@@ -35,14 +35,17 @@ def test_a_worker_fetches_and_caches_the_system_token_encrypted(tenant, celery_w
 
 
 def _runs_done(seconds: float = 20.0, *, at_least: int) -> int:
-    """How many refresh tasks the worker has finished (its own count), once it reaches `at_least`."""
+    """How many refresh tasks the worker has finished, once it reaches `at_least`: its count of
+    tasks taken (`total`, counted as a task starts), with none of them still running."""
     name = refresh_system_tokens.name
     deadline = time.monotonic() + seconds
     done = 0
     while time.monotonic() < deadline:
-        stats = app.control.inspect(timeout=0.5).stats() or {}
+        inspect = app.control.inspect(timeout=0.5)
+        stats = inspect.stats() or {}
         done = sum(worker.get("total", {}).get(name, 0) for worker in stats.values())
-        if done >= at_least:
+        running = [task for tasks in (inspect.active() or {}).values() for task in tasks]
+        if done >= at_least and not running:
             break
     return done
 
