@@ -398,6 +398,14 @@ def test_200_payments_post_exactly_once_through_a_killed_worker_a_restarted_redi
     )
     assert 1 <= sum(posts.values()) <= posted_in_db, posts  # a restarted worker's count restarts
 
+    # 8. LOG_FORMAT=json, compose's commands (--quiet): the workers' and beat's logs are JSON
+    # lines, with no startup banner among them.
+    for name in (*WORKERS, BEAT):
+        text = cluster.processes[name].log_text()
+        logged = [json.loads(line) for line in text.splitlines() if line.startswith("{")]
+        assert "[config]" not in text and ".> transport:" not in text, (name, text[:1500])
+        assert len(logged) >= 5 and all("message" in line for line in logged), name
+
 
 def _posts_accepted(scraped: requests.Response) -> float:
     assert scraped.status_code == 200, scraped.text[:500]

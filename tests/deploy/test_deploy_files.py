@@ -456,6 +456,7 @@ def test_compose_runs_the_commands_the_drill_runs():
         "celery",
         "-A",
         "smartapp",
+        "--quiet",  # no banner: JSON logs stay JSON
         "worker",
         "--loglevel",
         "INFO",
@@ -464,6 +465,7 @@ def test_compose_runs_the_commands_the_drill_runs():
         "celery",
         "-A",
         "smartapp",
+        "--quiet",
         "beat",
         "--loglevel",
         "INFO",
