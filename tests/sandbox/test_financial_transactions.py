@@ -216,6 +216,9 @@ def test_timeout_after_write_keeps_the_posting(sandbox, token, settings):
     set_faults(sandbox, basic_timeout_after_write=1.0)
     with pytest.raises(requests.exceptions.ReadTimeout):
         post_basic(sandbox, token, card_body(f"Account/{account.fhir_id}", 4, "SLOW1"), timeout=0.5)
+    # The client gave up after 0.5 s; a busy server may not have written by then: wait for the
+    # write itself, not for a clock.
+    assert row_leases.wait_until(lambda: bool(ledger(sandbox, identifier="SLOW1")), seconds=10)
     [posting] = ledger(sandbox, identifier="SLOW1")
     assert posting["amount"] == "4.00"
     set_faults(sandbox)
