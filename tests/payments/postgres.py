@@ -48,15 +48,25 @@ def start() -> tuple[str, subprocess.Popen, Path]:
         stderr=subprocess.STDOUT,
     )
     url = f"postgres://smartapp@127.0.0.1:{port}/postgres"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                break
-        except OSError:
-            time.sleep(0.2)
-    time.sleep(0.5)
+    _wait_until_it_answers(url, server, folder)
     return url, server, folder
+
+
+def _wait_until_it_answers(url: str, server: subprocess.Popen, folder: Path) -> None:
+    """Until a query answers (a listening socket comes before the server accepts sessions)."""
+    import psycopg
+
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            with psycopg.connect(url, connect_timeout=2) as connection:
+                connection.execute("SELECT 1")
+            return
+        except psycopg.OperationalError as error:
+            if server.poll() is not None or time.monotonic() > deadline:
+                log = (folder / "log").read_text(errors="replace")[-2000:]
+                raise RuntimeError(f"PostgreSQL did not start: {error}\n{log}") from error
+            time.sleep(0.1)  # polling: the server gives no other sign it is ready
 
 
 def stop(server: subprocess.Popen, folder: Path) -> None:
