@@ -23,6 +23,7 @@ from django.views.decorators.csrf import csrf_exempt
 from smartapp.sandbox import error_bodies
 from smartapp.sandbox.fhir.basic import REQUEST_ID
 from smartapp.sandbox.fhir.registry import InsufficientScope, OutcomeError
+from smartapp.sandbox.in_flight import InFlight
 from smartapp.sandbox.models import FaultSettings
 from smartapp.sandbox.views import fhir
 
@@ -112,23 +113,17 @@ def draw(resource: str) -> str:
     return ""
 
 
-_sleeping = 0  # requests of this process inside an injected slow answer
+_slow = InFlight()  # requests of this process inside an injected slow answer
 
 
 def _slow_answer() -> None:
     """Sleeps as a slow server would, counted so tests can wait until none is in flight."""
-    global _sleeping
-    with _lock:
-        _sleeping += 1
-    try:
+    with _slow.inside():
         time.sleep(sleep_seconds())
-    finally:
-        with _lock:
-            _sleeping -= 1
 
 
 def slow_answers_in_flight() -> int:
-    return _sleeping
+    return _slow.now
 
 
 def sleep_seconds() -> float:

@@ -3,38 +3,23 @@ so benchmarks can measure pages against a network like a hospital's. The `latenc
 (`POST /sandbox/control/knobs`), when set, wins over both."""
 
 import os
-import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 from django.conf import settings
 
-_counting = threading.Lock()
-_waiting = [0, 0]  # answers waiting now, the most at once since the latency was last set
+from smartapp.sandbox.in_flight import InFlight
 
-
-@contextmanager
-def _counted() -> Iterator[None]:
-    with _counting:
-        _waiting[0] += 1
-        _waiting[1] = max(_waiting)
-    try:
-        yield
-    finally:
-        with _counting:
-            _waiting[0] -= 1
+_held = InFlight()  # answers the latency is holding
 
 
 def most_waiting_at_once() -> int:
     """The most answers held by the latency at one time, in this process: above 1, the app's
     calls overlapped (how a test sees that a page's reads run in parallel, without a clock)."""
-    return _waiting[1]
+    return _held.most
 
 
 def forget_most_waiting() -> None:
-    with _counting:
-        _waiting[1] = _waiting[0]
+    _held.forget_most()
 
 
 def pause(knob_ms: int | None = None) -> None:
@@ -46,5 +31,5 @@ def pause(knob_ms: int | None = None) -> None:
     except ValueError:
         delay = 0
     if delay > 0:
-        with _counted():
+        with _held.inside():
             time.sleep(delay / 1000)
