@@ -6,6 +6,7 @@ sets it). Payment figures come from the database at scrape time (`PaymentCollect
 worker that dies takes nothing with it and every web process tells the same story.
 """
 
+import hmac
 import os
 import time
 from collections.abc import Iterator
@@ -116,15 +117,30 @@ def _histogram(name: str, documentation: str, figures: "Buckets") -> Metric:
     return family
 
 
-def metrics_text() -> bytes:
+def counters_registry() -> CollectorRegistry:
+    """The counters: this process's, or (multiprocess mode) every process's sharing the folder."""
     registry = CollectorRegistry()
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         multiprocess.MultiProcessCollector(registry)
     else:
         for collector in _own_collectors():
             registry.register(collector)
+    return registry
+
+
+def metrics_text() -> bytes:
+    registry = counters_registry()
     registry.register(PaymentCollector())
     return generate_latest(registry)
+
+
+SCRAPE_REFUSED = "A bearer token is required.\n"
+SCRAPE_CHALLENGE = 'Bearer realm="metrics"'  # WWW-Authenticate with a refusal
+
+
+def scrape_allowed(authorization: str, *, token: str) -> bool:
+    """The scrape's `Authorization` header carries the token (compared in constant time)."""
+    return hmac.compare_digest(authorization.encode(), f"Bearer {token}".encode())
 
 
 def _own_collectors() -> list[Collector]:

@@ -1,13 +1,16 @@
 """/healthz, /readyz and /metrics: cheap, unauthenticated (but /metrics), no patient data."""
 
-import hmac
-
 from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
-from smartapp.monitoring.metrics import metrics_text
+from smartapp.monitoring.metrics import (
+    SCRAPE_CHALLENGE,
+    SCRAPE_REFUSED,
+    metrics_text,
+    scrape_allowed,
+)
 from smartapp.monitoring.readiness import readiness_failures
 
 PROMETHEUS_TEXT = "text/plain; version=0.0.4; charset=utf-8"
@@ -36,11 +39,8 @@ def metrics(request: HttpRequest) -> HttpResponse:
     token = settings.METRICS_TOKEN
     if not token:
         raise Http404("metrics are off: set METRICS_TOKEN")
-    given = request.headers.get("Authorization", "")
-    if not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
-        response = HttpResponse(
-            "A bearer token is required.\n", status=401, content_type="text/plain"
-        )
-        response["WWW-Authenticate"] = 'Bearer realm="metrics"'
+    if not scrape_allowed(request.headers.get("Authorization", ""), token=token):
+        response = HttpResponse(SCRAPE_REFUSED, status=401, content_type="text/plain")
+        response["WWW-Authenticate"] = SCRAPE_CHALLENGE
         return response
     return HttpResponse(metrics_text(), content_type=PROMETHEUS_TEXT)

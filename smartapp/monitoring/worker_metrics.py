@@ -8,7 +8,6 @@ token as the web's /metrics. Payment figures stay on the web's /metrics (they co
 database, the same whichever process reads them).
 """
 
-import hmac
 import logging
 import os
 import tempfile
@@ -40,23 +39,22 @@ class _QuietHandler(WSGIRequestHandler):
 
 
 def metrics_app(*, token: str) -> Wsgi:
-    """GET /metrics with `Authorization: Bearer <token>`: the pool's counters, added up."""
-    from prometheus_client import CollectorRegistry, make_wsgi_app, multiprocess
+    """GET /metrics with `Authorization: Bearer <token>`: the pool's counters, added up (the
+    web's counters and token check; not its payment figures)."""
+    from prometheus_client import make_wsgi_app
 
-    registry = CollectorRegistry()
-    multiprocess.MultiProcessCollector(registry)
-    served = make_wsgi_app(registry)
-    expected = f"Bearer {token}".encode()
+    from smartapp.monitoring import metrics
+
+    served = make_wsgi_app(metrics.counters_registry())
 
     def guarded(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         if environ.get("PATH_INFO") != "/metrics":
             start_response("404 Not Found", [("Content-Type", "text/plain")])
             return [b"Only /metrics is served here.\n"]
-        given = str(environ.get("HTTP_AUTHORIZATION", "")).encode()
-        if not hmac.compare_digest(given, expected):
-            headers = [("Content-Type", "text/plain"), ("WWW-Authenticate", 'Bearer realm="metrics"')]  # fmt: skip
+        if not metrics.scrape_allowed(str(environ.get("HTTP_AUTHORIZATION", "")), token=token):
+            headers = [("Content-Type", "text/plain"), ("WWW-Authenticate", metrics.SCRAPE_CHALLENGE)]  # fmt: skip
             start_response("401 Unauthorized", headers)
-            return [b"A bearer token is required.\n"]
+            return [metrics.SCRAPE_REFUSED.encode()]
         return served(environ, start_response)
 
     return guarded
