@@ -17,12 +17,12 @@ import pytest
 import redis
 import requests
 from celery import Celery
-from prometheus_client.parser import text_string_to_metric_families
 
 from bench.harness import PYTHON, ROOT
 from bench.payments import CREATE_ROWS, FAR_FUTURE
 from tests.cluster.cluster import BEAT, WEB, WORKERS, Cluster, Process
 from tests.cluster.journey import Patient
+from tests.monitoring.scrapes import ehr_calls
 
 pytestmark = [pytest.mark.cluster, pytest.mark.xdist_group("cluster")]
 
@@ -409,14 +409,7 @@ def test_200_payments_post_exactly_once_through_a_killed_worker_a_restarted_redi
 
 def _posts_accepted(scraped: requests.Response) -> float:
     assert scraped.status_code == 200, scraped.text[:500]
-    return sum(
-        sample.value
-        for family in text_string_to_metric_families(scraped.text)
-        for sample in family.samples
-        if sample.name == "smartapp_ehr_calls_total"
-        and (sample.labels["resource"], sample.labels["method"]) == ("Basic", "POST")
-        and sample.labels["status"] == "201"
-    )
+    return ehr_calls(scraped.text).get(("fhir", "Basic", "POST", "201"), 0.0)
 
 
 def _metric(text: str, name: str) -> float:

@@ -8,24 +8,15 @@ from pathlib import Path
 
 import pytest
 import requests
-from prometheus_client.parser import text_string_to_metric_families
 
 from smartapp.demo import processes
 from smartapp.testing import assert_posted_once, launch_as_clinician, wait_for_state
 from smartapp.testing._worker import shared_database_env, use_broker, worker
+from tests.monitoring.scrapes import ehr_calls
 from tests.testing.payments import desk_payment
 
 ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "worker-metrics-token"
-
-
-def _ehr_calls(text: str) -> dict[tuple[str, str, str, str], float]:
-    return {
-        (s.labels["api"], s.labels["resource"], s.labels["method"], s.labels["status"]): s.value
-        for family in text_string_to_metric_families(text)
-        for s in family.samples
-        if s.name == "smartapp_ehr_calls_total"
-    }
 
 
 @pytest.fixture
@@ -64,7 +55,7 @@ def test_a_workers_posting_calls_are_served_on_its_own_port(client, millennium, 
     bearer = {"Authorization": f"Bearer {TOKEN}"}
     scraped = requests.get(f"{metrics_worker}/metrics", headers=bearer, timeout=10)
     assert scraped.status_code == 200 and scraped.headers["Content-Type"].startswith("text/plain")
-    calls = _ehr_calls(scraped.text)
+    calls = ehr_calls(scraped.text)
     # Cerner's FinancialTransaction is a Basic resource: posted once, after finding the Account.
     assert calls.get(("fhir", "Basic", "POST", "201")) == 1, calls
     assert calls.get(("fhir", "Account", "GET", "200"), 0) >= 1, calls
